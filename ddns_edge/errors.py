@@ -1,0 +1,43 @@
+"""The exceptions that carry what went wrong to the one place that tells the operator.
+
+Each error knows its exit status: 2 for what the user must fix (usage, config, keys),
+1 for what went wrong at run time (a server, the network).
+"""
+
+from __future__ import annotations
+
+
+class DdnsEdgeError(Exception):
+    """Base of every expected failure; `str()` is the one line shown to the operator."""
+
+    exit_status = 1
+
+
+class UsageError(DdnsEdgeError):
+    """Bad command line."""
+
+    exit_status = 2
+
+
+class ConfigError(DdnsEdgeError):
+    """Bad config or key file; rendered as `PATH:LINE: message`."""
+
+    exit_status = 2
+
+    def __init__(self, message: str, path: str | None = None, line: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.path = path
+        self.line = line
+
+    def __str__(self) -> str:
+        where = ""
+        if self.path is not None:
+            where = f"{self.path}:{self.line}: " if self.line is not None else f"{self.path}: "
+        return where + self.message
+
+
+class UpdateError(DdnsEdgeError):
+    """A record could not be read or updated at its server."""
+
+    exit_status = 1
