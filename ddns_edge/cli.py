@@ -1,0 +1,124 @@
+"""Command line: parse arguments, call one function per command, map errors to exit codes.
+
+Exit status: 0 success, 1 a runtime failure (an update that did not land), 2 bad usage,
+config or key. Expected failures are one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ddns_edge import __version__, report
+from ddns_edge.errors import DdnsEdgeError
+
+DEFAULT_CONFIG = "/etc/config/ddns-edge"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ddns-edge",
+        description="Keep DNS records on the router's WAN address, driven by kernel events, with TSIG-signed RFC 2136 updates.",
+    )
+    parser.add_argument("-c", "--config", default=DEFAULT_CONFIG, metavar="PATH", help=f"uci config file (default {DEFAULT_CONFIG})")
+    parser.add_argument("-v", "--verbose", action="store_const", const="debug", dest="log_level", help="log level debug")
+    parser.add_argument("--log-level", choices=sorted(report.LEVELS, key=report.LEVELS.get), help="override the config's log_level")
+    parser.add_argument("--version", action="version", version=f"ddns-edge {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub.add_parser("once", help="find each record's address, update what differs, exit")
+    check = sub.add_parser("check", help="validate the config and keys")
+    check.add_argument("--online", action="store_true", help="also prove each key against its server with a signed SOA query")
+    sub.add_parser("detect", help="print each record's address and where it came from")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    report.setup(args.log_level or "info")
+    try:
+        return COMMANDS[args.command](args)
+    except DdnsEdgeError as e:
+        print(f"ddns-edge: {e}", file=sys.stderr)
+        return e.exit_status
+    except KeyboardInterrupt:
+        return 130
+
+
+def _load(args):
+    from ddns_edge import config
+
+    cfg = config.load(args.config)
+    report.set_level(args.log_level or cfg.agent.log_level)
+    return cfg
+
+
+def _detect_all(cfg) -> dict:
+    """{Record: Detection} for each enabled record, from the devices' addresses now."""
+    from ddns_edge import netlink, sources
+
+    seen: dict = {}
+    out = {}
+    for record in cfg.enabled_records():
+        if record.device is not None and record.device not in seen:
+            seen[record.device] = netlink.device_addresses(record.device)
+        out[record] = sources.detect(record, seen.get(record.device))
+    return out
+
+
+def cmd_once(args) -> int:
+    from ddns_edge.updater import Targets, sync
+
+    cfg = _load(args)
+    detections = _detect_all(cfg)
+    wanted = {}
+    failed = 0
+    for record, found in detections.items():
+        if found.address is None:
+            report.log.error("%s %s: %s; record left as it is", record.name, record.type, found)
+            failed += 1
+        else:
+            wanted[record] = found.address
+    outcomes = sync(cfg, wanted, Targets())
+    failed += sum(not o.ok for o in outcomes.values())
+    return 1 if failed else 0
+
+
+def cmd_check(args) -> int:
+    cfg = _load(args)
+    records = cfg.enabled_records()
+    print(f"{cfg.path}: ok: {len(records)} record(s) enabled, {len(cfg.keys)} key(s)")
+    if not args.online:
+        return 0
+    from ddns_edge import dnsupdate
+    from ddns_edge.errors import UpdateError
+    from ddns_edge.updater import Targets
+
+    targets = Targets()
+    proven = set()
+    failed = 0
+    for record in records:
+        key = cfg.keys[record.key]
+        try:
+            target = targets(record)
+            if (target, record.key) in proven:
+                continue
+            serial = dnsupdate.prove_key(target, key)
+        except UpdateError as e:
+            print(f"ddns-edge: {record.name} {record.type}: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        proven.add((target, record.key))
+        print(f"key {key.name}: accepted by {target} for zone {target.zone} (serial {serial})")
+    return 1 if failed else 0
+
+
+def cmd_detect(args) -> int:
+    cfg = _load(args)
+    missing = 0
+    for record, found in _detect_all(cfg).items():
+        print(f"{record.name} {record.type} {found}")
+        missing += found.address is None
+    return 1 if missing else 0
+
+
+COMMANDS = {"once": cmd_once, "check": cmd_check, "detect": cmd_detect}

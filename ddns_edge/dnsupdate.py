@@ -1,0 +1,388 @@
+"""Talk to the zone's primary: find it, read a record, swap it with a signed UPDATE.
+
+The I/O shell around plan.py. Every request is TSIG-signed; an answer counts only when
+it comes from the server asked, matches the request's ID and question, and carries a
+valid signature. Every failure becomes an UpdateError whose text is the one line the
+operator reads: what failed, at which server, with which key, and what to check.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import select
+import socket
+import time
+from dataclasses import dataclass
+from typing import Iterable
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.resolver
+import dns.tsig
+import dns.update
+
+from ddns_edge.errors import UpdateError
+from ddns_edge.plan import CAS_ATTEMPTS, Change, Current, needs_change
+
+TIMEOUT = 5.0  # seconds for one exchange with the server
+MAX_UDP = 65535
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a record's updates go: its zone, and the primary's address and port."""
+
+    zone: str  # no trailing dot
+    server: str  # an IP address
+    port: int = 53
+    server_name: str | None = None  # the host name it came from (option server or SOA MNAME)
+
+    def __str__(self) -> str:
+        where = self.server if self.port == 53 else f"{self.server} port {self.port}"
+        if self.server_name and self.server_name != self.server:
+            where = f"{self.server_name} ({where})"
+        return where
+
+
+class Rejected(Exception):
+    """The server answered, but not with success (or not with a trusted answer)."""
+
+    def __init__(self, rcode: int, tsig_error: int = 0, server_time: int | None = None, detail: str = ""):
+        super().__init__(dns.rcode.to_text(rcode))
+        self.rcode = rcode
+        self.tsig_error = tsig_error
+        self.server_time = server_time
+        self.detail = detail
+
+
+# ---------------------------------------------------------------- discovery
+
+
+def _absolute(name: str) -> dns.name.Name:
+    return dns.name.from_text(name)
+
+
+def _text(name: dns.name.Name) -> str:
+    return name.to_text(omit_final_dot=True)
+
+
+def discover(record, resolver: dns.resolver.Resolver | None = None, timeout: float = TIMEOUT) -> Target:
+    """The record's zone (option zone, else by SOA) and primary (option server, else SOA MNAME).
+
+    Uses the system resolver, as nsupdate does, only for what the config leaves out.
+    """
+    what = f"{record.name} {record.type}"
+    if record.zone and record.server:
+        return Target(record.zone, _address_of(record.server, resolver, what), record.port, record.server)
+    resolver = resolver or _system_resolver(what, timeout)
+    try:
+        if record.zone:
+            zone = _absolute(record.zone)
+        else:
+            zone = dns.resolver.zone_for_name(_absolute(record.name), resolver=resolver, lifetime=timeout)
+        server = record.server
+        if server is None:
+            soa = resolver.resolve(zone, "SOA", lifetime=timeout)
+            server = _text(soa[0].mname)
+    except dns.resolver.NoNameservers as e:
+        raise UpdateError(f"{what}: cannot find its zone: the resolvers in /etc/resolv.conf failed ({_short(e)}); set option zone and option server") from None
+    except dns.exception.Timeout:
+        raise UpdateError(f"{what}: cannot find its zone: no answer from the resolvers in /etc/resolv.conf within {timeout:g} s; set option zone and option server") from None
+    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer, dns.resolver.NoRootSOA):
+        raise UpdateError(f"{what}: cannot find its zone: no SOA above this name through the system resolver; set option zone and option server") from None
+    return Target(_text(zone), _address_of(server, resolver, what), record.port, server)
+
+
+def _system_resolver(what: str, timeout: float) -> dns.resolver.Resolver:
+    try:
+        resolver = dns.resolver.Resolver()
+    except dns.resolver.NoResolverConfiguration:
+        raise UpdateError(f"{what}: no resolver in /etc/resolv.conf to find the zone and server; set option zone and option server") from None
+    resolver.lifetime = timeout
+    return resolver
+
+
+def _address_of(host: str, resolver: dns.resolver.Resolver | None, what: str) -> str:
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    resolver = resolver or _system_resolver(what, TIMEOUT)
+    for rtype in ("A", "AAAA"):
+        try:
+            return resolver.resolve(host, rtype)[0].to_text()
+        except (dns.resolver.NoAnswer, dns.resolver.NXDOMAIN):
+            continue
+        except dns.exception.DNSException as e:
+            raise UpdateError(f"{what}: cannot resolve the server name {host}: {_short(e)}") from None
+    raise UpdateError(f"{what}: the server name {host} has no A or AAAA record; set option server to its address")
+
+
+# ---------------------------------------------------------------- exchange
+
+
+def exchange(request: dns.message.Message, target: Target, timeout: float = TIMEOUT) -> dns.message.Message:
+    """Send `request` to the target over UDP (TCP when truncated) and return the verified answer.
+
+    Raises Rejected for an answer that is not NOERROR (or NXDOMAIN for a query) or whose
+    signature does not hold, socket.timeout when nothing valid came back in time, and
+    OSError for network errors.
+    """
+    wire = request.to_wire()
+    deadline = time.monotonic() + timeout
+    raw = _udp(wire, target, request, deadline)
+    answer = _verify(raw, request)
+    if answer.flags & dns.flags.TC:
+        answer = _verify(_tcp(wire, target, deadline), request)
+    rcode = answer.rcode()
+    if rcode == dns.rcode.NOERROR or (rcode == dns.rcode.NXDOMAIN and request.opcode() == 0):
+        return answer
+    raise Rejected(rcode)
+
+
+def _family(server: str) -> int:
+    return socket.AF_INET6 if ":" in server else socket.AF_INET
+
+
+def _udp(wire: bytes, target: Target, request: dns.message.Message, deadline: float) -> bytes:
+    with socket.socket(_family(target.server), socket.SOCK_DGRAM) as sock:
+        sock.connect((target.server, target.port))  # the kernel drops datagrams from anyone else
+        sock.send(wire)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([sock], [], [], left)[0]:
+                raise socket.timeout
+            try:
+                raw = sock.recv(MAX_UDP)
+            except ConnectionRefusedError:
+                raise
+            if _matches(raw, request):
+                return raw
+            # a wrong ID or question: not our answer; keep waiting for the real one
+
+
+def _tcp(wire: bytes, target: Target, deadline: float) -> bytes:
+    left = max(0.01, deadline - time.monotonic())
+    with socket.create_connection((target.server, target.port), timeout=left) as sock:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        sock.sendall(len(wire).to_bytes(2, "big") + wire)
+        size = int.from_bytes(_read_exactly(sock, 2), "big")
+        return _read_exactly(sock, size)
+
+
+def _read_exactly(sock: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise ConnectionResetError(errno.ECONNRESET, "connection closed by the server")
+        data += chunk
+    return data
+
+
+def _matches(raw: bytes, request: dns.message.Message) -> bool:
+    """Cheap check that `raw` answers `request` (ID, QR, opcode, question); not trusted yet."""
+    try:
+        answer = dns.message.from_wire(raw, keyring=False, ignore_trailing=False)
+    except dns.exception.DNSException:
+        return False
+    return request.is_response(answer)
+
+
+def _verify(raw: bytes, request: dns.message.Message) -> dns.message.Message:
+    """Parse with the request's key: the answer must be correctly signed."""
+    try:
+        return dns.message.from_wire(raw, keyring=request.keyring, request_mac=request.mac)
+    except dns.tsig.PeerError as e:
+        unsigned = dns.message.from_wire(raw, keyring=False)
+        raise Rejected(unsigned.rcode(), _tsig_error(e), _server_time(unsigned)) from None
+    except dns.tsig.BadTime:
+        unsigned = dns.message.from_wire(raw, keyring=False)
+        raise Rejected(unsigned.rcode(), dns.rcode.BADTIME, _server_time(unsigned), "local check") from None
+    except (dns.tsig.BadSignature, dns.message.UnknownTSIGKey, dns.exception.FormError) as e:
+        unsigned = dns.message.from_wire(raw, keyring=False)
+        if unsigned.rcode() != dns.rcode.NOERROR:
+            raise Rejected(unsigned.rcode(), 0, None, "unsigned") from None
+        raise Rejected(dns.rcode.NOERROR, 0, None, f"answer not correctly signed ({_short(e)})") from None
+
+
+def _tsig_error(e: Exception) -> int:
+    if isinstance(e, dns.tsig.PeerBadKey):
+        return dns.rcode.BADKEY
+    if isinstance(e, dns.tsig.PeerBadSignature):
+        return dns.rcode.BADSIG
+    if isinstance(e, dns.tsig.PeerBadTime):
+        return dns.rcode.BADTIME
+    return dns.rcode.BADTRUNC
+
+
+def _server_time(message: dns.message.Message) -> int | None:
+    """The server's clock, from the TSIG of a BADTIME answer (RFC 8945 5.2.3), if given."""
+    if message.tsig is None:
+        return None
+    rd = message.tsig[0]
+    if rd.error == dns.rcode.BADTIME and len(rd.other) == 6:
+        return int.from_bytes(rd.other, "big")
+    return rd.time_signed
+
+
+# ---------------------------------------------------------------- read and swap
+
+
+def read(target: Target, name: str, rtype: str, key, timeout: float = TIMEOUT) -> Current:
+    """The record's RRset as the primary holds it now, with a signed query (no cache between)."""
+    query = dns.message.make_query(_absolute(name), rtype, want_dnssec=False)
+    query.flags &= ~dns.flags.RD
+    query.use_tsig(key.tsig())
+    answer = exchange(query, target, timeout)
+    rdtype = dns.rdatatype.from_text(rtype)
+    try:
+        rrset = answer.find_rrset(answer.answer, _absolute(name), dns.rdataclass.IN, rdtype)
+    except KeyError:
+        return Current()
+    return Current(frozenset(rd.to_text() for rd in rrset), rrset.ttl)
+
+
+def build_update(zone: str, changes: Iterable[Change], key) -> dns.update.UpdateMessage:
+    """One UPDATE for `changes` in `zone`: each RRset must be exactly as read, then is replaced."""
+    update = dns.update.UpdateMessage(_absolute(zone))
+    for change in changes:
+        name = _absolute(change.name)
+        rdtype = dns.rdatatype.from_text(change.rtype)
+        if change.old.absent:
+            update.absent(name, rdtype)
+        else:
+            # rdatas, not an Rdataset: dnspython then gives the prerequisite TTL 0 (RFC 2136 2.4)
+            old = [dns.rdata.from_text(dns.rdataclass.IN, rdtype, text) for text in sorted(change.old.rdatas)]
+            update.present(name, *old)
+        update.delete(name, rdtype)
+        update.add(name, change.ttl, rdtype, change.new)
+    update.use_tsig(key.tsig())
+    return update
+
+
+@dataclass(frozen=True)
+class Want:
+    """A record and the address it should carry."""
+
+    name: str
+    rtype: str
+    ttl: int
+    address: str
+
+
+@dataclass(frozen=True)
+class Result:
+    """What happened to one record: `changed` (an UPDATE landed) or already right."""
+
+    want: Want
+    changed: bool
+    old: Current
+
+
+def sync_zone(target: Target, key, wants: list[Want], timeout: float = TIMEOUT) -> list[Result]:
+    """Bring every record in `wants` (all in target.zone, one key) to its address.
+
+    Reads each RRset; sends nothing when all are right; else one compare-and-swap UPDATE
+    for those that differ. A lost race (NXRRSET/YXRRSET: someone changed a record between
+    our read and our swap) re-reads and retries, CAS_ATTEMPTS times at most.
+    Raises UpdateError (text ready for the operator) when the records could not be made right.
+    """
+    for attempt in range(1, CAS_ATTEMPTS + 1):
+        current = {}
+        changes = []
+        for want in wants:
+            try:
+                current[want] = read(target, want.name, want.rtype, key, timeout)
+            except (Rejected, OSError) as e:
+                raise UpdateError(explain(e, f"{want.name} {want.rtype}", "read", target, key, timeout)) from None
+            change = needs_change(want.name, want.rtype, want.ttl, current[want], want.address)
+            if change is not None:
+                changes.append(change)
+        if not changes:
+            return [Result(w, False, current[w]) for w in wants]
+        changed = {(c.name, c.rtype) for c in changes}
+        try:
+            exchange(build_update(target.zone, changes, key), target, timeout)
+        except Rejected as e:
+            if e.rcode in (dns.rcode.NXRRSET, dns.rcode.YXRRSET) and not e.tsig_error and attempt < CAS_ATTEMPTS:
+                continue  # lost a race with another writer: read again
+            names = ", ".join(f"{c.name} {c.rtype}" for c in changes)
+            raise UpdateError(explain(e, names, "update", target, key, timeout)) from None
+        except OSError as e:
+            names = ", ".join(f"{c.name} {c.rtype}" for c in changes)
+            raise UpdateError(explain(e, names, "update", target, key, timeout)) from None
+        return [Result(w, (w.name, w.rtype) in changed, current[w]) for w in wants]
+    raise AssertionError("unreachable")
+
+
+def prove_key(target: Target, key, timeout: float = TIMEOUT) -> int:
+    """A TSIG-signed SOA query for the zone: proves the key and the server; returns the serial."""
+    query = dns.message.make_query(_absolute(target.zone), "SOA")
+    query.flags &= ~dns.flags.RD
+    query.use_tsig(key.tsig())
+    try:
+        answer = exchange(query, target, timeout)
+        rrset = answer.find_rrset(answer.answer, _absolute(target.zone), dns.rdataclass.IN, dns.rdatatype.SOA)
+    except KeyError:
+        raise UpdateError(f"zone {target.zone}: {target} has no SOA for it: it does not serve this zone; check option zone and option server") from None
+    except (Rejected, OSError) as e:
+        raise UpdateError(explain(e, f"zone {target.zone}", "signed query", target, key, timeout)) from None
+    if not answer.flags & dns.flags.AA:
+        raise UpdateError(f"zone {target.zone}: {target} answered but is not authoritative for it; point option server at the zone's primary")
+    return rrset[0].serial
+
+
+# ---------------------------------------------------------------- the operator's line
+
+
+def explain(error: Exception, what: str, action: str, target: Target, key, timeout: float) -> str:
+    """One line: what failed, where, with which key (never its secret), and what to check."""
+    head = f"{what}: {action} at {target} with key {key.name}"
+    if isinstance(error, socket.timeout):
+        return f"{head}: no answer within {timeout:g} s; check that the server is up and reachable on port {target.port} (firewall, address)"
+    if isinstance(error, ConnectionRefusedError):
+        return f"{head}: connection refused; nothing listens on port {target.port} there: check the server address and port"
+    if isinstance(error, OSError):
+        return f"{head}: network error: {error.strerror or error}; check the router's route to the server"
+    assert isinstance(error, Rejected)
+    if error.tsig_error == dns.rcode.BADKEY:
+        return f"{head}: the server does not know this key (BADKEY); check that key name {key.name} and algorithm {key.algorithm} match the server's key clause"
+    if error.tsig_error == dns.rcode.BADSIG:
+        return f"{head}: signature rejected (BADSIG); the secret differs from the server's for key {key.name}"
+    if error.tsig_error == dns.rcode.BADTIME:
+        local = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+        server = f", the server's {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(error.server_time))}" if error.server_time else ""
+        return f"{head}: clocks disagree (BADTIME): local time is {local}{server}; set the router's clock (NTP), routers without an RTC boot with a wrong one"
+    if error.tsig_error:
+        return f"{head}: TSIG error {dns.rcode.to_text(error.tsig_error)}"
+    if error.detail.startswith("answer not correctly signed"):
+        return f"{head}: {error.detail}; ignoring it: check the key, or who answers at that address"
+    rcode = error.rcode
+    name = dns.rcode.to_text(rcode)
+    if rcode == dns.rcode.REFUSED:
+        return f"{head}: refused (REFUSED); check that the zone's update-policy grants key {key.name} this name and type"
+    if rcode == dns.rcode.NOTAUTH:
+        return f"{head}: the server is not authoritative for zone {target.zone} (NOTAUTH); send updates to the zone's primary (option server) and check option zone"
+    if rcode == dns.rcode.NOTZONE:
+        return f"{head}: the name is not in zone {target.zone} (NOTZONE); check option zone"
+    if rcode in (dns.rcode.NXRRSET, dns.rcode.YXRRSET):
+        return f"{head}: the record kept changing under us ({name}) {CAS_ATTEMPTS} times: another writer is updating it"
+    if rcode == dns.rcode.SERVFAIL:
+        return f"{head}: the server failed (SERVFAIL); see the server's log (zone not loaded, journal not writable?)"
+    if rcode == dns.rcode.NOTIMP:
+        return f"{head}: the server does not implement dynamic update (NOTIMP); enable it for zone {target.zone}"
+    if rcode == dns.rcode.FORMERR:
+        return f"{head}: the server could not parse the request (FORMERR)"
+    return f"{head}: the server answered {name}"
+
+
+def _short(error: Exception) -> str:
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return text[:200]

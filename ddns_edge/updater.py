@@ -1,0 +1,86 @@
+"""Bring a set of records to their wanted addresses: discover, group by zone, swap.
+
+Used by `once` and by the agent. Records that share a zone, server and key go in one
+UPDATE; each record's outcome is logged and returned, so the caller decides about
+retries and exit status.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from ddns_edge import report
+from ddns_edge.errors import UpdateError
+from ddns_edge.plan import Current
+
+log = report.log
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One record's result: landed (`changed`), already right, or `error` (a line for the operator)."""
+
+    address: str | None
+    changed: bool = False
+    old: Current = Current()
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class Targets:
+    """Zone and primary of each record, found once (by SOA when the config leaves them out)."""
+
+    def __init__(self, discover: Callable | None = None):
+        from ddns_edge import dnsupdate
+
+        self._discover = discover or dnsupdate.discover
+        self._found: dict = {}
+
+    def __call__(self, record):
+        key = (record.name, record.zone, record.server, record.port)
+        if key not in self._found:
+            self._found[key] = self._discover(record)
+        return self._found[key]
+
+    def forget(self, record) -> None:
+        """Find the record's target afresh next time (after a failure: the primary may have moved)."""
+        if record.zone is None or record.server is None:
+            self._found.pop((record.name, record.zone, record.server, record.port), None)
+
+
+def sync(config, wanted: dict, targets: Targets) -> dict:
+    """Update `wanted` ({Record: address}); returns {Record: Outcome}. Never raises UpdateError."""
+    from ddns_edge import dnsupdate
+
+    outcomes: dict = {}
+    groups: dict = {}
+    for record, address in wanted.items():
+        try:
+            target = targets(record)
+        except UpdateError as e:
+            outcomes[record] = Outcome(address, error=str(e))
+            log.error("%s", e)
+            continue
+        groups.setdefault((target, record.key), []).append(record)
+    for (target, key_section), records in groups.items():
+        key = config.keys[key_section]
+        wants = [dnsupdate.Want(r.name, r.type, r.ttl, wanted[r]) for r in records]
+        try:
+            results = dnsupdate.sync_zone(target, key, wants)
+        except UpdateError as e:
+            log.error("%s", e)
+            for r in records:
+                outcomes[r] = Outcome(wanted[r], error=str(e))
+                targets.forget(r)
+            continue
+        for record, result in zip(records, results):
+            if result.changed:
+                report.landed(record.name, record.type, result.old.rdatas, wanted[record])
+            else:
+                report.already(record.name, record.type, wanted[record])
+            outcomes[record] = Outcome(wanted[record], result.changed, result.old)
+    return outcomes

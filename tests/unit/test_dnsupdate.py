@@ -1,0 +1,133 @@
+"""The UPDATE message and answer checks of dnsupdate, without a server."""
+
+import base64
+import socket
+import threading
+from types import SimpleNamespace
+
+import dns.message
+import dns.rdataclass
+import dns.rcode
+import dns.rdatatype
+import dns.tsig
+import dns.update
+import pytest
+
+from ddns_edge import dnsupdate
+from ddns_edge.plan import Change, Current
+
+SECRET = base64.b64decode("c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYg==")
+
+
+def key(secret=SECRET, name="ddns-key"):
+    # The shape of config.Key that dnsupdate uses: name, algorithm and the dnspython key.
+    return SimpleNamespace(name=name, algorithm="hmac-sha256", tsig=lambda: dns.tsig.Key(name, secret, "hmac-sha256"))
+
+
+def parsed(update):
+    return dns.message.from_wire(update.to_wire(), keyring=update.keyring)
+
+
+def test_swap_from_an_existing_rrset_requires_it_exactly_with_ttl_0():
+    old = Current(frozenset({"198.51.100.7", "198.51.100.8"}), 300)
+    msg = parsed(dnsupdate.build_update("example.com", [Change("www.example.com", "A", 60, old, "198.51.100.2")], key()))
+    # parsed UPDATEs hold one RR per RRset
+    assert {rrset.ttl for rrset in msg.prerequisite} == {0}
+    assert {rrset.rdclass for rrset in msg.prerequisite} == {dns.rdataclass.IN}  # "RRset exists (value dependent)"
+    assert {rd.to_text() for rrset in msg.prerequisite for rd in rrset} == {"198.51.100.7", "198.51.100.8"}
+    delete, add = msg.update
+    assert delete.deleting == dns.rdataclass.ANY and len(delete) == 0  # delete the whole RRset
+    assert add.ttl == 60 and [rd.to_text() for rd in add] == ["198.51.100.2"]
+    assert msg.had_tsig
+
+
+def test_swap_from_nothing_requires_absence():
+    msg = parsed(dnsupdate.build_update("example.com", [Change("www.example.com", "AAAA", 60, Current(), "2001:db8::2")], key()))
+    (prereq,) = msg.prerequisite
+    assert prereq.deleting == dns.rdataclass.NONE and prereq.rdtype == dns.rdatatype.AAAA  # "RRset does not exist"
+
+
+def test_several_records_of_one_zone_go_in_one_message():
+    changes = [Change(f"h{i}.example.com", "A", 60, Current(), "198.51.100.2") for i in range(3)]
+    msg = parsed(dnsupdate.build_update("example.com", changes, key()))
+    assert len(msg.prerequisite) == 3 and len(msg.update) == 6
+
+
+class Responder:
+    """A tiny UDP server on loopback that answers each query with what `reply(query)` gives."""
+
+    def __init__(self, reply):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.reply = reply
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        data, peer = self.sock.recvfrom(65535)
+        query = dns.message.from_wire(data, keyring=dns.tsig.Key("ddns-key", SECRET, "hmac-sha256"))
+        for wire in self.reply(query):
+            self.sock.sendto(wire, peer)
+
+    def close(self):
+        self.sock.close()
+
+
+def signed_answer(query, rcode=dns.rcode.NOERROR, secret=SECRET):
+    answer = dns.message.make_response(query)
+    answer.set_rcode(rcode)
+    if secret != SECRET:
+        answer.use_tsig(dns.tsig.Key("ddns-key", secret, "hmac-sha256"))
+    return answer.to_wire()
+
+
+def unsigned_answer(query):
+    answer = dns.message.make_response(query, our_payload=0)
+    answer.keyring = None  # make_response copied the query's key: drop it
+    answer.tsig = None
+    return answer.to_wire()
+
+
+def run(reply, timeout=2.0):
+    server = Responder(reply)
+    try:
+        target = dnsupdate.Target("example.com", "127.0.0.1", server.port)
+        return dnsupdate.exchange(dnsupdate.build_update("example.com", [Change("www.example.com", "A", 60, Current(), "198.51.100.2")], key()), target, timeout)
+    finally:
+        server.close()
+
+
+def test_a_correctly_signed_noerror_is_accepted():
+    assert run(lambda q: [signed_answer(q)]).rcode() == dns.rcode.NOERROR
+
+
+def test_an_answer_with_a_wrong_id_is_ignored_and_the_real_one_taken():
+    def reply(q):
+        wrong = dns.message.make_response(q)
+        wrong.id = (q.id + 1) % 65536
+        return [wrong.to_wire(), signed_answer(q)]
+
+    assert run(reply).rcode() == dns.rcode.NOERROR
+
+
+def test_an_unsigned_noerror_does_not_count():
+    with pytest.raises(dnsupdate.Rejected) as e:
+        run(lambda q: [unsigned_answer(q)])
+    assert e.value.rcode == dns.rcode.NOERROR and "not correctly signed" in e.value.detail
+
+
+def test_a_wrongly_signed_noerror_does_not_count():
+    with pytest.raises(dnsupdate.Rejected):
+        run(lambda q: [signed_answer(q, secret=b"another secret of thirty-two b..")])
+
+
+def test_refused_is_rejected_with_its_rcode():
+    with pytest.raises(dnsupdate.Rejected) as e:
+        run(lambda q: [signed_answer(q, dns.rcode.REFUSED)])
+    assert e.value.rcode == dns.rcode.REFUSED
+
+
+def test_garbage_only_times_out():
+    with pytest.raises(socket.timeout):
+        run(lambda q: [b"\x00garbage"], timeout=0.3)
