@@ -29,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate the config and keys")
     check.add_argument("--online", action="store_true", help="also prove each key against its server with a signed SOA query")
     sub.add_parser("detect", help="print each record's address and where it came from")
+    sub.add_parser("run", help="stay in the foreground, follow kernel events, update on change")
+    status = sub.add_parser("status", help="print what the running agent last wrote to its state file")
+    status.add_argument("--json", action="store_true", help="the state file as it is, for scripts")
     return parser
 
 
@@ -121,4 +124,29 @@ def cmd_detect(args) -> int:
     return 1 if missing else 0
 
 
-COMMANDS = {"once": cmd_once, "check": cmd_check, "detect": cmd_detect}
+def cmd_run(args) -> int:
+    from ddns_edge import agent
+
+    cfg = _load(args)
+    return agent.run(cfg, args.config, args.log_level)
+
+
+def cmd_status(args) -> int:
+    import json
+
+    from ddns_edge import state
+
+    cfg = _load(args)
+    try:
+        data = state.read(cfg.agent.state_dir)
+    except FileNotFoundError:
+        print(f"ddns-edge: no state file in {cfg.agent.state_dir}: is `ddns-edge run` running?", file=sys.stderr)
+        return 1
+    except (OSError, ValueError) as e:
+        print(f"ddns-edge: {state.path_in(cfg.agent.state_dir)}: unreadable state file: {e}", file=sys.stderr)
+        return 1
+    print(json.dumps(data, indent=2) if args.json else state.format_table(data))
+    return 0
+
+
+COMMANDS = {"once": cmd_once, "check": cmd_check, "detect": cmd_detect, "run": cmd_run, "status": cmd_status}

@@ -43,3 +43,144 @@ def device_addresses(device: str) -> list[Address] | None:
         if not index:
             return None
         return [a for a in (to_address(m) for m in ipr.get_addr(index=index[0])) if a is not None]
+
+
+# ---------------------------------------------------------------- the view (pure)
+
+RTM_NEWLINK, RTM_DELLINK, RTM_NEWADDR, RTM_DELADDR = 16, 17, 20, 21
+IFF_UP = 0x1
+IFF_RUNNING = 0x40
+GROUPS = 0x1 | 0x10 | 0x100  # RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR
+
+
+class View:
+    """Devices by name and their addresses, kept current from rtnetlink messages (pure).
+
+    `apply()` takes one message and returns the name of the device whose addresses or
+    link state it changed (None when nothing a record could care about changed).
+    """
+
+    def __init__(self):
+        self.names: dict[int, str] = {}
+        self.running: dict[int, bool] = {}
+        self.addrs: dict[int, dict] = {}
+        self.went_up: set[str] = set()  # devices whose link came up since the caller last emptied it
+
+    def reset(self, messages) -> set[str]:
+        """Replace the whole view with a dump; returns the devices whose addresses differ."""
+        before = {name: self.addresses(name) for name in self.names.values()}
+        self.names, self.running, self.addrs = {}, {}, {}
+        for msg in messages:
+            self.apply(msg)
+        after = {name: self.addresses(name) for name in self.names.values()}
+        return {n for n in before.keys() | after.keys() if _key(before.get(n)) != _key(after.get(n))}
+
+    def apply(self, msg) -> str | None:
+        kind = msg["header"]["type"]
+        index = msg["index"]
+        if kind == RTM_NEWLINK:
+            name = msg.get_attr("IFLA_IFNAME")
+            running = bool(msg["flags"] & IFF_UP and msg["flags"] & IFF_RUNNING)
+            old_name = self.names.get(index)
+            was_running = self.running.get(index)
+            self.names[index] = name
+            self.running[index] = running
+            if running and not was_running:
+                self.went_up.add(name)
+            if old_name is not None and old_name != name:  # renamed
+                return name
+            return name if (old_name is None or was_running != running) else None
+        if kind == RTM_DELLINK:
+            name = self.names.pop(index, None)
+            self.running.pop(index, None)
+            self.addrs.pop(index, None)
+            return name
+        if kind in (RTM_NEWADDR, RTM_DELADDR):
+            address = to_address(msg)
+            if address is None:
+                return None
+            table = self.addrs.setdefault(index, {})
+            if kind == RTM_NEWADDR:
+                old = table.get(address.address)
+                table[address.address] = address
+                changed = old is None or (old.flags, old.preferred == 0) != (address.flags, address.preferred == 0)
+            else:
+                changed = table.pop(address.address, None) is not None
+            return self.names.get(index) if changed else None
+        return None
+
+    def index_of(self, name: str) -> int | None:
+        for index, n in self.names.items():
+            if n == name:
+                return index
+        return None
+
+    def addresses(self, name: str) -> list[Address] | None:
+        """`name`'s addresses, or None when no such device exists now."""
+        index = self.index_of(name)
+        if index is None:
+            return None
+        return list(self.addrs.get(index, {}).values())
+
+    def is_running(self, name: str) -> bool:
+        index = self.index_of(name)
+        return index is not None and self.running.get(index, False)
+
+
+def _key(addresses):
+    if addresses is None:
+        return None
+    return sorted((str(a.address), a.flags, a.preferred == 0) for a in addresses)
+
+
+# ---------------------------------------------------------------- the socket (I/O)
+
+
+class Subscription:
+    """An rtnetlink socket subscribed to link and address events, for the event loop.
+
+    `fileno()` for select; `read()` drains what is queued and returns the messages;
+    `dump()` asks the kernel for every link and address (used at start and after an
+    overflow). `read()` raises Overflow when the kernel dropped events (ENOBUFS).
+    """
+
+    class Overflow(Exception):
+        pass
+
+    def __init__(self, rcvbuf: int | None = None):
+        import socket
+
+        from pyroute2.netlink.rtnl.marshal import MarshalRtnl
+
+        self._marshal = MarshalRtnl()
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC, 0)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.bind((0, GROUPS))
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def read(self) -> list:
+        import errno
+
+        out = []
+        while True:
+            try:
+                data = self.sock.recv(1 << 16)
+            except BlockingIOError:
+                return out
+            except OSError as e:
+                if e.errno == errno.ENOBUFS:
+                    raise self.Overflow() from None
+                raise
+            out.extend(self._marshal.parse(data))
+
+    def dump(self) -> list:
+        from pyroute2 import IPRoute
+
+        with IPRoute() as ipr:
+            return list(ipr.get_links()) + list(ipr.get_addr())
+
+    def close(self) -> None:
+        self.sock.close()

@@ -1,0 +1,335 @@
+"""`ddns-edge run`: one thread, one event loop; kernel events in, compare-and-swap updates out.
+
+Theory of operation. The loop sleeps in select() on three things: the rtnetlink socket
+(link and address events), a wakeup socket written by signal handlers (SIGHUP reload,
+SIGCHLD of a hook), and the earliest pending deadline (a retry after a failure, a hook
+that must be killed). With nothing pending there is no deadline: while nothing changes
+no timer fires and no packet leaves.
+
+Each wakeup drains every queued netlink message before acting, so a burst of changes
+ends in one update to the final address, with no fixed delay added to a lone change.
+A record is acted on only when the address it should carry (sources.detect) differs
+from the one this agent last confirmed at the server.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import random
+import selectors
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+
+from ddns_edge import plan, report, state
+from ddns_edge.errors import ConfigError
+from ddns_edge.netlink import Subscription, View
+from ddns_edge.sources import Detection, detect
+from ddns_edge.updater import Targets, sync
+
+log = report.log
+
+HOOK_TIMEOUT = 30.0  # seconds a hook may run before it is killed
+
+
+class Stop(Exception):
+    """Raised by the SIGTERM/SIGINT handler: leave the loop now, even mid-update."""
+
+
+@dataclass
+class Track:
+    """What the agent knows of one record between events."""
+
+    record: object
+    confirmed: str | None = None  # the address this agent last confirmed at the server
+    wanted: Detection | None = None
+    failures: int = 0
+    retry_at: float | None = None  # monotonic; None: nothing pending
+    last_error: str | None = None
+    error_at: float | None = None
+    changed_at: float | None = None
+    confirmed_at: float | None = None
+    said: str | None = field(default=None, repr=False)  # the last "left as it is" line, said once
+
+    @property
+    def due(self) -> bool:
+        return self.retry_at is not None
+
+    def as_state(self) -> dict:
+        r = self.record
+        return {
+            "name": r.name,
+            "type": r.type,
+            "address": self.confirmed,
+            "source": self.wanted.origin if self.wanted and self.wanted.address == self.confirmed else None,
+            "changed_at": self.changed_at,
+            "confirmed_at": self.confirmed_at,
+            "last_error": self.last_error,
+            "error_at": self.error_at,
+            "failures": self.failures,
+            "next_retry": None if self.retry_at is None else time.time() + max(0.0, self.retry_at - time.monotonic()),
+        }
+
+
+class Agent:
+    def __init__(self, config, config_path: str, log_level: str | None = None, rcvbuf: int | None = None):
+        self.config = config
+        self.config_path = config_path
+        self.log_level = log_level
+        self.rcvbuf = rcvbuf
+        self.view = View()
+        self.targets = Targets()
+        self.tracks: dict[tuple[str, str], Track] = {}
+        self.hooks: list[tuple[subprocess.Popen, float, str]] = []
+        self.reload_wanted = False
+        self.statefile = state.StateFile(config.agent.state_dir)
+        self._adopt(config)
+
+    # ------------------------------------------------------------ records
+
+    def _adopt(self, config) -> None:
+        """Track the enabled records of `config`, keeping what is known of unchanged ones."""
+        old = self.tracks
+        self.tracks = {}
+        for record in config.enabled_records():
+            key = (record.name, record.type)
+            track = old.get(key)
+            if track is None or track.record != record:
+                track = Track(record)  # new or changed: re-read the server before trusting anything
+            self.tracks[key] = track
+        for key in old.keys() - self.tracks.keys():
+            log.info("%s %s: no longer in the config; left as it is at the server", *key)
+        self.config = config
+
+    def _evaluate(self, track: Track, now: float) -> None:
+        """Recompute what `track`'s record should carry; schedule an update when it differs."""
+        record = track.record
+        published = ipaddress.ip_address(track.confirmed) if track.confirmed else None
+        found = detect(record, self.view.addresses(record.device), published)
+        previous = track.wanted
+        track.wanted = found
+        if found.address is None:
+            track.retry_at = None
+            line = f"{record.name} {record.type}: {found}; record left as it is" + (f" ({track.confirmed})" if track.confirmed else "")
+            if line != track.said:
+                log.warning("%s", line)
+                track.said = line
+            return
+        track.said = None
+        if found.address == track.confirmed:
+            track.retry_at = None
+            track.failures = 0
+            return
+        if previous is None or previous.address != found.address:
+            log.info("%s %s: %s", record.name, record.type, found)
+            track.failures = 0  # a new address resets the backoff
+            track.retry_at = now
+        elif track.retry_at is None:
+            track.retry_at = now
+
+    def _evaluate_devices(self, devices: set, now: float) -> None:
+        went_up, self.view.went_up = self.view.went_up, set()
+        for track in self.tracks.values():
+            device = track.record.device
+            if device in devices:
+                if track.failures and device in went_up:
+                    track.retry_at = now  # the link came (back) up: retry failed records at once
+                self._evaluate(track, now)
+
+    # ------------------------------------------------------------ acting
+
+    def _act(self, now: float) -> None:
+        due = [t for t in self.tracks.values() if t.retry_at is not None and t.retry_at <= now and t.wanted and t.wanted.address]
+        if not due:
+            return
+        wanted = {t.record: t.wanted.address for t in due}
+        try:
+            outcomes = sync(self.config, wanted, self.targets)
+        except Stop:
+            raise
+        except Exception as e:  # a bug must not end the daemon: log, back off, go on
+            log.error("update round failed unexpectedly: %s: %s", type(e).__name__, e, exc_info=log.isEnabledFor(10))
+            outcomes = {t.record: None for t in due}
+        wall = time.time()
+        after = time.monotonic()
+        for track in due:
+            outcome = outcomes.get(track.record)
+            if outcome is not None and outcome.ok:
+                old = track.confirmed
+                track.confirmed = outcome.address
+                track.confirmed_at = wall
+                track.failures = 0
+                track.retry_at = None
+                track.last_error = None
+                if outcome.changed:
+                    track.changed_at = wall
+                    old_text = ", ".join(sorted(outcome.old.rdatas)) or old or ""
+                    self._run_hook(track, old_text, outcome.address, after)
+            else:
+                track.failures += 1
+                track.last_error = outcome.error if outcome is not None else "unexpected error (see log)"
+                track.error_at = wall
+                delay = plan.backoff(track.failures, random.random())
+                track.retry_at = after + delay
+                log.info("%s %s: retry %d in %.1f s", track.record.name, track.record.type, track.failures, delay)
+        self._write_state()
+
+    def _write_state(self) -> None:
+        self.statefile.write(state.render([t.as_state() for t in self.tracks.values()], time.time()))
+
+    # ------------------------------------------------------------ hooks
+
+    def _run_hook(self, track: Track, old: str, new: str, now: float) -> None:
+        hook = self.config.agent.hook
+        if not hook:
+            return
+        env = dict(os.environ)
+        env.update(
+            DDNS_EDGE_NAME=track.record.name,
+            DDNS_EDGE_TYPE=track.record.type,
+            DDNS_EDGE_OLD=old,
+            DDNS_EDGE_NEW=new,
+            DDNS_EDGE_SOURCE=track.wanted.origin if track.wanted else "",
+        )
+        what = f"hook {hook} for {track.record.name} {track.record.type}"
+        try:
+            proc = subprocess.Popen([hook], env=env, stdin=subprocess.DEVNULL, start_new_session=True, close_fds=True)
+        except OSError as e:
+            log.error("%s: cannot run it: %s", what, e.strerror or e)
+            return
+        self.hooks.append((proc, now + HOOK_TIMEOUT, what))
+
+    def _reap_hooks(self, now: float) -> None:
+        alive = []
+        for proc, deadline, what in self.hooks:
+            code = proc.poll()
+            if code is None and now >= deadline:
+                log.error("%s: still running after %g s; killed", what, HOOK_TIMEOUT)
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                proc.wait()
+            elif code is None:
+                alive.append((proc, deadline, what))
+            elif code != 0:
+                log.error("%s: exited with status %d", what, code)
+            else:
+                log.debug("%s: done", what)
+        self.hooks = alive
+
+    # ------------------------------------------------------------ reload
+
+    def _reload(self, now: float) -> None:
+        from ddns_edge import config as config_mod
+
+        self.reload_wanted = False
+        try:
+            new = config_mod.load(self.config_path)
+        except ConfigError as e:
+            log.error("config not reloaded, the old one stays in use: %s", e)
+            return
+        report.set_level(self.log_level or new.agent.log_level)
+        if new.agent.state_dir != self.config.agent.state_dir:
+            self.statefile = state.StateFile(new.agent.state_dir)
+        self.targets = Targets()
+        self._adopt(new)
+        for track in self.tracks.values():
+            self._evaluate(track, now)
+        log.info("config reloaded: %d record(s)", len(self.tracks))
+        self._write_state()
+
+    # ------------------------------------------------------------ the loop
+
+    def _deadline(self) -> float | None:
+        times = [t.retry_at for t in self.tracks.values() if t.retry_at is not None]
+        times += [deadline for _, deadline, _ in self.hooks]
+        return min(times) if times else None
+
+    def _resync_kernel(self, sub: Subscription, now: float) -> None:
+        changed = self.view.reset(sub.dump())
+        self._evaluate_devices(changed, now)
+
+    def run(self) -> int:
+        wake_r, wake_w = socket.socketpair()
+        wake_r.setblocking(False)
+        wake_w.setblocking(False)
+        old_handlers = {}
+
+        def stop(signum, frame):
+            raise Stop()
+
+        def hup(signum, frame):
+            self.reload_wanted = True
+
+        def nothing(signum, frame):
+            pass
+
+        for signum, handler in ((signal.SIGTERM, stop), (signal.SIGINT, stop), (signal.SIGHUP, hup), (signal.SIGCHLD, nothing)):
+            old_handlers[signum] = signal.signal(signum, handler)
+        old_wakeup = signal.set_wakeup_fd(wake_w.fileno(), warn_on_full_buffer=False)
+        sub = None
+        try:
+            sub = Subscription(self.rcvbuf)  # subscribe first, then dump: no event falls between
+            now = time.monotonic()
+            self.view.reset(sub.dump())
+            for track in self.tracks.values():
+                self._evaluate(track, now)
+            self._write_state()
+            log.info("following %d record(s); waiting for kernel events", len(self.tracks))
+            with selectors.DefaultSelector() as sel:
+                sel.register(sub, selectors.EVENT_READ, "netlink")
+                sel.register(wake_r, selectors.EVENT_READ, "wake")
+                while True:
+                    now = time.monotonic()
+                    self._act(now)
+                    self._reap_hooks(time.monotonic())
+                    deadline = self._deadline()
+                    timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+                    ready = sel.select(timeout)
+                    now = time.monotonic()
+                    for key, _ in ready:
+                        if key.data == "wake":
+                            try:
+                                while wake_r.recv(4096):
+                                    pass
+                            except BlockingIOError:
+                                pass
+                        else:
+                            self._on_netlink(sub, now)
+                    if self.reload_wanted:
+                        self._reload(now)
+        except Stop:
+            log.info("stopping")
+            return 0
+        finally:
+            signal.set_wakeup_fd(old_wakeup)
+            for signum, handler in old_handlers.items():
+                signal.signal(signum, handler)
+            if sub is not None:
+                sub.close()
+            wake_r.close()
+            wake_w.close()
+
+    def _on_netlink(self, sub: Subscription, now: float) -> None:
+        try:
+            messages = sub.read()
+        except Subscription.Overflow:
+            log.warning("kernel event queue overflowed (ENOBUFS); reading all links and addresses again")
+            self._resync_kernel(sub, now)
+            return
+        devices = set()
+        for msg in messages:
+            name = self.view.apply(msg)
+            if name is not None:
+                devices.add(name)
+        if devices:
+            self._evaluate_devices(devices, now)
+
+
+def run(config, config_path: str, log_level: str | None = None) -> int:
+    rcvbuf = int(os.environ.get("DDNS_EDGE_RCVBUF", "0")) or None  # tests shrink it to provoke ENOBUFS
+    return Agent(config, config_path, log_level, rcvbuf).run()

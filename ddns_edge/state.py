@@ -1,0 +1,104 @@
+"""The agent's state file: what each record holds, since when, from where, and the last error.
+
+Written atomically (a temporary file renamed over the old one) in state_dir, which on
+OpenWrt is tmpfs, so no flash wear. A state_dir that is full or read-only never stops
+updates: the failure is logged once and the agent goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from ddns_edge import report
+
+FILENAME = "state.json"
+VERSION = 1
+
+
+def path_in(state_dir: str) -> str:
+    return os.path.join(state_dir, FILENAME)
+
+
+def _iso(t: float | None) -> str | None:
+    return None if t is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def render(records: list[dict], now: float) -> str:
+    """The JSON text of the state file for `records` (dicts with the fields below) (pure)."""
+    out = []
+    for r in records:
+        out.append(
+            {
+                "name": r["name"],
+                "type": r["type"],
+                "address": r.get("address"),
+                "source": r.get("source"),
+                "changed_at": _iso(r.get("changed_at")),
+                "confirmed_at": _iso(r.get("confirmed_at")),
+                "last_error": r.get("last_error"),
+                "error_at": _iso(r.get("error_at")),
+                "failures": r.get("failures", 0),
+                "next_retry": _iso(r.get("next_retry")),
+            }
+        )
+    return json.dumps({"version": VERSION, "pid": os.getpid(), "written_at": _iso(now), "records": out}, indent=2) + "\n"
+
+
+class StateFile:
+    """Writes the state file; remembers whether the last write failed so it says so once."""
+
+    def __init__(self, state_dir: str):
+        self.path = path_in(state_dir)
+        self.state_dir = state_dir
+        self._failing = False
+
+    def write(self, text: str) -> bool:
+        tmp = f"{self.path}.{os.getpid()}.tmp"
+        try:
+            os.makedirs(self.state_dir, mode=0o755, exist_ok=True)
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.replace(tmp, self.path)
+        except OSError as e:
+            if not self._failing:
+                report.log.warning("state file %s not written (%s); updates go on without it", self.path, e.strerror or e)
+            self._failing = True
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            return False
+        if self._failing:
+            report.log.info("state file %s written again", self.path)
+        self._failing = False
+        return True
+
+
+def read(state_dir: str) -> dict:
+    """The state file's content; raises OSError or ValueError when it is missing or broken."""
+    with open(path_in(state_dir), encoding="utf-8") as f:
+        data = json.load(f)
+    if not isinstance(data, dict) or not isinstance(data.get("records"), list):
+        raise ValueError("not a ddns-edge state file")
+    return data
+
+
+def format_table(data: dict) -> str:
+    """`ddns-edge status` for people (pure)."""
+    lines = [f"state written {data.get('written_at')} by pid {data.get('pid')}"]
+    for r in data["records"]:
+        head = f"{r.get('name')} {r.get('type')}: {r.get('address') or 'not set by this agent'}"
+        if r.get("source"):
+            head += f" (from {r['source']})"
+        if r.get("changed_at"):
+            head += f", changed {r['changed_at']}"
+        if r.get("confirmed_at"):
+            head += f", confirmed {r['confirmed_at']}"
+        lines.append(head)
+        if r.get("last_error"):
+            lines.append(f"    last error {r.get('error_at')}: {r['last_error']}")
+            if r.get("next_retry"):
+                lines.append(f"    {r.get('failures')} failure(s) in a row; next retry {r['next_retry']}")
+    return "\n".join(lines)
