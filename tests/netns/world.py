@@ -1,0 +1,619 @@
+"""A small world in network namespaces, with a real BIND, for integration tests and the demo.
+
+Three namespaces joined by two veth pairs (names get a per-world suffix):
+
+    rtr  wan0   198.51.100.2/24  2001:db8:1::2/64  -- the router; its WAN address is under test
+           |
+    isp  to-rtr 198.51.100.1/24  2001:db8:1::1/64  -- forwards (v4 and v6), counts DNS packets
+         to-srv 192.0.2.1/24     2001:db8:53::1/64
+           |
+    srv  eth0   192.0.2.53/24    2001:db8:53::53/64 -- BIND (`named`), started by start_bind()
+
+Rules the code below keeps:
+- The WAN address may become anything (another prefix, a private address) without touching
+  the isp: the isp routes every address it has no better route for out of its `to-rtr`
+  link, and the router's default routes are `onlink`, so they survive address changes.
+- No address is ever tentative unless a test asks for DAD: the infrastructure links carry
+  fixed link-local addresses and every infrastructure IPv6 address is `nodad`.
+- Only processes started from the router see BIND through the isp's DNS counters:
+  `dig()`, `serial()` and `nsupdate()` ask from inside `srv`, so they never count.
+- Everything a world makes carries its unique name (prefix, pid, random), and close()
+  removes it all: processes, namespaces (and so the veths), /etc/netns/<rtr>, the temp dir.
+
+Needs root, iproute2, nftables and bind9 (named, dig, nsupdate, tsig-keygen). Importable
+from pytest (tests/netns/conftest.py) and from a script (tools/demo.py).
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import ipaddress
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+PREFIX = "ddnsedge-"
+
+RTR_ADDR4, RTR_ADDR6 = "198.51.100.2/24", "2001:db8:1::2/64"
+ISP_RTR_ADDR4, ISP_RTR_ADDR6 = "198.51.100.1/24", "2001:db8:1::1/64"
+ISP_SRV_ADDR4, ISP_SRV_ADDR6 = "192.0.2.1/24", "2001:db8:53::1/64"
+SRV_ADDR4, SRV_ADDR6 = "192.0.2.53/24", "2001:db8:53::53/64"
+GATEWAY4, GATEWAY6 = "198.51.100.1", "2001:db8:1::1"
+
+ISP_RTR, ISP_SRV, SRV_IF = "to-rtr", "to-srv", "eth0"  # link names inside their namespaces
+NFT_TABLE = "ddns_edge"
+DNS_COUNTERS = ("dns_udp4", "dns_tcp4", "dns_udp6", "dns_tcp6")
+
+TOOLS = ("ip", "nft", "named", "dig", "nsupdate", "tsig-keygen")
+
+# Debian confines /usr/sbin/named with AppArmor: it may write below /var/cache/bind, not /tmp.
+_TMP_BASES = ("/var/cache/bind",)
+
+
+class WorldError(RuntimeError):
+    """The world could not be built or driven; the message carries the command and its output."""
+
+
+@dataclass(frozen=True)
+class Zone:
+    """A zone served by the world's BIND.
+
+    `policy`: the update-policy grant lines (with or without the trailing ';'), None for
+    the world's default; `{key}` and `{zone}` are replaced by the key and zone names.
+    `records`: extra zone-file lines, e.g. "www 60 IN A 203.0.113.9".
+    """
+
+    name: str = "example.com"
+    policy: Sequence[str] | None = None
+    records: Sequence[str] = ()
+
+
+DEFAULT_POLICY = ("grant {key} zonesub ANY",)
+
+
+def missing_tools() -> list[str]:
+    """The tools this module runs that are not on PATH (sbin directories included)."""
+    path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
+    return [t for t in TOOLS if shutil.which(t, path=path) is None]
+
+
+def _run(args: Sequence[str], *, input: str | None = None, check: bool = True,
+         timeout: float = 30) -> subprocess.CompletedProcess:
+    proc = subprocess.run(list(args), input=input, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise WorldError(f"{' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip() or proc.stdout.strip()}")
+    return proc
+
+
+def _die_with_parent() -> None:
+    """preexec_fn: the child gets SIGKILL if the test process dies (even by SIGKILL)."""
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def _stop(proc: subprocess.Popen, timeout: float = 5) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _kill_namespace_processes(ns: str) -> None:
+    pids = _run(["ip", "netns", "pids", ns], check=False).stdout.split()
+    for pid in pids:
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def netns_names() -> list[str]:
+    return [line.split()[0] for line in _run(["ip", "netns", "list"], check=False).stdout.splitlines() if line.strip()]
+
+
+def _tmp_base() -> str:
+    base = os.environ.get("DDNS_EDGE_WORLD_TMP")
+    if base:
+        return base
+    for base in _TMP_BASES:
+        if os.path.isdir(base) and os.access(base, os.W_OK):
+            return base
+    return tempfile.gettempdir()
+
+
+class World:
+    """Three namespaces (rtr, isp, srv), the links between them and, on demand, BIND in srv.
+
+    Use as a context manager (`with World() as w: w.start_bind(); ...`), or call build()
+    and close() yourself. With `handle_signals=True` (for scripts) SIGTERM and SIGHUP raise
+    SystemExit, so the world is torn down as on any exception; SIGINT already raises
+    KeyboardInterrupt. close() is idempotent and also runs at interpreter exit.
+    """
+
+    bind_addr4 = SRV_ADDR4.split("/")[0]
+    bind_addr6 = SRV_ADDR6.split("/")[0]
+
+    def __init__(self, prefix: str = PREFIX, wan: str = "wan0", handle_signals: bool = False):
+        self.name = f"{prefix}{os.getpid()}-{secrets.token_hex(2)}"
+        self.rtr_ns, self.isp_ns, self.srv_ns = (f"{self.name}-{n}" for n in ("rtr", "isp", "srv"))
+        self.wan = wan
+        self.dir: str | None = None
+        self.zones: list[str] = []
+        self.key_name: str | None = None
+        self.key_algorithm: str | None = None
+        self.key_secret: str | None = None
+        self.key_file_path: str | None = None
+        self._key_clause: str | None = None
+        self._named: subprocess.Popen | None = None
+        self._named_log = None
+        self._named_rc: int | None = None
+        self._procs: list[subprocess.Popen] = []
+        self._saved_wan: list[str] | None = None
+        self._handle_signals = handle_signals
+        self._old_handlers: dict[int, object] = {}
+        self._built = self._closed = False
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    def __enter__(self) -> "World":
+        self.build()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def build(self) -> "World":
+        """Create the namespaces, links, addresses, routes, counters and resolv.conf."""
+        if self._built:
+            return self
+        self._built = True
+        atexit.register(self.close)
+        if self._handle_signals:
+            self._old_handlers = {sig: signal.getsignal(sig) for sig in _SIGNALS}
+            signal.signal(signal.SIGTERM, _raise_exit)
+            signal.signal(signal.SIGHUP, _raise_exit)
+        try:
+            self.dir = tempfile.mkdtemp(prefix=self.name + "-", dir=_tmp_base())
+            for ns in (self.rtr_ns, self.isp_ns, self.srv_ns):
+                _run(["ip", "netns", "add", ns])
+            # promote_secondaries: deleting the first of two WAN addresses in one subnet
+            # must not delete the second (set_wan adds the new one, then deletes the old).
+            self.ns_exec(self.rtr_ns, ["sysctl", "-qw", "net.ipv4.conf.all.promote_secondaries=1"])
+            self.ns_exec(self.isp_ns, ["sysctl", "-qw", "net.ipv4.ip_forward=1",
+                                       "net.ipv6.conf.all.forwarding=1"])
+            _run(["ip", "link", "add", ISP_SRV, "netns", self.isp_ns, "type", "veth",
+                  "peer", "name", SRV_IF, "netns", self.srv_ns])
+            self._ip(self.isp_ns, "link set lo up",
+                     *_link_lines(ISP_SRV, "fe80::1/64", ISP_SRV_ADDR4, ISP_SRV_ADDR6))
+            self._ip(self.srv_ns, "link set lo up",
+                     *_link_lines(SRV_IF, "fe80::53/64", SRV_ADDR4, SRV_ADDR6),
+                     f"route add default via {ISP_SRV_ADDR4.split('/')[0]}",
+                     f"route add ::/0 via {ISP_SRV_ADDR6.split('/')[0]}")
+            self._make_wan([RTR_ADDR4, RTR_ADDR6])
+            self.ns_exec(self.isp_ns, ["nft", "-f", "-"], input=self._nft_ruleset())
+            os.makedirs(self._netns_etc, exist_ok=True)
+            with open(os.path.join(self._netns_etc, "resolv.conf"), "w") as f:
+                f.write(f"nameserver {self.bind_addr4}\n")
+            self.wait_no_tentative()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def close(self) -> None:
+        """Stop every process of the world and remove everything it made. Idempotent."""
+        if self._closed or not self._built:
+            return
+        self._closed = True
+        atexit.unregister(self.close)
+        for sig in self._old_handlers:  # a second signal must not cut the cleanup short
+            signal.signal(sig, signal.SIG_IGN)
+        try:
+            for proc in self._procs:
+                _stop(proc)
+            self.stop_bind()
+            for ns in (self.rtr_ns, self.isp_ns, self.srv_ns):
+                if ns in netns_names():
+                    _kill_namespace_processes(ns)
+                    _run(["ip", "netns", "del", ns], check=False)
+            shutil.rmtree(self._netns_etc, ignore_errors=True)
+            if self.dir:
+                shutil.rmtree(self.dir, ignore_errors=True)
+        finally:
+            for sig, old in self._old_handlers.items():
+                signal.signal(sig, old)
+
+    @classmethod
+    def sweep(cls, prefix: str = PREFIX) -> list[str]:
+        """Remove what worlds of dead processes left behind (a runner killed with SIGKILL).
+
+        Returns the world names removed; worlds of live processes are left alone.
+        """
+        name = re.compile(re.escape(prefix) + r"(?P<pid>\d+)-[0-9a-f]+-")  # then rtr, isp, srv or mkdtemp's
+        removed = set()
+        for ns in netns_names():
+            m = name.match(ns)
+            if m and not _pid_alive(int(m["pid"])):
+                _kill_namespace_processes(ns)
+                _run(["ip", "netns", "del", ns], check=False)
+                shutil.rmtree(os.path.join("/etc/netns", ns), ignore_errors=True)
+                removed.add(m[0].rstrip("-"))
+        base = _tmp_base()
+        for entry in os.listdir(base):
+            m = name.match(entry)
+            if m and not _pid_alive(int(m["pid"])):
+                shutil.rmtree(os.path.join(base, entry), ignore_errors=True)
+                removed.add(m[0].rstrip("-"))
+        return sorted(removed)
+
+    @property
+    def _netns_etc(self) -> str:
+        return os.path.join("/etc/netns", self.rtr_ns)
+
+    # -- running commands ------------------------------------------------------------------
+
+    def ns_exec(self, ns: str, args: Sequence[str], *, input: str | None = None,
+                check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess:
+        """Run `args` inside namespace `ns`; raise WorldError when `check` and it fails."""
+        return _run(["ip", "netns", "exec", ns, *args], input=input, check=check, timeout=timeout)
+
+    def exec(self, args: Sequence[str], **kw) -> subprocess.CompletedProcess:
+        """subprocess.run(args) inside rtr; output captured as text unless told otherwise."""
+        kw.setdefault("capture_output", "stdout" not in kw and "stderr" not in kw)
+        kw.setdefault("text", True)
+        return subprocess.run(["ip", "netns", "exec", self.rtr_ns, *args], **kw)
+
+    def popen(self, args: Sequence[str], **kw) -> subprocess.Popen:
+        """subprocess.Popen(args) inside rtr; close() stops it if it still runs."""
+        kw.setdefault("preexec_fn", _die_with_parent)
+        proc = subprocess.Popen(["ip", "netns", "exec", self.rtr_ns, *args], **kw)
+        self._procs.append(proc)
+        return proc
+
+    def _ip(self, ns: str, *lines: str) -> None:
+        """Run `ip` commands (one a line, without the leading `ip`) in namespace `ns`."""
+        _run(["ip", "-n", ns, "-batch", "-"], input="\n".join(lines) + "\n")
+
+    # -- the router's WAN ------------------------------------------------------------------
+
+    def _make_wan(self, addresses: Iterable[str]) -> None:
+        _run(["ip", "link", "add", self.wan, "netns", self.rtr_ns, "type", "veth",
+              "peer", "name", ISP_RTR, "netns", self.isp_ns])
+        # Every address without a better route lives behind the router: the WAN may change freely.
+        self._ip(self.isp_ns, *_link_lines(ISP_RTR, "fe80::1/64", ISP_RTR_ADDR4, ISP_RTR_ADDR6),
+                 f"route add default dev {ISP_RTR}", f"route add ::/0 dev {ISP_RTR}")
+        lines = ["link set lo up", *_link_lines(self.wan, "fe80::2/64")]
+        lines += [f"addr add {a} dev {self.wan}" + (" nodad" if ":" in a else "") for a in addresses]
+        lines += [f"route replace default via {GATEWAY4} dev {self.wan} onlink",
+                  f"route replace ::/0 via {GATEWAY6} dev {self.wan} onlink"]
+        self._ip(self.rtr_ns, *lines)
+
+    def set_wan(self, cidr: str, family: int | None = None) -> None:
+        """Make `cidr` the WAN's only global address of its family (4 or 6).
+
+        The new address is added first (IPv6: nodad), then the others of that family are
+        deleted, so the link never goes without one (netlink shows an add, then deletes).
+        """
+        iface = ipaddress.ip_interface(cidr)
+        if family is not None and family != iface.version:
+            raise ValueError(f"{cidr} is not an IPv{family} address")
+        family, cidr = iface.version, str(iface)
+        current = self.wan_addresses(family)
+        if cidr not in current:
+            self.add_addr(cidr, nodad=family == 6)
+        old = [a for a in current if a != cidr]
+        lines = [f"addr del {a} dev {self.wan}" for a in old]
+        gw = f"default via {GATEWAY4}" if family == 4 else f"::/0 via {GATEWAY6}"
+        self._ip(self.rtr_ns, *lines, f"route replace {gw} dev {self.wan} onlink")
+
+    def add_addr(self, cidr: str, *, dev: str | None = None, nodad: bool = False,
+                 preferred_lft: int | str | None = None, valid_lft: int | str | None = None,
+                 deprecated: bool = False, replace: bool = False, **flags: object) -> None:
+        """Add an address to the WAN (or `dev`) in rtr.
+
+        `deprecated=True` sets preferred_lft 0. `replace=True` uses `ip addr replace`, which
+        also changes the lifetimes of an address already there. Other `flags` are passed to
+        `ip addr`: `name=True` adds the word (noprefixroute, home, mngtmpaddr, ...), any
+        other value adds `name value`. IPv6 addresses without nodad go through DAD (see
+        wait_no_tentative()).
+        """
+        if deprecated:
+            preferred_lft = 0
+        words = [f"addr {'replace' if replace else 'add'} {cidr} dev {dev or self.wan}"]
+        if nodad:
+            words.append("nodad")
+        if preferred_lft is not None:
+            words.append(f"preferred_lft {preferred_lft}")
+        if valid_lft is not None:
+            words.append(f"valid_lft {valid_lft}")
+        for name, value in flags.items():
+            if value is True:
+                words.append(name)
+            elif value not in (False, None):
+                words.append(f"{name} {value}")
+        self._ip(self.rtr_ns, " ".join(words))
+
+    def del_addr(self, cidr: str, *, dev: str | None = None) -> None:
+        """Delete an address from the WAN (or `dev`) in rtr."""
+        self._ip(self.rtr_ns, f"addr del {cidr} dev {dev or self.wan}")
+
+    def wan_addresses(self, family: int | None = None, *, dev: str | None = None) -> list[str]:
+        """The WAN's global addresses as "address/prefix", optionally of one family."""
+        return [f"{a['local']}/{a['prefixlen']}" for a in self.wan_addr_info(dev=dev)
+                if a.get("scope") == "global" and family in (None, 4 if a["family"] == "inet" else 6)]
+
+    def wan_addr_info(self, *, dev: str | None = None) -> list[dict]:
+        """`ip -j addr show` of the WAN (or `dev`): one dict an address, flags included."""
+        out = _run(["ip", "-n", self.rtr_ns, "-j", "addr", "show", "dev", dev or self.wan]).stdout
+        return [a for link in json.loads(out) for a in link.get("addr_info", [])]
+
+    @property
+    def wan_ifindex(self) -> int:
+        out = _run(["ip", "-n", self.rtr_ns, "-j", "link", "show", "dev", self.wan]).stdout
+        return json.loads(out)[0]["ifindex"]
+
+    def delete_wan(self) -> None:
+        """Delete the WAN link (and its isp end), remembering its global addresses."""
+        self._saved_wan = self.wan_addresses()
+        self._ip(self.rtr_ns, f"link del {self.wan}")
+
+    def recreate_wan(self, name: str | None = None, addresses: Sequence[str] | None = None) -> None:
+        """Build the WAN link again, as a pppoe-wan reconnect does: new link, new ifindex.
+
+        `name`: the new link name (default: the current one). `addresses`: its global
+        addresses (default: those it had when deleted, else the initial ones). Deletes the
+        current link first if it still exists.
+        """
+        if self.wan in self._links(self.rtr_ns):
+            self.delete_wan()
+        self.wan = name or self.wan
+        if addresses is None:
+            addresses = self._saved_wan if self._saved_wan is not None else [RTR_ADDR4, RTR_ADDR6]
+        self._make_wan(addresses)
+
+    def _links(self, ns: str) -> list[str]:
+        out = _run(["ip", "-n", ns, "-j", "link", "show"]).stdout
+        return [link["ifname"] for link in json.loads(out)]
+
+    def wait_no_tentative(self, timeout: float = 5) -> None:
+        """Wait until no IPv6 address in the world is tentative (DAD done)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            busy = {ns: out for ns in (self.rtr_ns, self.isp_ns, self.srv_ns)
+                    if (out := _run(["ip", "-n", ns, "-6", "addr", "show", "tentative"]).stdout.strip())}
+            if not busy:
+                return
+            if time.monotonic() > deadline:
+                raise WorldError(f"addresses still tentative after {timeout}s: {busy}")
+            time.sleep(0.05)
+
+    # -- DNS packets counted at the isp ----------------------------------------------------
+
+    def _nft_ruleset(self) -> str:
+        counters = "\n".join(f"  counter {c} {{ }}" for c in DNS_COUNTERS)
+        rules = "\n".join(
+            f'    iifname "{ISP_RTR}" {net} daddr {addr} {proto} dport 53 counter name "dns_{proto}{v}"'
+            for v, net, addr in ((4, "ip", self.bind_addr4), (6, "ip6", self.bind_addr6))
+            for proto in ("udp", "tcp"))
+        return (f"table inet {NFT_TABLE} {{\n{counters}\n"
+                f"  chain forward {{\n    type filter hook forward priority 0; policy accept;\n"
+                f"{rules}\n  }}\n}}\n")
+
+    def dns_counters(self) -> dict[str, int]:
+        """Packets forwarded from rtr to BIND so far, by counter (dns_udp4, dns_tcp6, ...)."""
+        out = self.ns_exec(self.isp_ns, ["nft", "-j", "list", "counters", "table", "inet", NFT_TABLE]).stdout
+        return {c["counter"]["name"]: c["counter"]["packets"]
+                for c in json.loads(out)["nftables"] if "counter" in c}
+
+    def dns_packets(self) -> int:
+        """Packets forwarded from rtr to BIND so far (UDP and TCP port 53, v4 and v6)."""
+        return sum(self.dns_counters().values())
+
+    # -- BIND ------------------------------------------------------------------------------
+
+    def start_bind(self, zones: Iterable[str | Zone] = ("example.com",), key: str = "ddns-key",
+                   *, algorithm: str = "hmac-sha256", policy: Sequence[str] | None = None,
+                   timeout: float = 10) -> None:
+        """Generate a TSIG key, zones and named.conf, start named in srv, wait until it answers.
+
+        `policy`: default update-policy grant lines for zones that give none (see Zone);
+        the default grants the key `zonesub ANY`.
+        """
+        if self._named is not None:
+            raise WorldError("BIND is already running; stop_bind() first")
+        assert self.dir, "build() the world first"
+        zones = [z if isinstance(z, Zone) else Zone(z) for z in zones]
+        self.zones = [z.name.rstrip(".") for z in zones]
+        self._key_clause = _run(["tsig-keygen", "-a", algorithm, key]).stdout
+        self.key_name, self.key_algorithm = key, algorithm
+        self.key_secret = re.search(r'secret "([^"]+)"', self._key_clause)[1]
+        self.key_file_path = os.path.join(self.dir, f"{key}.key")
+        fd = os.open(self.key_file_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(self._key_clause)
+        conf = [_named_options(self.dir, self.bind_addr4, self.bind_addr6),
+                f'include "{self.key_file_path}";']
+        for zone in zones:
+            name = zone.name.rstrip(".")
+            with open(os.path.join(self.dir, f"{name}.db"), "w") as f:
+                f.write(_zone_file(name, self.bind_addr4, self.bind_addr6, zone.records))
+            grants = zone.policy if zone.policy is not None else (policy or DEFAULT_POLICY)
+            grants = "".join(f"\n        {g.format(key=key, zone=name).rstrip(';')};" for g in grants)
+            conf.append(f'zone "{name}" {{\n    type primary;\n    file "{name}.db";\n'
+                        f"    update-policy {{{grants}\n    }};\n}};")
+        with open(self.named_conf, "w") as f:
+            f.write("\n".join(conf) + "\n")
+        self._spawn_named(timeout)
+
+    @property
+    def named_conf(self) -> str:
+        return os.path.join(self.dir or "", "named.conf")
+
+    @property
+    def named_log_path(self) -> str:
+        return os.path.join(self.dir or "", "named.log")
+
+    @property
+    def named_pid(self) -> int | None:
+        return self._named.pid if self._named is not None and self._named.poll() is None else None
+
+    def named_log(self) -> str:
+        try:
+            with open(self.named_log_path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def _spawn_named(self, timeout: float) -> None:
+        self._named_log = open(self.named_log_path, "a")
+        self._named = subprocess.Popen(
+            ["ip", "netns", "exec", self.srv_ns, "named", "-g", "-c", self.named_conf],
+            stdin=subprocess.DEVNULL, stdout=self._named_log, stderr=subprocess.STDOUT,
+            start_new_session=True, preexec_fn=_die_with_parent)
+        deadline = time.monotonic() + timeout
+        pending = [(z, server) for z in self.zones for server in (self.bind_addr4, self.bind_addr6)]
+        while pending:
+            if self._named.poll() is not None:
+                log = self.named_log()
+                self.stop_bind()
+                raise WorldError(f"named exited with status {self._named_rc} while starting; its log:\n{log}")
+            if time.monotonic() > deadline:
+                log = self.named_log()
+                self.stop_bind()
+                raise WorldError(f"named did not answer SOA {pending[0][0]} at {pending[0][1]} "
+                                 f"within {timeout}s; its log:\n{log}")
+            zone, server = pending[0]
+            if self._dig_short(zone, "SOA", server, time=1, check=False):
+                pending.pop(0)
+            else:
+                time.sleep(0.02)
+
+    def stop_bind(self) -> None:
+        """Stop named (SIGTERM, then SIGKILL after 5 s). Zone files and journals stay."""
+        if self._named is not None:
+            _stop(self._named)
+            self._named_rc = self._named.returncode
+            self._named = None
+        if self._named_log is not None:
+            self._named_log.close()
+            self._named_log = None
+
+    def restart_bind(self, timeout: float = 10) -> None:
+        """Stop named and start it again: same config, key, zone files, journals, addresses."""
+        self.stop_bind()
+        self._spawn_named(timeout)
+
+    def key_clause(self) -> str:
+        """The key as a BIND `key "NAME" { algorithm ...; secret "..."; };` clause."""
+        if self._key_clause is None:
+            raise WorldError("no key yet: start_bind() first")
+        return self._key_clause
+
+    # -- asking BIND directly (from srv: not counted, no cache, no recursion) ---------------
+
+    def _dig_short(self, name: str, rtype: str, server: str, *, time: int = 2,
+                   check: bool = True) -> list[str]:
+        proc = self.ns_exec(self.srv_ns, ["dig", "+short", "+norec", f"+time={time}", "+tries=1",
+                                          f"@{server}", name, rtype], check=False)
+        lines = proc.stdout.splitlines()
+        failed = proc.returncode != 0 or any(line.startswith(";;") for line in lines)
+        if failed:
+            if check:
+                raise WorldError(f"dig @{server} {name} {rtype} failed: {proc.stdout.strip()} {proc.stderr.strip()}")
+            return []
+        return lines
+
+    def dig(self, name: str, rtype: str = "A", *, server: str | None = None) -> list[str]:
+        """The answer's records (dig +short) for `name`/`rtype`, asked at BIND itself."""
+        return self._dig_short(name, rtype, server or self.bind_addr4)
+
+    def serial(self, zone: str | None = None) -> int:
+        """The zone's SOA serial as BIND has it now."""
+        soa = self.dig(zone or self.zones[0], "SOA")
+        if not soa:
+            raise WorldError(f"no SOA for {zone or self.zones[0]}")
+        return int(soa[0].split()[2])
+
+    def nsupdate(self, commands: str | Sequence[str], *, key_file: str | None = None,
+                 server: str | None = None) -> subprocess.CompletedProcess:
+        """Run nsupdate in srv (not counted) with the world's key; the caller checks returncode.
+
+        `commands`: nsupdate lines; `server` (default: BIND's IPv4 address) and a final
+        `send` are added when absent.
+        """
+        lines = [commands] if isinstance(commands, str) else list(commands)
+        lines = [line for chunk in lines for line in chunk.splitlines()]
+        if not any(line.split()[:1] == ["server"] for line in lines):
+            lines.insert(0, f"server {server or self.bind_addr4}")
+        if not any(line.strip() == "send" for line in lines):
+            lines.append("send")
+        args = ["nsupdate", "-k", key_file or self.key_file_path]
+        return self.ns_exec(self.srv_ns, args, input="\n".join(lines) + "\n", check=False)
+
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _raise_exit(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _link_lines(dev: str, link_local: str, *addresses: str) -> list[str]:
+    """`ip` batch lines: a link up with a fixed link-local and its addresses, none tentative."""
+    return ([f"link set {dev} addrgenmode none", f"link set {dev} up",
+             f"addr add {link_local} dev {dev} nodad"]
+            + [f"addr add {a} dev {dev}" + (" nodad" if ":" in a else "") for a in addresses])
+
+
+def _named_options(directory: str, addr4: str, addr6: str) -> str:
+    return f"""options {{
+    directory "{directory}";
+    pid-file "{directory}/named.pid";
+    lock-file none;
+    session-keyfile "{directory}/session.key";
+    managed-keys-directory "{directory}";
+    dump-file "{directory}/named_dump.db";
+    statistics-file "{directory}/named.stats";
+    listen-on port 53 {{ {addr4}; }};
+    listen-on-v6 port 53 {{ {addr6}; }};
+    recursion no;
+    dnssec-validation no;
+    notify no;
+    allow-query {{ any; }};
+}};
+controls {{ }};"""
+
+
+def _zone_file(zone: str, addr4: str, addr6: str, records: Iterable[str]) -> str:
+    lines = [
+        f"$ORIGIN {zone}.",
+        "$TTL 300",
+        f"@ IN SOA ns1.{zone}. hostmaster.{zone}. 1 3600 600 86400 60",
+        f"@ IN NS ns1.{zone}.",
+        f"ns1 IN A {addr4}",
+        f"ns1 IN AAAA {addr6}",
+        *records,
+    ]
+    return "\n".join(lines) + "\n"
