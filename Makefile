@@ -1,0 +1,54 @@
+# make test | demo | lint
+#
+# As root on a fresh Debian, `make test` sets the machine up first: the tools the
+# integration tests run (iproute2, nftables, bind9, bind9-dnsutils; apt-get, without
+# starting Debian's own named), and a venv with the package and its test extra.
+# Without root it only warns about missing tools (tests/netns/conftest.py decides).
+
+PYTHON ?= python3
+VENV ?= .venv
+PYTEST_ARGS ?=
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed.stamp
+
+# The tools the netns world runs, and the Debian packages that hold them.
+TOOLS := ip nft named dig nsupdate tsig-keygen
+PACKAGES := iproute2 nftables bind9 bind9-dnsutils
+
+export PATH := $(PATH):/usr/sbin:/sbin
+
+.PHONY: test demo lint host-tools
+
+test: host-tools $(STAMP)
+	$(PY) -m pytest -q $(PYTEST_ARGS) tests
+
+demo: host-tools $(STAMP)
+	$(PY) tools/demo.py
+
+lint: $(STAMP)
+	@if $(PY) -m ruff --version >/dev/null 2>&1; then $(PY) -m ruff check ddns_edge tests tools; \
+	elif $(PY) -m pyflakes --version >/dev/null 2>&1; then $(PY) -m pyflakes ddns_edge tests tools; \
+	else echo "no ruff or pyflakes in $(VENV): byte-compiling only"; $(PY) -m compileall -q ddns_edge tests tools; fi
+
+# Install what is missing, as root. A policy-rc.d that says "no" keeps the bind9 package
+# from starting a named of its own (Debian containers usually have one already).
+host-tools:
+	@missing=""; \
+	for tool in $(TOOLS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	packages="$(PACKAGES)"; \
+	if ! $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null; then \
+		missing="$$missing python3-venv"; packages="$$packages python3 python3-venv"; fi; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "make: missing$$missing; run as root to install them" >&2; exit 0; fi; \
+	echo "make: missing$$missing: installing $$packages"; \
+	if [ ! -e /usr/sbin/policy-rc.d ]; then \
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d; \
+		trap 'rm -f /usr/sbin/policy-rc.d' EXIT; fi; \
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$packages
+
+# The venv, (re)installed when the packaging metadata changes.
+$(STAMP): setup.cfg pyproject.toml | host-tools
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
