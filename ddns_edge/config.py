@@ -1,0 +1,522 @@
+"""uci sections -> a typed, validated Config; every error names the file and line (pure).
+
+The schema (DESIGN.md): at most one `config agent`, any number of `config key` and
+`config record` sections. Validation happens here, once: what leaves this module is typed
+and checked, so the rest of the agent never re-reads strings. Key files are read only
+through the `read_file` given to parse(); load() reads the config and checks file modes.
+
+An empty value (`option zone ''`) counts as not given, as uci treats it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import os
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
+
+from ddns_edge import keys, uci
+from ddns_edge.errors import ConfigError
+
+if TYPE_CHECKING:
+    import dns.tsig
+
+LOG_LEVELS = ("debug", "info", "notice", "warning", "error")
+SOURCES = ("auto", "interface", "echo")
+TYPES = ("A", "AAAA")
+ECHO_DNS_TYPES = ("A", "AAAA", "TXT")
+BOOLEANS = {"1": True, "yes": True, "on": True, "true": True, "enabled": True,
+            "0": False, "no": False, "off": False, "false": False, "disabled": False}
+TTL_RANGE = (1, 7 * 86400)
+ECHO_INTERVAL_RANGE = (10, 86400)
+PORT_RANGE = (1, 65535)
+
+OPTIONS = {
+    "agent": ("log_level", "state_dir", "echo", "echo_interval", "echo_quorum", "hook"),
+    "key": ("name", "algorithm", "secret", "file"),
+    "record": ("enabled", "name", "type", "device", "interface", "source", "key", "ttl", "zone", "server", "port"),
+}
+LIST_OPTIONS = {"agent": ("echo",), "key": (), "record": ()}
+SECTION_TYPES = tuple(OPTIONS)
+
+_DNS_LABEL_RE = re.compile(r"[A-Za-z0-9_-]{1,63}\Z")
+_IFNAMSIZ = 16
+
+
+@dataclass(frozen=True)
+class Agent:
+    log_level: str = "info"
+    state_dir: str = "/var/run/ddns-edge"
+    echo: tuple[str, ...] = ()  # echo source URLs as given; () means the built-in list
+    echo_interval: int = 300
+    echo_quorum: int | None = None
+    hook: str | None = None
+
+
+@dataclass(frozen=True)
+class Key:
+    section: str  # uci section name ("@key[N]" for an anonymous one)
+    name: str  # TSIG key name, no trailing dot
+    algorithm: str  # one of keys.ALGORITHMS
+    secret: bytes = field(repr=False)  # never shown
+    origin: str  # "PATH:LINE" where the secret was defined (config option or key file)
+
+    def tsig(self) -> dns.tsig.Key:
+        """The dnspython key to sign with."""
+        import dns.tsig
+
+        algorithm = dns.tsig.HMAC_MD5 if self.algorithm == "hmac-md5" else self.algorithm
+        return dns.tsig.Key(self.name, self.secret, algorithm)
+
+
+@dataclass(frozen=True)
+class Record:
+    section: str
+    name: str  # owner name, no trailing dot
+    type: str  # "A" | "AAAA"
+    device: str | None  # kernel interface name
+    interface: str | None  # OpenWrt logical network name
+    source: str  # auto | interface | echo
+    key: str  # key section name
+    ttl: int
+    zone: str | None
+    server: str | None  # IP address or host name
+    port: int
+    enabled: bool
+    line: int  # line of `config record`
+    path: str
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str
+    agent: Agent
+    keys: dict[str, Key]  # by section name
+    records: tuple[Record, ...]  # enabled and disabled, in file order
+
+    def enabled_records(self) -> tuple[Record, ...]:
+        return tuple(r for r in self.records if r.enabled)
+
+
+ReadFile = Callable[[str], str]
+
+
+def load(path: str) -> Config:
+    """Read, check and parse the config at `path`; every failure is one ConfigError line."""
+    try:
+        with open(path, "rb") as f:
+            mode = os.fstat(f.fileno()).st_mode
+            data = f.read()
+    except OSError as e:
+        raise ConfigError(f"cannot read the config file: {e.strerror or e}", path) from None
+    sections = uci.parse(data, path)
+    if any(_holds_secret(s) for s in sections):
+        keys.check_mode(path, mode)
+    return from_sections(sections, path, keys.read_key_file)
+
+
+def _holds_secret(section: uci.Section) -> bool:
+    """Whether a section carries an inline secret (in any section type: a misplaced one counts too)."""
+    option = section.options.get("secret")
+    return bool(option is not None and option.value) or bool(section.lists.get("secret"))
+
+
+def parse(data: bytes | str, path: str, read_file: ReadFile = keys.read_key_file) -> Config:
+    """Parse config text; key files named by `option file` are read with read_file(path) -> text."""
+    return from_sections(uci.parse(data, path), path, read_file)
+
+
+def from_sections(sections: list[uci.Section], path: str, read_file: ReadFile = keys.read_key_file) -> Config:
+    """Validate uci sections into a Config; sections are checked in file order, first error wins."""
+    base = os.path.dirname(path)
+    wrapped: list[_Section] = []
+    counts: dict[str, int] = {}
+    for section in sections:
+        index = counts.get(section.type, 0)
+        counts[section.type] = index + 1
+        wrapped.append(_Section(section, index, path))
+    key_ids = [s.id for s in wrapped if s.raw.type == "key"]
+
+    seen_names: dict[str, int] = {}
+    agent_line: int | None = None
+    agent = Agent()
+    key_map: dict[str, Key] = {}
+    records: list[Record] = []
+    for s in wrapped:
+        section = s.raw
+        if section.type not in OPTIONS:
+            raise ConfigError(f"unknown section type {section.type!r}; allowed: {', '.join(SECTION_TYPES)}{_hint(section.type, SECTION_TYPES)}", path, section.line)
+        if section.name is not None:
+            if section.name in seen_names:
+                raise ConfigError(f"section name {section.name!r} is already used at line {seen_names[section.name]}; section names must be unique", path, section.line)
+            seen_names[section.name] = section.line
+        s.check_options()
+        if section.type == "agent":
+            if agent_line is not None:
+                raise ConfigError(f"a second config agent (the first is at line {agent_line}); allowed: at most one", path, section.line)
+            agent_line = section.line
+            agent = _agent(s)
+        elif section.type == "key":
+            key_map[s.id] = _key(s, base, read_file)
+        else:
+            records.append(_record(s, key_ids))
+    _check_unique(records, path)
+    return Config(path, agent, key_map, tuple(records))
+
+
+# --- one section's options --------------------------------------------------------------
+
+
+class _Section:
+    """A uci section with helpers that read its options and raise errors at their lines."""
+
+    def __init__(self, section: uci.Section, index: int, path: str):
+        self.raw = section
+        self.path = path
+        self.id = section.name if section.name is not None else f"@{section.type}[{index}]"
+        self.label = f"config {section.type} {self.id!r}" if section.name is not None else f"config {section.type} {self.id}"
+
+    def check_options(self) -> None:
+        kind = self.raw.type
+        allowed = OPTIONS[kind]
+        given = [(v.line, n, "option") for n, v in self.raw.options.items()]
+        given += [(vs[0].line, n, "list") for n, vs in self.raw.lists.items()]
+        for line, name, how in sorted(given):
+            if name not in allowed:
+                raise ConfigError(f"unknown {how} {name!r} in config {kind}; allowed: {', '.join(allowed)}{_hint(name, allowed)}", self.path, line)
+            if how == "list" and name not in LIST_OPTIONS[kind]:
+                raise ConfigError(f"{name} takes one value; write: option {name} 'VALUE'", self.path, line)
+
+    def get(self, name: str) -> uci.Value | None:
+        """The option's value, or None when absent or empty."""
+        value = self.raw.options.get(name)
+        return value if value is not None and value.value != "" else None
+
+    def error(self, value: uci.Value | None, name: str, message: str) -> ConfigError:
+        line = value.line if value is not None else self.raw.line
+        return ConfigError(f"option {name}: {message}", self.path, line)
+
+    def choice(self, name: str, allowed: tuple[str, ...], default: str, fold=str.lower) -> str:
+        v = self.get(name)
+        if v is None:
+            return default
+        for a in allowed:
+            if fold(v.value.strip()) == fold(a):
+                return a
+        raise self.error(v, name, f"{_show(v.value)} is not allowed; allowed: {_or(allowed)}")
+
+    def integer(self, name: str, default: int | None, lo: int, hi: int, unit: str = "") -> int | None:
+        v = self.get(name)
+        if v is None:
+            return default
+        text = v.value.strip()
+        allowed = f"allowed: a whole number {lo}..{hi}{unit}"
+        if not text.isascii() or not text.isdigit():
+            raise self.error(v, name, f"{_show(v.value)} is not a whole number; {allowed}")
+        if len(text) > 18:  # int() refuses very long digit strings; none of ours is near that
+            raise self.error(v, name, f"{_show(text)} is out of range; {allowed}")
+        number = int(text)
+        if not lo <= number <= hi:
+            raise self.error(v, name, f"{number} is out of range; {allowed}")
+        return number
+
+    def boolean(self, name: str, default: bool) -> bool:
+        v = self.get(name)
+        if v is None:
+            return default
+        try:
+            return BOOLEANS[v.value.strip().lower()]
+        except KeyError:
+            raise self.error(v, name, f"{_show(v.value)} is not a boolean; allowed: 1/0, yes/no, on/off, true/false, enabled/disabled") from None
+
+    def dns_name(self, name: str, min_labels: int, wildcard: bool = False) -> str | None:
+        v = self.get(name)
+        if v is None:
+            return None
+        try:
+            return _check_dns_name(v.value.strip(), min_labels, wildcard)
+        except ValueError as e:
+            raise self.error(v, name, f"{_show(v.value)} is not a valid DNS name: {e}") from None
+
+    def absolute_path(self, name: str, default: str | None) -> str | None:
+        v = self.get(name)
+        if v is None:
+            return default
+        if not v.value.startswith("/") or "\n" in v.value:
+            raise self.error(v, name, f"{_show(v.value)} is not an absolute path; allowed: a path starting with /")
+        return v.value
+
+
+def _show(text: str) -> str:
+    """A value for a message: quoted, and cut short."""
+    return repr(text if len(text) <= 64 else text[:61] + "...")
+
+
+def _or(items) -> str:
+    return " | ".join(items)
+
+
+def _hint(word: str, allowed) -> str:
+    close = difflib.get_close_matches(word, list(allowed), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _check_dns_name(text: str, min_labels: int, wildcard: bool) -> str:
+    """The name without its trailing dot; ValueError says what is wrong with it."""
+    name = text[:-1] if text.endswith(".") else text
+    if not name:
+        raise ValueError("it is empty or the root")
+    labels = name.split(".")
+    for i, label in enumerate(labels):
+        if label == "*" and wildcard and i == 0:
+            continue
+        if not label:
+            raise ValueError("it has an empty label (two dots in a row, or a leading dot)")
+        if len(label) > 63:
+            raise ValueError("a label is longer than 63 characters")
+        if not _DNS_LABEL_RE.match(label):
+            raise ValueError("labels may hold only letters, digits, '-' and '_' (use the xn-- form for international names)")
+    if len(name) > 253:
+        raise ValueError("it is longer than 253 characters")
+    if len(labels) < min_labels:
+        raise ValueError(f"it needs at least {min_labels} labels, e.g. www.example.com")
+    import dns.name
+
+    try:
+        dns.name.from_text(name)
+    except Exception as e:  # dnspython's own limits, should the checks above miss one
+        raise ValueError(str(e)) from None
+    return name
+
+
+# --- agent ------------------------------------------------------------------------------
+
+
+def _agent(s: _Section) -> Agent:
+    echo_values = list(s.raw.lists.get("echo", []))
+    if s.get("echo") is not None:
+        echo_values.append(s.get("echo"))
+    echo = tuple(_echo_source(s, v) for v in echo_values)
+    quorum = s.get("echo_quorum")
+    echo_quorum = None
+    if quorum is not None:
+        if not echo:
+            raise s.error(quorum, "echo_quorum", "needs list echo (the built-in echo list has its own quorum); allowed: 1..the number of echo sources")
+        echo_quorum = s.integer("echo_quorum", None, 1, len(echo), f" (of {len(echo)} echo sources)")
+    return Agent(
+        log_level=s.choice("log_level", LOG_LEVELS, "info"),
+        state_dir=s.absolute_path("state_dir", Agent.state_dir),
+        echo=echo,
+        echo_interval=s.integer("echo_interval", Agent.echo_interval, *ECHO_INTERVAL_RANGE, " seconds"),
+        echo_quorum=echo_quorum,
+        hook=s.absolute_path("hook", None),
+    )
+
+
+_ECHO_ALLOWED = "allowed: http://HOST/..., https://HOST/..., dns://SERVER/NAME[/A|AAAA|TXT], exec:COMMAND"
+
+
+def _echo_source(s: _Section, v: uci.Value) -> str:
+    """Check the shape of an echo source; the value is not repeated (a URL may hold a password)."""
+    from urllib.parse import urlsplit
+
+    text = v.value.strip()
+
+    def bad(why: str) -> ConfigError:
+        return ConfigError(f"echo: {why}; {_ECHO_ALLOWED}", s.path, v.line)
+
+    if not text:
+        raise bad("empty echo source")
+    if any(c.isspace() for c in text) and not text.startswith("exec:"):
+        raise bad("an echo URL must not hold spaces")
+    scheme = text.split(":", 1)[0].lower() if ":" in text else ""
+    if scheme in ("http", "https"):
+        try:
+            parts = urlsplit(text)
+            host = parts.hostname
+        except ValueError:
+            host = None
+        if not text.lower().startswith(scheme + "://") or not host:
+            raise bad(f"the {scheme} URL has no host")
+    elif scheme == "dns":
+        if not text.lower().startswith("dns://"):
+            raise bad("a dns echo source is written dns://SERVER/NAME")
+        parts = text[len("dns://") :].split("/")
+        if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
+            raise bad("a dns echo source needs a server and a name")
+        try:
+            _check_dns_name(parts[1], 1, False)
+        except ValueError:
+            raise bad("the name in the dns echo source is not a valid DNS name") from None
+        if len(parts) == 3 and parts[2].upper() not in ECHO_DNS_TYPES:
+            raise bad("the record type of a dns echo source must be A, AAAA or TXT")
+    elif scheme == "exec":
+        if not text[len("exec:") :].strip():
+            raise bad("exec: needs a command")
+    else:
+        shown = f"unknown scheme {scheme + ':'!r}" if scheme.isalpha() and len(scheme) <= 10 else "not an echo source"
+        raise bad(shown)
+    return text
+
+
+# --- key --------------------------------------------------------------------------------
+
+
+def _key(s: _Section, base: str, read_file: ReadFile) -> Key:
+    name_v, alg_v, secret_v, file_v = (s.get(n) for n in ("name", "algorithm", "secret", "file"))
+    want = None
+    if name_v is not None:
+        want = keys.check_key_name(name_v.value.strip())
+        if want is None:
+            raise s.error(name_v, "name", f"{_show(name_v.value)} is not a valid TSIG key name; allowed: a DNS name such as ddns-key or ddns-key.example.com")
+    algorithm = None
+    if alg_v is not None:
+        algorithm = keys.canonical_algorithm(alg_v.value)
+        if algorithm is None:
+            raise s.error(alg_v, "algorithm", f"{_show(alg_v.value)} is not a TSIG algorithm; allowed: {_or(keys.ALGORITHMS)}")
+    if secret_v is not None and file_v is not None:
+        later = max(secret_v, file_v, key=lambda v: v.line)
+        raise ConfigError(f"{s.label} has both option secret and option file; allowed: exactly one of them", s.path, later.line)
+    if secret_v is None and file_v is None:
+        raise ConfigError(f"{s.label} has neither option secret nor option file; allowed: exactly one (secret: the base64 key; file: {keys.FORMATS})", s.path, s.raw.line)
+
+    if secret_v is not None:
+        try:
+            secret = keys.decode_secret(secret_v.value)
+        except ValueError as e:
+            raise s.error(secret_v, "secret", f"the secret is {e}; allowed: the base64 key as ddns-edge keygen or tsig-keygen prints it") from None
+        algorithm = algorithm or keys.DEFAULT_ALGORITHM
+        name = want
+        origin = f"{s.path}:{secret_v.line}"
+    else:
+        file_path = os.path.join(base, file_v.value) if base and not file_v.value.startswith("/") else file_v.value
+        try:
+            text = read_file(file_path)
+        except OSError as e:
+            raise s.error(file_v, "file", f"cannot read {file_path}: {e.strerror or e}; allowed: a readable key file, {keys.FORMATS}") from None
+        found = keys.parse_key_file(text, file_path, want)
+        if algorithm is not None and algorithm != found.algorithm:
+            raise s.error(alg_v, "algorithm", f"{algorithm} differs from {found.algorithm} in {file_path}; leave option algorithm out or make them agree")
+        algorithm = found.algorithm
+        name = want or found.name
+        secret = found.secret
+        origin = f"{file_path}:{found.line}"
+    if name is None:
+        if s.raw.name is None:
+            raise ConfigError(f"{s.label} needs option name: an anonymous section has no name to use as the TSIG key name", s.path, s.raw.line)
+        name = s.raw.name
+    return Key(s.id, name, algorithm, secret, origin)
+
+
+# --- record -----------------------------------------------------------------------------
+
+
+def _record(s: _Section, key_ids: list[str]) -> Record:
+    path, line = s.path, s.raw.line
+    name = s.dns_name("name", 2, wildcard=True)
+    if name is None:
+        raise ConfigError(f"{s.label} needs option name, e.g. option name 'www.example.com'", path, line)
+    rtype = s.choice("type", TYPES, "A")
+    source = s.choice("source", SOURCES, "auto")
+    device = _device(s)
+    interface = _interface(s)
+    if device is not None and interface is not None:
+        later = max(s.get("device"), s.get("interface"), key=lambda v: v.line)
+        raise ConfigError(f"{s.label} has both option device and option interface; allowed: one of them", path, later.line)
+    if device is None and interface is None and source != "echo":
+        raise ConfigError(
+            f"{s.label} needs option device (a kernel interface such as 'pppoe-wan') or option interface (a network such as 'wan'); "
+            "allowed without them: option source 'echo'",
+            path,
+            line,
+        )
+    zone = s.dns_name("zone", 1)
+    if zone is not None:
+        import dns.name
+
+        if not dns.name.from_text(name).is_subdomain(dns.name.from_text(zone)):
+            raise s.error(s.get("zone"), "zone", f"{name} is not inside zone {zone}; allowed: the zone that holds the name (or leave zone out to find it)")
+    return Record(
+        section=s.id,
+        name=name,
+        type=rtype,
+        device=device,
+        interface=interface,
+        source=source,
+        key=_record_key(s, key_ids),
+        ttl=s.integer("ttl", 60, *TTL_RANGE, " seconds"),
+        zone=zone,
+        server=_server(s),
+        port=s.integer("port", 53, *PORT_RANGE),
+        enabled=s.boolean("enabled", True),
+        line=line,
+        path=path,
+    )
+
+
+def _device(s: _Section) -> str | None:
+    v = s.get("device")
+    if v is None:
+        return None
+    text = v.value
+    if len(text) >= _IFNAMSIZ or text in (".", "..") or any(c in "/:" or c.isspace() or not c.isprintable() for c in text):
+        raise s.error(v, "device", f"{_show(text)} is not a kernel interface name; allowed: 1..15 characters without '/', ':' or spaces, e.g. 'pppoe-wan' or 'eth1'")
+    return text
+
+
+def _interface(s: _Section) -> str | None:
+    v = s.get("interface")
+    if v is None:
+        return None
+    if not uci.NAME_RE.match(v.value):
+        raise s.error(v, "interface", f"{_show(v.value)} is not an OpenWrt network name; allowed: A-Z a-z 0-9 _ such as 'wan' or 'wan6'")
+    return v.value
+
+
+def _server(s: _Section) -> str | None:
+    v = s.get("server")
+    if v is None:
+        return None
+    text = v.value.strip()
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        pass
+    try:
+        return _check_dns_name(text, 1, False)
+    except ValueError:
+        raise s.error(v, "server", f"{_show(v.value)} is neither an IP address nor a host name; allowed: e.g. '192.0.2.53', '2001:db8::53' or 'ns1.example.com' (the port goes in option port)") from None
+
+
+def _record_key(s: _Section, key_ids: list[str]) -> str:
+    v = s.get("key")
+    defined = ", ".join(key_ids)
+    if v is not None:
+        if v.value not in key_ids:
+            allowed = f"allowed: one of the key sections ({defined})" if key_ids else "no config key section is defined; add one"
+            raise s.error(v, "key", f"no config key section named {_show(v.value)}; {allowed}")
+        return v.value
+    if len(key_ids) == 1:
+        return key_ids[0]
+    if not key_ids:
+        raise ConfigError(f"{s.label} has no option key and no config key section is defined; add a config key section", s.path, s.raw.line)
+    raise ConfigError(f"{s.label} has no option key and there are {len(key_ids)} key sections ({defined}); allowed: option key naming one of them", s.path, s.raw.line)
+
+
+def _check_unique(records: list[Record], path: str) -> None:
+    seen: dict[tuple[str, str], Record] = {}
+    for r in records:
+        if not r.enabled:
+            continue
+        k = (r.name.lower(), r.type)
+        if k in seen:
+            first = seen[k]
+            raise ConfigError(
+                f"{r.name} {r.type} is already managed by config record {first.section!r} (line {first.line}); "
+                "allowed: one enabled record per name and type (disable one with option enabled '0')",
+                path,
+                r.line,
+            )
+        seen[k] = r
