@@ -15,8 +15,8 @@ Rules the code below keeps:
   link, and the router's default routes are `onlink`, so they survive address changes.
 - No address is ever tentative unless a test asks for DAD: the infrastructure links carry
   fixed link-local addresses and every infrastructure IPv6 address is `nodad`.
-- Only processes started from the router see BIND through the isp's DNS counters:
-  `dig()`, `serial()` and `nsupdate()` ask from inside `srv`, so they never count.
+- The isp's DNS counters see only what the router sends: `dig()`, `serial()` and
+  `nsupdate()` ask BIND from inside `srv`, so they never count.
 - Everything a world makes carries its unique name (prefix, pid, random), and close()
   removes it all: processes, namespaces (and so the veths), /etc/netns/<rtr>, the temp dir.
 
@@ -47,7 +47,7 @@ RTR_ADDR4, RTR_ADDR6 = "198.51.100.2/24", "2001:db8:1::2/64"
 ISP_RTR_ADDR4, ISP_RTR_ADDR6 = "198.51.100.1/24", "2001:db8:1::1/64"
 ISP_SRV_ADDR4, ISP_SRV_ADDR6 = "192.0.2.1/24", "2001:db8:53::1/64"
 SRV_ADDR4, SRV_ADDR6 = "192.0.2.53/24", "2001:db8:53::53/64"
-GATEWAY4, GATEWAY6 = "198.51.100.1", "2001:db8:1::1"
+GATEWAY4, GATEWAY6 = (a.split("/")[0] for a in (ISP_RTR_ADDR4, ISP_RTR_ADDR6))
 
 ISP_RTR, ISP_SRV, SRV_IF = "to-rtr", "to-srv", "eth0"  # link names inside their namespaces
 NFT_TABLE = "ddns_edge"
@@ -56,7 +56,7 @@ DNS_COUNTERS = ("dns_udp4", "dns_tcp4", "dns_udp6", "dns_tcp6")
 TOOLS = ("ip", "nft", "named", "dig", "nsupdate", "tsig-keygen")
 
 # Debian confines /usr/sbin/named with AppArmor: it may write below /var/cache/bind, not /tmp.
-_TMP_BASES = ("/var/cache/bind",)
+_NAMED_WRITABLE = "/var/cache/bind"
 
 
 class WorldError(RuntimeError):
@@ -134,12 +134,11 @@ def netns_names() -> list[str]:
 
 
 def _tmp_base() -> str:
-    base = os.environ.get("DDNS_EDGE_WORLD_TMP")
-    if base:
-        return base
-    for base in _TMP_BASES:
-        if os.path.isdir(base) and os.access(base, os.W_OK):
-            return base
+    """Where worlds make their temp dirs: $DDNS_EDGE_WORLD_TMP, else where named may write."""
+    if os.environ.get("DDNS_EDGE_WORLD_TMP"):
+        return os.environ["DDNS_EDGE_WORLD_TMP"]
+    if os.path.isdir(_NAMED_WRITABLE) and os.access(_NAMED_WRITABLE, os.W_OK):
+        return _NAMED_WRITABLE
     return tempfile.gettempdir()
 
 
@@ -234,8 +233,9 @@ class World:
             for proc in self._procs:
                 _stop(proc)
             self.stop_bind()
+            existing = netns_names()
             for ns in (self.rtr_ns, self.isp_ns, self.srv_ns):
-                if ns in netns_names():
+                if ns in existing:
                     _kill_namespace_processes(ns)
                     _run(["ip", "netns", "del", ns], check=False)
             shutil.rmtree(self._netns_etc, ignore_errors=True)
