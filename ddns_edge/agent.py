@@ -32,8 +32,6 @@ from ddns_edge.updater import Targets, sync
 
 log = report.log
 
-HOOK_TIMEOUT = 30.0  # seconds a hook may run before it is killed
-
 
 class Stop(Exception):
     """Raised by the SIGTERM/SIGINT handler: leave the loop now, even mid-update."""
@@ -200,14 +198,14 @@ class Agent:
         except OSError as e:
             log.error("%s: cannot run it: %s", what, e.strerror or e)
             return
-        self.hooks.append((proc, now + HOOK_TIMEOUT, what))
+        self.hooks.append((proc, now + self.config.agent.hook_timeout, what))
 
     def _reap_hooks(self, now: float) -> None:
         alive = []
         for proc, deadline, what in self.hooks:
             code = proc.poll()
             if code is None and now >= deadline:
-                log.error("%s: still running after %g s; killed", what, HOOK_TIMEOUT)
+                log.error("%s: still running after %d s; killed", what, self.config.agent.hook_timeout)
                 try:
                     os.killpg(proc.pid, signal.SIGKILL)
                 except OSError:

@@ -34,7 +34,7 @@ ECHO_INTERVAL_RANGE = (10, 86400)
 PORT_RANGE = (1, 65535)
 
 OPTIONS = {
-    "agent": ("log_level", "state_dir", "echo", "echo_interval", "echo_quorum", "hook"),
+    "agent": ("log_level", "state_dir", "echo", "echo_interval", "echo_quorum", "hook", "hook_timeout"),
     "key": ("name", "algorithm", "secret", "file"),
     "record": ("enabled", "name", "type", "device", "interface", "source", "key", "ttl", "zone", "server", "port"),
 }
@@ -53,6 +53,7 @@ class Agent:
     echo_interval: int = 300
     echo_quorum: int | None = None
     hook: str | None = None
+    hook_timeout: int = 30  # seconds before a hook still running is killed
 
 
 @dataclass(frozen=True)
@@ -312,6 +313,7 @@ def _agent(s: _Section) -> Agent:
         echo_interval=s.integer("echo_interval", Agent.echo_interval, *ECHO_INTERVAL_RANGE, " seconds"),
         echo_quorum=echo_quorum,
         hook=s.absolute_path("hook", None),
+        hook_timeout=s.integer("hook_timeout", Agent.hook_timeout, 1, 3600, " seconds"),
     )
 
 

@@ -2,8 +2,8 @@
 
 The I/O shell around plan.py. Every request is TSIG-signed; an answer counts only when
 it comes from the server asked, matches the request's ID and question, and carries a
-valid signature. Every failure becomes an UpdateError whose text is the one line the
-operator reads: what failed, at which server, with which key, and what to check.
+valid signature. Every failure becomes one line for the operator (an UpdateError, or a
+Result.error): what failed, at which server, with which key, and what to check.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import ipaddress
 import select
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable
 
 import dns.exception
@@ -41,7 +41,7 @@ class Target:
     zone: str  # no trailing dot
     server: str  # an IP address
     port: int = 53
-    server_name: str | None = None  # the host name it came from (option server or SOA MNAME)
+    server_name: str | None = field(default=None, compare=False)  # the name it came from (option server, SOA MNAME)
 
     def __str__(self) -> str:
         where = self.server if self.port == 53 else f"{self.server} port {self.port}"
@@ -279,11 +279,17 @@ class Want:
 
 @dataclass(frozen=True)
 class Result:
-    """What happened to one record: `changed` (an UPDATE landed) or already right."""
+    """What happened to one record: `changed` (an UPDATE landed), already right, or `error`."""
 
     want: Want
-    changed: bool
-    old: Current
+    changed: bool = False
+    old: Current = Current()
+    error: str | None = None  # the operator's line when the record could not be made right
+
+
+# Failures of a several-record UPDATE that may be one record's fault (a policy that refuses
+# one name): each record is then tried alone, so the others still land.
+_SPLIT_ON = (dns.rcode.REFUSED, dns.rcode.NOTZONE)
 
 
 def sync_zone(target: Target, key, wants: list[Want], timeout: float = TIMEOUT) -> list[Result]:
@@ -291,8 +297,8 @@ def sync_zone(target: Target, key, wants: list[Want], timeout: float = TIMEOUT) 
 
     Reads each RRset; sends nothing when all are right; else one compare-and-swap UPDATE
     for those that differ. A lost race (NXRRSET/YXRRSET: someone changed a record between
-    our read and our swap) re-reads and retries, CAS_ATTEMPTS times at most.
-    Raises UpdateError (text ready for the operator) when the records could not be made right.
+    our read and our swap) re-reads and retries, CAS_ATTEMPTS times at most. Returns one
+    Result per want, in order; a failure is a Result with `error` set, never an exception.
     """
     for attempt in range(1, CAS_ATTEMPTS + 1):
         current = {}
@@ -301,25 +307,31 @@ def sync_zone(target: Target, key, wants: list[Want], timeout: float = TIMEOUT) 
             try:
                 current[want] = read(target, want.name, want.rtype, key, timeout)
             except (Rejected, OSError) as e:
-                raise UpdateError(explain(e, f"{want.name} {want.rtype}", "read", target, key, timeout)) from None
+                return _failed(wants, explain(e, f"{want.name} {want.rtype}", "read", target, key, timeout))
             change = needs_change(want.name, want.rtype, want.ttl, current[want], want.address)
             if change is not None:
                 changes.append(change)
         if not changes:
             return [Result(w, False, current[w]) for w in wants]
-        changed = {(c.name, c.rtype) for c in changes}
+        names = ", ".join(f"{c.name} {c.rtype}" for c in changes)
         try:
             exchange(build_update(target.zone, changes, key), target, timeout)
         except Rejected as e:
             if e.rcode in (dns.rcode.NXRRSET, dns.rcode.YXRRSET) and not e.tsig_error and attempt < CAS_ATTEMPTS:
                 continue  # lost a race with another writer: read again
-            names = ", ".join(f"{c.name} {c.rtype}" for c in changes)
-            raise UpdateError(explain(e, names, "update", target, key, timeout)) from None
+            if e.rcode in _SPLIT_ON and not e.tsig_error and len(changes) > 1:
+                alone = {(c.name, c.rtype) for c in changes}
+                return [sync_zone(target, key, [w], timeout)[0] if (w.name, w.rtype) in alone else Result(w, False, current[w]) for w in wants]
+            return _failed(wants, explain(e, names, "update", target, key, timeout))
         except OSError as e:
-            names = ", ".join(f"{c.name} {c.rtype}" for c in changes)
-            raise UpdateError(explain(e, names, "update", target, key, timeout)) from None
+            return _failed(wants, explain(e, names, "update", target, key, timeout))
+        changed = {(c.name, c.rtype) for c in changes}
         return [Result(w, (w.name, w.rtype) in changed, current[w]) for w in wants]
     raise AssertionError("unreachable")
+
+
+def _failed(wants: list[Want], error: str) -> list[Result]:
+    return [Result(w, error=error) for w in wants]
 
 
 def prove_key(target: Target, key, timeout: float = TIMEOUT) -> int:

@@ -69,15 +69,14 @@ def sync(config, wanted: dict, targets: Targets) -> dict:
     for (target, key_section), records in groups.items():
         key = config.keys[key_section]
         wants = [dnsupdate.Want(r.name, r.type, r.ttl, wanted[r]) for r in records]
-        try:
-            results = dnsupdate.sync_zone(target, key, wants)
-        except UpdateError as e:
-            log.error("%s", e)
-            for r in records:
-                outcomes[r] = Outcome(wanted[r], error=str(e))
-                targets.forget(r)
-            continue
+        results = dnsupdate.sync_zone(target, key, wants)
+        for error in dict.fromkeys(r.error for r in results if r.error):
+            log.error("%s", error)
         for record, result in zip(records, results):
+            if result.error:
+                outcomes[record] = Outcome(wanted[record], error=result.error)
+                targets.forget(record)
+                continue
             if result.changed:
                 report.landed(record.name, record.type, result.old.rdatas, wanted[record])
             else:

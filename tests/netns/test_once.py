@@ -1,0 +1,154 @@
+"""`ddns-edge once` and `check` against a real BIND, run in the router namespace as a user would."""
+
+from __future__ import annotations
+
+import re
+
+from agentlib import ddns_edge, record, write_config
+from world import Zone
+
+
+def test_sets_a_and_aaaa_then_a_rerun_sends_nothing(world, tmp_path):
+    where = dict(zone="example.com", server="192.0.2.53")
+    conf = write_config(tmp_path / "ddns-edge", world, record("www4", rtype="A", **where), record("www6", rtype="AAAA", **where))
+    p = ddns_edge(world, conf, "once")
+    assert p.returncode == 0, p.stderr
+    assert world.dig("www.example.com", "A") == ["198.51.100.2"]
+    assert world.dig("www.example.com", "AAAA") == ["2001:db8:1::2"]
+    assert "www.example.com A: now 198.51.100.2 (was nothing)" in p.stderr
+    serial = world.serial()
+    assert serial == 2  # both records of the zone in one UPDATE
+    packets = world.dns_packets()
+    p = ddns_edge(world, conf, "once")
+    assert p.returncode == 0, p.stderr
+    assert "already 198.51.100.2" in p.stderr and "already 2001:db8:1::2" in p.stderr
+    assert world.serial() == serial  # a no-op rerun leaves the zone alone
+    assert world.dns_packets() - packets == 2  # two signed reads, no UPDATE
+
+
+def test_zone_and_primary_are_found_through_the_system_resolver(world, tmp_path):
+    # no option zone/server: SOA via /etc/resolv.conf (the world's BIND), primary = SOA MNAME
+    conf = write_config(tmp_path / "c", world, record("www", name="deep.sub.example.com"))
+    p = ddns_edge(world, conf, "once")
+    assert p.returncode == 0, p.stderr
+    assert world.dig("deep.sub.example.com", "A") == ["198.51.100.2"]
+    # and records found in the zone by discovery share one UPDATE with those configured by hand
+    conf = write_config(tmp_path / "c2", world, record("a", name="a.example.com"), record("b", name="b.example.com", zone="example.com", server="192.0.2.53"))
+    serial = world.serial()
+    assert ddns_edge(world, conf, "once").returncode == 0
+    assert world.serial() == serial + 1
+
+
+def test_the_record_is_swapped_from_what_the_server_holds(world, tmp_path):
+    world.nsupdate(["update add www.example.com 300 A 203.0.113.7", "update add www.example.com 300 A 203.0.113.8"])
+    conf = write_config(tmp_path / "c", world, record("www", ttl="120"))
+    p = ddns_edge(world, conf, "once")
+    assert p.returncode == 0, p.stderr
+    assert "now 198.51.100.2 (was 203.0.113.7, 203.0.113.8)" in p.stderr
+    assert world.dig("www.example.com", "A") == ["198.51.100.2"]
+    ttl = world.ns_exec(world.srv_ns, ["dig", "+norec", "+noall", "+answer", "@192.0.2.53", "www.example.com", "A"]).stdout.split()[1]
+    assert ttl == "120"
+
+
+def test_a_ttl_change_alone_is_an_update(world, tmp_path):
+    world.nsupdate("update add www.example.com 300 A 198.51.100.2")
+    conf = write_config(tmp_path / "c", world, record("www", ttl="60"))
+    serial = world.serial()
+    assert ddns_edge(world, conf, "once").returncode == 0
+    assert world.serial() == serial + 1
+
+
+def test_a_key_file_written_by_tsig_keygen_works(world, tmp_path):
+    conf = write_config(tmp_path / "c", world, record("www"), key_file=world.key_file_path)
+    p = ddns_edge(world, conf, "once")
+    assert p.returncode == 0, p.stderr
+    assert world.dig("www.example.com", "A") == ["198.51.100.2"]
+
+
+def test_a_wrong_secret_exits_1_naming_the_key_and_not_the_secret(world, tmp_path):
+    wrong = "A" * 43 + "="
+    conf = write_config(tmp_path / "c", world, record("www"), secret=wrong)
+    p = ddns_edge(world, conf, "once")
+    assert p.returncode == 1
+    assert "with key ddns-key" in p.stderr and "BADSIG" in p.stderr, p.stderr
+    assert wrong not in p.stderr + p.stdout and world.key_secret not in p.stderr + p.stdout
+    assert "Traceback" not in p.stderr
+    assert world.dig("www.example.com", "A") == []
+
+
+def test_an_unknown_key_name_is_badkey(world, tmp_path):
+    conf = write_config(tmp_path / "c", world, record("www"))
+    text = open(conf).read().replace(f"option name '{world.key_name}'", "option name 'other-key'")
+    open(conf, "w").write(text)
+    p = ddns_edge(world, conf, "once")
+    assert p.returncode == 1
+    assert "BADKEY" in p.stderr and "other-key" in p.stderr, p.stderr
+
+
+def test_a_name_the_policy_refuses_exits_1_with_refused(make_world, tmp_path):
+    world = make_world(zones=[Zone("example.com", policy=["grant {key} name www.example.com A"])])
+    conf = write_config(tmp_path / "c", world, record("www"), record("mail", name="mail.example.com", zone="example.com", server="192.0.2.53"))
+    p = ddns_edge(world, conf, "once")
+    assert p.returncode == 1
+    assert re.search(r"^error: mail\.example\.com A: update at .*192\.0\.2\.53.* with key ddns-key: refused \(REFUSED\); check that the zone's update-policy", p.stderr, re.M), p.stderr
+    assert world.dig("mail.example.com", "A") == []
+    # the name the policy allows still lands, although both share the zone
+    assert world.dig("www.example.com", "A") == ["198.51.100.2"]
+    assert "www.example.com A: now 198.51.100.2" in p.stderr
+
+
+def test_a_stopped_server_is_one_clear_line_and_exit_1(world, tmp_path):
+    conf = write_config(tmp_path / "c", world, record("www", zone="example.com", server="192.0.2.53"))
+    world.stop_bind()
+    p = ddns_edge(world, conf, "once")
+    assert p.returncode == 1
+    lines = [l for l in p.stderr.splitlines() if l.startswith("error:")]
+    assert len(lines) == 1 and "read at 192.0.2.53 with key ddns-key" in lines[0], p.stderr
+    assert "Traceback" not in p.stderr
+
+
+def test_a_zone_the_server_does_not_serve_is_notauth(world, tmp_path):
+    conf = write_config(tmp_path / "c", world, record("www", name="www.example.org", zone="example.org", server="192.0.2.53"))
+    p = ddns_edge(world, conf, "once")
+    assert p.returncode == 1
+    assert "example.org" in p.stderr and ("NOTAUTH" in p.stderr or "REFUSED" in p.stderr), p.stderr
+
+
+def test_a_bad_option_exits_2_at_its_file_and_line(world, tmp_path):
+    conf = write_config(tmp_path / "c", world, record("www", ttl="soon"))
+    p = ddns_edge(world, conf, "once")
+    assert p.returncode == 2
+    lineno = open(conf).read().splitlines().index("\toption ttl 'soon'") + 1
+    assert p.stderr.startswith(f"ddns-edge: {conf}:{lineno}: option ttl"), p.stderr
+    assert len(p.stderr.splitlines()) == 1
+
+
+def test_check_online_proves_the_key_and_names_a_bad_one(world, tmp_path):
+    conf = write_config(tmp_path / "c", world, record("www"))
+    p = ddns_edge(world, conf, "check", "--online")
+    assert p.returncode == 0, p.stderr
+    assert "key ddns-key: accepted by ns1.example.com (192.0.2.53) for zone example.com (serial 1)" in p.stdout
+    bad = write_config(tmp_path / "bad", world, record("www"), secret="B" * 43 + "=")
+    p = ddns_edge(world, bad, "check", "--online")
+    assert p.returncode == 1 and "BADSIG" in p.stderr
+
+
+def test_detect_says_where_each_address_comes_from(world, tmp_path):
+    world.add_addr("fd00::2/64", nodad=True)
+    world.add_addr("2001:db8:1::99/64", deprecated=True, nodad=True)
+    conf = write_config(tmp_path / "c", world, record("www4"), record("www6", rtype="AAAA"))
+    p = ddns_edge(world, conf, "detect")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines() == [
+        "www.example.com A 198.51.100.2 (interface wan0: public address on the interface)",
+        "www.example.com AAAA 2001:db8:1::2 (interface wan0: public address on the interface)",
+    ]
+
+
+def test_a_private_only_address_is_never_published(world, tmp_path):
+    world.set_wan("100.64.0.2/10")
+    conf = write_config(tmp_path / "c", world, record("www"))
+    p = ddns_edge(world, conf, "once")
+    assert p.returncode == 1
+    assert "only a private address (100.64.0.2)" in p.stderr
+    assert world.dig("www.example.com", "A") == []
