@@ -6,13 +6,15 @@ tests/netns/world.py, starts BIND with example.com, writes an agent config for
 www.example.com, changes the router's WAN address, shows what BIND answers before and
 after, and tears everything down (also on Ctrl-C and SIGTERM).
 
-The agent is not wired in yet: see run_agent().
+The agent runs as `ddns-edge run` in the router namespace; its log is shown as it goes.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "netns"))
@@ -50,13 +52,27 @@ def write_config(world: World) -> str:
     return path
 
 
-def run_agent(world: World, config_path: str) -> None:
-    """PLACEHOLDER, does nothing yet: start the ddns-edge agent inside the router namespace.
+def run_agent(world: World, config_path: str) -> subprocess.Popen:
+    """Start `ddns-edge run` inside the router namespace; its log lines are echoed here."""
+    exe = os.path.join(os.path.dirname(sys.executable), "ddns-edge")
+    proc = world.popen([exe, "-c", config_path, "run"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
-    To be written with the agent (e.g. world.popen([sys.executable, "-m", "ddns_edge",
-    "-c", config_path, "run"])) and a wait for the record to follow the WAN address.
-    Until then no update is sent, and the demo says so.
-    """
+    def echo() -> None:
+        for line in proc.stdout:
+            say(f"  agent | {line.rstrip()}")
+
+    threading.Thread(target=echo, daemon=True).start()
+    return proc
+
+
+def wait_record(world: World, want: str, timeout: float = 10) -> float:
+    """Poll BIND until RECORD A is `want`; returns the seconds it took."""
+    start = time.monotonic()
+    while world.dig(RECORD, "A") != [want]:
+        if time.monotonic() - start > timeout:
+            raise SystemExit(f"demo: {RECORD} did not become {want} within {timeout} s")
+        time.sleep(0.005)
+    return time.monotonic() - start
 
 
 def show_record(world: World) -> None:
@@ -75,13 +91,26 @@ def main() -> int:
 
         config_path = write_config(world)
         say(f"agent config: {config_path}")
-        run_agent(world, config_path)
-
-        world.set_wan(NEW_WAN)
-        say(f"router {world.wan} is now {', '.join(world.wan_addresses(4))}")
+        agent = run_agent(world, config_path)
+        first = world.wan_addresses(4)[0].split("/")[0]
+        wait_record(world, first)
         show_record(world)
-        say("(the agent is not wired into the demo yet: nothing updated the record)")
-        say(f"DNS packets from the router to BIND: {world.dns_packets()}")
+
+        for cidr in (NEW_WAN, "198.51.100.23/24"):
+            before = world.dns_packets()
+            world.set_wan(cidr)
+            say(f"router {world.wan} is now {', '.join(world.wan_addresses(4))}")
+            took = wait_record(world, cidr.split("/")[0])
+            show_record(world)
+            say(f"the record followed in {took * 1000:.0f} ms (as seen by polling dig), "
+                f"with {world.dns_packets() - before} DNS messages from the router")
+
+        before = world.dns_packets()
+        say("idle for 3 s: nothing changes, so nothing is sent ...")
+        time.sleep(3)
+        say(f"DNS messages from the router while idle: {world.dns_packets() - before}")
+        agent.terminate()
+        say(f"agent stopped (exit status {agent.wait(5)})")
     say("world torn down")
     return 0
 
