@@ -32,6 +32,8 @@ from ddns_edge.plan import CAS_ATTEMPTS, Change, Current, needs_change
 
 TIMEOUT = 5.0  # seconds for one exchange with the server
 MAX_UDP = 65535
+MAX_UDP_REQUEST = 1232  # larger requests go over TCP (the EDNS-safe datagram size)
+MAX_CHANGES = 500  # records per UPDATE: keeps a message well under 64 KiB
 
 
 @dataclass(frozen=True)
@@ -128,18 +130,24 @@ def _address_of(host: str, resolver: dns.resolver.Resolver | None, what: str) ->
 
 
 def exchange(request: dns.message.Message, target: Target, timeout: float = TIMEOUT) -> dns.message.Message:
-    """Send `request` to the target over UDP (TCP when truncated) and return the verified answer.
+    """Send `request` to the target and return the verified answer.
 
+    UDP, or TCP when the answer is truncated or the request too large for one datagram.
     Raises Rejected for an answer that is not NOERROR (or NXDOMAIN for a query) or whose
     signature does not hold, socket.timeout when nothing valid came back in time, and
     OSError for network errors.
     """
     wire = request.to_wire()
     deadline = time.monotonic() + timeout
-    raw = _udp(wire, target, request, deadline)
+    if len(wire) > MAX_UDP_REQUEST:
+        raw = _tcp(wire, target, deadline)
+    else:
+        raw = _udp(wire, target, request, deadline)
+        if int.from_bytes(raw[2:4], "big") & dns.flags.TC:  # truncated: not trusted, ask again over TCP
+            raw = _tcp(wire, target, deadline)
+    if not _matches(raw, request):
+        raise Rejected(dns.rcode.FORMERR, detail="answer not correctly signed (it does not answer the request)")
     answer = _verify(raw, request)
-    if answer.flags & dns.flags.TC:
-        answer = _verify(_tcp(wire, target, deadline), request)
     rcode = answer.rcode()
     if rcode == dns.rcode.NOERROR or (rcode == dns.rcode.NXDOMAIN and request.opcode() == 0):
         return answer
@@ -313,6 +321,12 @@ def sync_zone(target: Target, key, wants: list[Want], timeout: float = TIMEOUT) 
                 changes.append(change)
         if not changes:
             return [Result(w, False, current[w]) for w in wants]
+        if len(changes) > MAX_CHANGES:  # a thousand records: several UPDATEs of the zone, each atomic
+            first = {(c.name, c.rtype) for c in changes[:MAX_CHANGES]}
+            done = sync_zone(target, key, [w for w in wants if (w.name, w.rtype) in first], timeout)
+            rest = sync_zone(target, key, [w for w in wants if (w.name, w.rtype) not in first], timeout)
+            merged = {(r.want.name, r.want.rtype): r for r in done + rest}
+            return [merged[(w.name, w.rtype)] for w in wants]
         names = ", ".join(f"{c.name} {c.rtype}" for c in changes)
         try:
             exchange(build_update(target.zone, changes, key), target, timeout)

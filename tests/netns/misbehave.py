@@ -1,0 +1,87 @@
+"""A small DNS server that misbehaves on purpose, for tests/netns/test_hostile.py.
+
+Run inside a namespace: `misbehave.py ADDRESS SPOOF_ADDRESS MODE KEYNAME SECRET`. It plays
+an authoritative server for every query and UPDATE (empty answers, NOERROR), signed with
+the key, except for what MODE says:
+
+  wrong-id    first an answer with a wrong ID, then the right one
+  unsigned    answers without a TSIG
+  badsig      answers signed with another secret
+  garbage     bytes that are no DNS message, nothing else
+  spoof       the right answer, but from SPOOF_ADDRESS
+  truncated   over UDP an unsigned TC answer; over TCP the right one
+  fine        behaves
+"""
+
+import base64
+import socket
+import sys
+import threading
+
+import dns.message
+import dns.rcode
+import dns.tsig
+
+
+def main():
+    address, spoof, mode, keyname, secret = sys.argv[1:6]
+    key = dns.tsig.Key(keyname, base64.b64decode(secret), "hmac-sha256")
+    other = dns.tsig.Key(keyname, b"another secret, thirty-two bytes", "hmac-sha256")
+
+    def answer(data, signed_with=key):
+        query = dns.message.from_wire(data, keyring=key)
+        response = dns.message.make_response(query)
+        response.flags |= 0x0400  # AA
+        if signed_with is None:
+            response.keyring = None
+            response.tsig = None
+        elif signed_with is not key:
+            response.use_tsig(signed_with)
+        return query, response
+
+    def serve_tcp():
+        srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind((address, 53))
+        srv.listen(8)
+        while True:
+            conn, _ = srv.accept()
+            with conn:
+                size = int.from_bytes(conn.recv(2), "big")
+                data = b""
+                while len(data) < size:
+                    data += conn.recv(size - len(data))
+                _, response = answer(data)
+                wire = response.to_wire()
+                conn.sendall(len(wire).to_bytes(2, "big") + wire)
+
+    threading.Thread(target=serve_tcp, daemon=True).start()
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind((address, 53))
+    liar = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    liar.bind((spoof, 53))
+    print("ready", flush=True)
+    while True:
+        data, peer = udp.recvfrom(65535)
+        if mode == "garbage":
+            udp.sendto(b"\x13\x37 this is not DNS", peer)
+            continue
+        if mode == "truncated":
+            query = dns.message.from_wire(data, keyring=key)
+            tc = dns.message.make_response(query)
+            tc.keyring = None
+            tc.tsig = None
+            tc.flags |= 0x0200  # TC
+            udp.sendto(tc.to_wire(), peer)
+            continue
+        signer = {"unsigned": None, "badsig": other}.get(mode, key)
+        query, response = answer(data, signer)
+        if mode == "wrong-id":
+            wrong = dns.message.make_response(query)
+            wrong.id = (query.id + 1) % 65536
+            udp.sendto(wrong.to_wire(), peer)
+        (liar if mode == "spoof" else udp).sendto(response.to_wire(), peer)
+
+
+if __name__ == "__main__":
+    main()
