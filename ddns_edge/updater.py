@@ -7,6 +7,7 @@ retries and exit status.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -32,13 +33,31 @@ class Outcome:
 
 
 class Targets:
-    """Zone and primary of each record, found once (by SOA when the config leaves them out)."""
+    """Zone and primary of each record, found once (by SOA when the config leaves them out),
+    and the last error said of each record, so that a failure repeated at every retry is
+    said once at error level (clock skew, a server away) and then only as a reminder."""
 
     def __init__(self, discover: Callable | None = None):
         from ddns_edge import dnsupdate
 
         self._discover = discover or dnsupdate.discover
         self._found: dict = {}
+        self._said: dict = {}
+
+    def say(self, records: list, error: str | None) -> None:
+        """Log `error` for `records` unless it was the last thing said of them; None: they are fine."""
+        keys = [(r.name, r.type) for r in records]
+        if error is None:
+            for key in keys:
+                self._said.pop(key, None)
+            return
+        shape = _shape(error)
+        if all(self._said.get(key) == shape for key in keys):
+            log.info("still failing: %s", error)
+        else:
+            log.error("%s", error)
+        for key in keys:
+            self._said[key] = shape
 
     def __call__(self, record):
         key = (record.name, record.zone, record.server, record.port)
@@ -63,15 +82,15 @@ def sync(config, wanted: dict, targets: Targets) -> dict:
             target = targets(record)
         except UpdateError as e:
             outcomes[record] = Outcome(address, error=str(e))
-            log.error("%s", e)
+            targets.say([record], str(e))
             continue
         groups.setdefault((target, record.key), []).append(record)
     for (target, key_section), records in groups.items():
         key = config.keys[key_section]
         wants = [dnsupdate.Want(r.name, r.type, r.ttl, wanted[r]) for r in records]
         results = dnsupdate.sync_zone(target, key, wants)
-        for error in dict.fromkeys(r.error for r in results if r.error):
-            log.error("%s", error)
+        for error in dict.fromkeys(r.error for r in results):
+            targets.say([rec for rec, r in zip(records, results) if r.error == error], error)
         for record, result in zip(records, results):
             if result.error:
                 outcomes[record] = Outcome(wanted[record], error=result.error)
@@ -83,3 +102,8 @@ def sync(config, wanted: dict, targets: Targets) -> dict:
                 report.already(record.name, record.type, wanted[record])
             outcomes[record] = Outcome(wanted[record], result.changed, result.old)
     return outcomes
+
+
+def _shape(error: str) -> str:
+    """An error without its numbers (times, counts): the same failure again has the same shape."""
+    return re.sub(r"\d+", "#", error)
