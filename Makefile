@@ -12,8 +12,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed.stamp
 
 # The tools the netns world runs, and the Debian packages that hold them.
-TOOLS := ip nft named dig nsupdate tsig-keygen faketime
-PACKAGES := iproute2 nftables bind9 bind9-dnsutils faketime
+TOOLS := ip nft named dig nsupdate tsig-keygen faketime busybox
+PACKAGES := iproute2 nftables bind9 bind9-dnsutils faketime busybox
 
 export PATH := $(PATH):/usr/sbin:/sbin
 
@@ -52,3 +52,10 @@ $(STAMP): setup.cfg pyproject.toml | host-tools
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
+
+# make ipk: dist/ddns-edge_<version>-<release>_all.ipk for OpenWrt's opkg, without the SDK.
+PYTHON3_VERSION ?= 3.13
+
+.PHONY: ipk
+ipk:
+	$(PYTHON) tools/mkipk.py --python-version $(PYTHON3_VERSION)

@@ -32,6 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="stay in the foreground, follow kernel events, update on change")
     status = sub.add_parser("status", help="print what the running agent last wrote to its state file")
     status.add_argument("--json", action="store_true", help="the state file as it is, for scripts")
+    keygen = sub.add_parser("keygen", help="print a new TSIG key as a BIND key clause, with the server side as comments")
+    keygen.add_argument("name", metavar="NAME", help="the TSIG key name, e.g. ddns-key")
+    keygen.add_argument("-a", "--algorithm", default="hmac-sha256", metavar="ALG",
+                        help="hmac-md5, hmac-sha1, hmac-sha224, hmac-sha256 (default), hmac-sha384 or hmac-sha512")
+    keygen.add_argument("--zone", metavar="ZONE", help="fill the server-side examples in for this zone (default: example.com)")
     return parser
 
 
@@ -149,4 +154,11 @@ def cmd_status(args) -> int:
     return 0
 
 
-COMMANDS = {"once": cmd_once, "check": cmd_check, "detect": cmd_detect, "run": cmd_run, "status": cmd_status}
+def cmd_keygen(args) -> int:
+    from ddns_edge import keygen
+
+    sys.stdout.write(keygen.generate(args.name, args.algorithm, args.zone))
+    return 0
+
+
+COMMANDS = {"keygen": cmd_keygen, "once": cmd_once, "check": cmd_check, "detect": cmd_detect, "run": cmd_run, "status": cmd_status}
