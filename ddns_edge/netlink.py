@@ -36,13 +36,41 @@ def to_address(msg) -> Address | None:
 
 def device_addresses(device: str) -> list[Address] | None:
     """The addresses `device` has now; None when there is no such device."""
-    from pyroute2 import IPRoute
+    view = View()
+    view.reset(dump())
+    return view.addresses(device)
 
-    with IPRoute() as ipr:
-        index = ipr.link_lookup(ifname=device)
-        if not index:
-            return None
-        return [a for a in (to_address(m) for m in ipr.get_addr(index=index[0])) if a is not None]
+
+RTM_GETLINK, RTM_GETADDR = 18, 22
+NLMSG_ERROR, NLMSG_DONE = 2, 3
+NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
+
+
+def dump() -> list:
+    """Every link and address the kernel has now, as pyroute2 messages (two dump requests
+    on a plain rtnetlink socket: no IPRoute machinery)."""
+    import socket
+    import struct
+
+    from pyroute2.netlink.rtnl.marshal import MarshalRtnl
+
+    marshal = MarshalRtnl()
+    out = []
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, 0) as sock:
+        sock.bind((0, 0))
+        for seq, (kind, body) in enumerate(((RTM_GETLINK, bytes(16)), (RTM_GETADDR, bytes(8))), 1):
+            sock.send(struct.pack("=IHHII", 16 + len(body), kind, NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + body)
+            done = False
+            while not done:
+                for msg in marshal.parse(sock.recv(1 << 16)):
+                    got = msg["header"]["type"]
+                    if got == NLMSG_DONE:
+                        done = True
+                    elif got == NLMSG_ERROR:
+                        raise OSError(abs(msg.get("error") or 0), "rtnetlink dump failed")
+                    elif got in (RTM_NEWLINK, RTM_NEWADDR):
+                        out.append(msg)
+    return out
 
 
 # ---------------------------------------------------------------- the view (pure)
@@ -177,10 +205,20 @@ class Subscription:
             out.extend(self._marshal.parse(data))
 
     def dump(self) -> list:
-        from pyroute2 import IPRoute
+        """Every link and address now. What the socket had queued is dropped first: the
+        dump supersedes it, and only an emptied queue lets the kernel report the next
+        overflow (it flags ENOBUFS once per congestion, until the queue is drained)."""
+        self._discard()
+        return dump()
 
-        with IPRoute() as ipr:
-            return list(ipr.get_links()) + list(ipr.get_addr())
+    def _discard(self) -> None:
+        while True:
+            try:
+                self.sock.recv(1 << 16)
+            except BlockingIOError:
+                return
+            except OSError:  # ENOBUFS again: keep draining
+                continue
 
     def close(self) -> None:
         self.sock.close()

@@ -1,0 +1,102 @@
+"""Hard to break: nothing listens, the state dir may be unusable, floods and many records.
+
+Memory is checked with generous bounds (RSS from /proc), never with timings.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from agentlib import Daemon, record, wait_dig, wait_for, write_config
+
+WHERE = dict(zone="example.com", server="192.0.2.53")
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def conf_for(world, tmp_path, *records, state_dir=None):
+    return write_config(tmp_path / "c", world, *(records or [record("www", **WHERE)]), agent={"state_dir": state_dir or str(tmp_path / "state")})
+
+
+def test_the_agent_opens_no_listening_socket(world, tmp_path):
+    with Daemon(world, conf_for(world, tmp_path)) as agent:
+        wait_dig(world, "www.example.com", "A", ["198.51.100.2"])
+        world.set_wan("198.51.100.3/24")
+        wait_dig(world, "www.example.com", "A", ["198.51.100.3"])
+        out = world.exec(["ss", "-H", "-l", "-n", "-p", "-A", "inet,unix"]).stdout
+        assert f"pid={agent.proc.pid}," not in out, out
+        # and what it holds open is the netlink socket and its own wakeup pair, nothing on the network
+        sockets = world.exec(["ss", "-H", "-a", "-n", "-p", "-A", "inet"]).stdout
+        assert f"pid={agent.proc.pid}," not in sockets, sockets
+
+
+@pytest.mark.parametrize("how", ["read-only", "full"])
+def test_an_unusable_state_dir_never_stops_updates(world, tmp_path, how):
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    opts = "ro,size=64k" if how == "read-only" else "size=4k"
+    subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(mnt)], check=True)
+    try:
+        if how == "full":
+            (mnt / "state").mkdir()
+            with open(mnt / "filler", "wb") as f:
+                try:
+                    f.write(b"x" * 65536)
+                except OSError:
+                    pass
+        with Daemon(world, conf_for(world, tmp_path, state_dir=str(mnt / "state"))) as agent:
+            wait_dig(world, "www.example.com", "A", ["198.51.100.2"])
+            agent.wait_log("not written")
+            world.set_wan("198.51.100.4/24")
+            wait_dig(world, "www.example.com", "A", ["198.51.100.4"])
+            assert agent.log().count("not written") == 1  # said once, not at every write
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+
+
+def flood(world, rounds):
+    """2,000 address events a round (1,000 /32 adds and their dels) on the watched device."""
+    for r in range(rounds):
+        lines = [f"address add 10.{r}.{i // 250}.{i % 250 + 1}/32 dev wan0" for i in range(1000)]
+        lines += [f"address del 10.{r}.{i // 250}.{i % 250 + 1}/32 dev wan0" for i in range(1000)]
+        world.ns_exec(world.rtr_ns, ["ip", "-batch", "-"], input="\n".join(lines) + "\n")
+
+
+def test_ten_thousand_kernel_events_cost_bounded_memory(world, tmp_path):
+    with Daemon(world, conf_for(world, tmp_path)) as agent:
+        wait_dig(world, "www.example.com", "A", ["198.51.100.2"])
+        flood(world, 5)  # 10,000 events: the allocator finds its high-water mark
+        world.set_wan("198.51.100.5/24")
+        wait_dig(world, "www.example.com", "A", ["198.51.100.5"], timeout=60)
+        first = rss_kib(agent.proc.pid)
+        flood(world, 5)  # 10,000 more must not grow it further
+        world.set_wan("198.51.100.6/24")
+        wait_dig(world, "www.example.com", "A", ["198.51.100.6"], timeout=60)
+        assert agent.proc.poll() is None
+        growth = rss_kib(agent.proc.pid) - first
+        assert growth < 1024, f"RSS grew by {growth} KiB over the second 10,000 events"
+        assert first < 64 * 1024, f"RSS {first} KiB after 10,000 events"
+
+
+def test_a_thousand_records_land_and_follow_a_change(world, tmp_path):
+    records = [record(f"h{i}", name=f"h{i}.example.com", **WHERE) for i in range(1000)]
+    with Daemon(world, conf_for(world, tmp_path, *records)) as agent:
+        def count(address):
+            out = world.ns_exec(world.srv_ns, ["dig", "+noall", "+answer", "@192.0.2.53", "example.com", "AXFR"]).stdout
+            return sum(1 for line in out.splitlines() if line.split()[-1:] == [address] and line.startswith("h"))
+
+        wait_for(lambda: count("198.51.100.2") == 1000, timeout=120, what="1000 records at BIND", interval=0.5)
+        serial = world.serial()
+        world.set_wan("198.51.100.6/24")
+        wait_for(lambda: count("198.51.100.6") == 1000, timeout=120, what="1000 records moved", interval=0.5)
+        assert world.serial() - serial == 2  # two UPDATEs of at most 500 records each
+        assert agent.proc.poll() is None
+        assert rss_kib(agent.proc.pid) < 100 * 1024
