@@ -53,6 +53,18 @@ class StateFile:
         self.path = path_in(state_dir)
         self.state_dir = state_dir
         self._failing = False
+        self.previous = self._previous()
+
+    def _previous(self) -> dict | None:
+        """What an earlier run left, if readable; a broken file is said, ignored and rebuilt."""
+        try:
+            return read(self.state_dir)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as e:
+            why = e.strerror if isinstance(e, OSError) and e.strerror else str(e) or type(e).__name__
+            report.log.warning("state file %s is unusable (%s); ignored, a new one will be written", self.path, why)
+            return None
 
     def write(self, text: str) -> bool:
         tmp = f"{self.path}.{os.getpid()}.tmp"

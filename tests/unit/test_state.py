@@ -1,0 +1,54 @@
+"""The state file: rendering, atomic writes, and broken or unwritable files."""
+
+import json
+import os
+
+import pytest
+
+from ddns_edge import state
+
+RECORD = {"name": "www.example.com", "type": "A", "address": "198.51.100.2", "source": "interface wan0", "changed_at": 0.0, "confirmed_at": 60.0}
+
+
+def test_render_and_read_back(tmp_path):
+    sf = state.StateFile(str(tmp_path / "st"))
+    assert sf.write(state.render([RECORD], 120.0))
+    data = state.read(str(tmp_path / "st"))
+    (r,) = data["records"]
+    assert r["address"] == "198.51.100.2" and r["changed_at"] == "1970-01-01T00:00:00Z" and r["last_error"] is None
+    assert data["written_at"] == "1970-01-01T00:02:00Z"
+    assert os.listdir(tmp_path / "st") == ["state.json"]  # the temporary file was renamed over it
+    assert "www.example.com A: 198.51.100.2 (from interface wan0)" in state.format_table(data)
+
+
+@pytest.mark.parametrize("content", [b"", b"{not json", b"[]", b'{"records": 3}', b"\xff\xfe garbage"])
+def test_a_broken_state_file_is_said_ignored_and_rebuilt(tmp_path, oplog, content):
+    (tmp_path / "state.json").write_bytes(content)
+    sf = state.StateFile(str(tmp_path))
+    assert sf.previous is None
+    assert "is unusable" in oplog.text and "ignored, a new one will be written" in oplog.text
+    assert sf.write(state.render([RECORD], 0.0))
+    assert json.loads((tmp_path / "state.json").read_text())["records"][0]["name"] == "www.example.com"
+
+
+def test_an_unreadable_state_file_is_said_and_ignored(tmp_path, oplog):
+    (tmp_path / "state.json").mkdir()  # unreadable as a file, even for root
+    sf = state.StateFile(str(tmp_path))
+    assert sf.previous is None and "is unusable" in oplog.text
+
+
+def test_an_unwritable_state_dir_is_said_once(tmp_path, oplog):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    sf = state.StateFile(str(blocker / "st"))  # a path through a regular file: ENOTDIR
+    assert not sf.write("{}")
+    assert not sf.write("{}")
+    assert oplog.text.count("not written") == 1
+    assert not list(tmp_path.glob("**/*.tmp"))
+
+
+def test_format_table_shows_errors_and_retries():
+    data = json.loads(state.render([dict(RECORD, address=None, last_error="www.example.com A: no answer", error_at=10.0, failures=3, next_retry=20.0)], 0.0))
+    text = state.format_table(data)
+    assert "not set by this agent" in text and "last error 1970-01-01T00:00:10Z: www.example.com A: no answer" in text
+    assert "3 failure(s) in a row; next retry 1970-01-01T00:00:20Z" in text
