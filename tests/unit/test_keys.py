@@ -321,3 +321,17 @@ def test_any_text_gives_key_or_config_error(text, want):
         assert str(e).startswith("K.+165+1.private:")
     else:
         assert found.algorithm in keys.ALGORITHMS and found.secret
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300))
+def test_any_bytes_in_a_key_file_give_a_key_or_a_config_error(tmp_path_factory, data):
+    path = tmp_path_factory.mktemp("k") / "ddns-key.key"
+    path.write_bytes(data)
+    path.chmod(0o600)
+    try:
+        found = keys.load_key_file(str(path))
+    except ConfigError as e:
+        assert str(e).startswith(str(path)) and "\n" not in str(e)
+    else:
+        assert found.algorithm in keys.ALGORITHMS and found.secret
