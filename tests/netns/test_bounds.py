@@ -5,6 +5,8 @@ Memory is checked with generous bounds (RSS from /proc), never with timings.
 
 from __future__ import annotations
 
+import base64
+import signal
 import subprocess
 
 import pytest
@@ -100,3 +102,20 @@ def test_a_thousand_records_land_and_follow_a_change(world, tmp_path):
         assert world.serial() - serial == 2  # two UPDATEs of at most 500 records each
         assert agent.proc.poll() is None
         assert rss_kib(agent.proc.pid) < 100 * 1024
+
+
+def test_no_secret_reaches_the_log_even_at_debug(world, tmp_path):
+    wrong = base64.b64encode(b"w" * 32).decode()
+    secrets = [world.key_secret, wrong, base64.b64decode(world.key_secret).hex(), base64.b64decode(wrong).hex()]
+    conf = write_config(tmp_path / "c", world, record("www", **WHERE), secret=wrong, agent={"state_dir": str(tmp_path / "state"), "log_level": "debug"})
+    with Daemon(world, conf) as agent:
+        agent.wait_log("BADSIG")
+        agent.wait_log("still failing")
+        good = open(conf).read().replace(wrong, world.key_secret)
+        open(conf, "w").write(good)
+        agent.signal(signal.SIGHUP)
+        wait_dig(world, "www.example.com", "A", ["198.51.100.2"])
+        log = agent.log()
+    state_text = (tmp_path / "state" / "state.json").read_text()
+    for secret in secrets:
+        assert secret not in log and secret not in state_text
