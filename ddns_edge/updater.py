@@ -90,8 +90,8 @@ def sync(config, wanted: dict, targets: Targets) -> dict:
         wants = [dnsupdate.Want(r.name, r.type, r.ttl, wanted[r]) for r in records]
         results = dnsupdate.sync_zone(target, key, wants)
         for error in dict.fromkeys(r.error for r in results):
-            targets.say([rec for rec, r in zip(records, results) if r.error == error], error)
-        for record, result in zip(records, results):
+            targets.say([rec for rec, r in zip(records, results, strict=True) if r.error == error], error)
+        for record, result in zip(records, results, strict=True):
             if result.error:
                 outcomes[record] = Outcome(wanted[record], error=result.error)
                 targets.forget(record)

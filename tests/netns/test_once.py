@@ -102,7 +102,7 @@ def test_a_stopped_server_is_one_clear_line_and_exit_1(world, tmp_path):
     world.stop_bind()
     p = ddns_edge(world, conf, "once")
     assert p.returncode == 1
-    lines = [l for l in p.stderr.splitlines() if l.startswith("error:")]
+    lines = [line for line in p.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "read at 192.0.2.53 with key ddns-key" in lines[0], p.stderr
     assert "Traceback" not in p.stderr
 

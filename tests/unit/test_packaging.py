@@ -7,7 +7,6 @@ in every POSIX shell on the machine (busybox ash is what OpenWrt runs).
 
 from __future__ import annotations
 
-import gzip
 import importlib.util
 import io
 import os
