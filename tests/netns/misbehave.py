@@ -10,7 +10,11 @@ the key, except for what MODE says:
   garbage     bytes that are no DNS message, nothing else
   spoof       the right answer, but from SPOOF_ADDRESS
   truncated   over UDP an unsigned TC answer; over TCP the right one
+  race        the first UPDATE fails NXRRSET (another writer got there first), then behaves
+  race-always every UPDATE fails NXRRSET
   fine        behaves
+
+Each request's opcode (QUERY or UPDATE) is printed on stdout, a line each.
 """
 
 import base64
@@ -19,6 +23,7 @@ import sys
 import threading
 
 import dns.message
+import dns.opcode
 import dns.rcode
 import dns.tsig
 
@@ -61,6 +66,7 @@ def main():
     liar = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     liar.bind((spoof, 53))
     print("ready", flush=True)
+    raced = False
     while True:
         data, peer = udp.recvfrom(65535)
         if mode == "garbage":
@@ -76,6 +82,11 @@ def main():
             continue
         signer = {"unsigned": None, "badsig": other}.get(mode, key)
         query, response = answer(data, signer)
+        opcode = dns.opcode.to_text(query.opcode())
+        print(opcode, flush=True)
+        if opcode == "UPDATE" and (mode == "race-always" or (mode == "race" and not raced)):
+            response.set_rcode(dns.rcode.NXRRSET)
+            raced = True
         if mode == "wrong-id":
             wrong = dns.message.make_response(query)
             wrong.id = (query.id + 1) % 65536

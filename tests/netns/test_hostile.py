@@ -34,6 +34,7 @@ def misbehave(module_world):
         assert proc.stdout.readline().strip() == "ready"
         return world
 
+    start.procs = procs
     yield start
     for proc in procs:
         proc.kill()
@@ -66,3 +67,24 @@ def test_untrusted_answers_never_count(misbehave, tmp_path, mode, says):
     assert p.returncode == 1, p.stderr
     assert says in p.stderr and "Traceback" not in p.stderr, p.stderr
     assert "now 198.51.100.2" not in p.stderr
+
+
+def seen(proc):
+    """The opcodes the misbehaving server saw, once it is stopped."""
+    proc.kill()
+    return proc.stdout.read().split()
+
+
+def test_a_lost_race_is_read_again_and_retried(misbehave, tmp_path):
+    world = misbehave("race")
+    p = once(world, tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert seen(misbehave.procs[-1]) == ["QUERY", "UPDATE", "QUERY", "UPDATE"]
+
+
+def test_a_race_lost_every_time_gives_up_after_three_rounds(misbehave, tmp_path):
+    world = misbehave("race-always")
+    p = once(world, tmp_path)
+    assert p.returncode == 1
+    assert "the record kept changing under us (NXRRSET) 3 times: another writer is updating it" in p.stderr, p.stderr
+    assert seen(misbehave.procs[-1]) == ["QUERY", "UPDATE"] * 3
