@@ -1,7 +1,11 @@
-"""Where a record's address comes from: the device's own addresses, or (later) the echo (pure).
+"""Where a record's address comes from: the device's own addresses, or the echo (pure).
 
-`detect()` turns the device's address list into a Detection: the address to publish,
-where it came from, and why; the I/O (netlink dump or events) is the caller's.
+`detect()` turns the device's address list (and, when the record needs it, the outcome
+of an echo round) into a Detection: the address to publish, where it came from, and why.
+The rules (DESIGN.md): `source interface` takes the device's public address only;
+`source auto` the same, but when the device has only a private address (CGNAT, double
+NAT) it asks the echo; `source echo` always asks the echo. A private address is never
+published. The I/O (netlink dump or events, the echo round) is the caller's.
 """
 
 from __future__ import annotations
@@ -9,16 +13,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from ddns_edge.addresses import Address, IPAddress, choose
+from ddns_edge.addresses import FAMILY_OF_TYPE, Address, IPAddress, choose
 
 
 @dataclass(frozen=True)
 class Detection:
-    """The address a record should carry (None: leave the record as it is), and why."""
+    """The address a record should carry (None: leave the record as it is), and why.
+
+    `needs_echo`: the address must come from an echo round over `family` (bound to the
+    record's device); `agreed`: the echo sources that agreed on it; `answers`: what each
+    source asked said, as (source, echo.Answer) pairs.
+    """
 
     address: str | None
     origin: str  # "interface wan0", "echo"
     reason: str
+    needs_echo: bool = False
+    agreed: tuple[str, ...] = ()
+    answers: tuple = ()
 
     def __str__(self) -> str:
         if self.address is None:
@@ -26,16 +38,33 @@ class Detection:
         return f"{self.address} ({self.origin}: {self.reason})"
 
 
-def detect(record, addresses: Iterable[Address] | None, published: IPAddress | None = None) -> Detection:
-    """Choose from the addresses of `record.device` (None: the device does not exist)."""
+def echo_key(record) -> tuple[int, str | None]:
+    """Records with the same key share one echo round: (address family, device)."""
+    return FAMILY_OF_TYPE[record.type], record.device
+
+
+def detect(record, addresses: Iterable[Address] | None, published: IPAddress | None = None, echo=None) -> Detection:
+    """Choose from the addresses of `record.device` (None: the device does not exist).
+
+    `echo`: the last echo round's outcome (an echo.Agreement) for this record's echo key,
+    or None when none has been made; used only when the record needs the echo.
+    """
     origin = f"interface {record.device}"
     if record.source == "echo":
-        return Detection(None, "echo", "echo sources are not supported by this version")
+        return _from_echo("source echo", echo)
     if addresses is None:
         return Detection(None, origin, "no such device")
     choice = choose(record.type, addresses, published)
     if choice.address is not None:
         return Detection(str(choice.address), origin, choice.reason)
     if choice.private is not None and record.source == "auto":
-        return Detection(None, origin, f"{choice.reason}; it is not published, and the echo fallback is not supported by this version")
+        return _from_echo(f"only a private address ({choice.private}) on {record.device}", echo)
     return Detection(None, origin, choice.reason)
+
+
+def _from_echo(why: str, echo) -> Detection:
+    if echo is None:
+        return Detection(None, "echo", f"{why}; the echo has not answered yet", needs_echo=True)
+    if echo.address is None:
+        return Detection(None, "echo", f"{why}; {echo.reason}", needs_echo=True, answers=echo.answers)
+    return Detection(str(echo.address), "echo", f"{why}; {echo.reason}", needs_echo=True, agreed=echo.agreed, answers=echo.answers)
