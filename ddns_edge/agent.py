@@ -3,8 +3,15 @@
 Theory of operation. The loop sleeps in select() on three things: the rtnetlink socket
 (link and address events), a wakeup socket written by signal handlers (SIGHUP reload,
 SIGCHLD of a hook), and the earliest pending deadline (a retry after a failure, a hook
-that must be killed). With nothing pending there is no deadline: while nothing changes
-no timer fires and no packet leaves.
+that must be killed, an echo re-check). With nothing pending there is no deadline: while
+nothing changes no timer fires and no packet leaves.
+
+The echo (echo.py) is asked only while some record needs it: its device has only a
+private address (`source auto`) or it says `source echo`. Records of one address family
+and device share one EchoCheck: a round at once when the need arises and on every address
+or link event of the device (a PPPoE reconnect behind NAT), then every echo_interval
+seconds, with a growing backoff after rounds that found no agreement. When no record
+needs it any more (the device's own address is public again) the check and its timer go.
 
 Each wakeup drains every queued netlink message before acting, so a burst of changes
 ends in one update to the final address, with no fixed delay added to a lone change.
@@ -24,10 +31,10 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 
-from ddns_edge import plan, report, state
+from ddns_edge import echo, plan, report, state
 from ddns_edge.errors import ConfigError
 from ddns_edge.netlink import Subscription, View
-from ddns_edge.sources import Detection, detect
+from ddns_edge.sources import Detection, detect, echo_key
 from ddns_edge.updater import Targets, sync
 
 log = report.log
@@ -72,6 +79,24 @@ class Track:
         }
 
 
+@dataclass
+class EchoCheck:
+    """The echo for one (family, device): its last outcome and when to ask again."""
+
+    family: int
+    device: str | None
+    next_at: float | None  # monotonic; None: nothing pending
+    result: echo.Agreement | None = None
+    failures: int = 0  # rounds in a row without agreement
+    health: dict = field(default_factory=dict)  # source text -> echo.Health
+    said: dict = field(default_factory=dict)  # source shown -> the last rejection logged
+    said_outcome: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"echo over {echo.FAMILY_NAMES[self.family]}" + (f" via {self.device}" if self.device else "")
+
+
 class Agent:
     def __init__(self, config, config_path: str, log_level: str | None = None, rcvbuf: int | None = None):
         self.config = config
@@ -81,6 +106,7 @@ class Agent:
         self.view = View()
         self.targets = Targets()
         self.tracks: dict[tuple[str, str], Track] = {}
+        self.echoes: dict[tuple[int, str | None], EchoCheck] = {}
         self.hooks: list[tuple[subprocess.Popen, float, str]] = []
         self.reload_wanted = False
         self.statefile = state.StateFile(config.agent.state_dir)
@@ -101,12 +127,22 @@ class Agent:
         for key in old.keys() - self.tracks.keys():
             log.info("%s %s: no longer in the config; left as it is at the server", *key)
         self.config = config
+        self.echo_sources, self.echo_quorum = echo.sources_of(config.agent)
+        self.echoes = {}  # sources or interval may have changed: ask afresh
 
     def _evaluate(self, track: Track, now: float) -> None:
         """Recompute what `track`'s record should carry; schedule an update when it differs."""
         record = track.record
         published = ipaddress.ip_address(track.confirmed) if track.confirmed else None
-        found = detect(record, self.view.addresses(record.device), published)
+        addresses = self.view.addresses(record.device)
+        found = detect(record, addresses, published)
+        if found.needs_echo:
+            check = self._echo_check(record, now)
+            if check.result is None:  # a round is due: decide when it has answered
+                track.wanted = found
+                track.retry_at = None
+                return
+            found = detect(record, addresses, published, check.result)
         previous = track.wanted
         track.wanted = found
         if found.address is None:
@@ -130,12 +166,74 @@ class Agent:
 
     def _evaluate_devices(self, devices: set, now: float) -> None:
         went_up, self.view.went_up = self.view.went_up, set()
+        for check in self.echoes.values():
+            if check.device in devices:
+                check.next_at = now  # new addresses behind the NAT may mean a new public one
         for track in self.tracks.values():
             device = track.record.device
             if device in devices:
                 if track.failures and device in went_up:
                     track.retry_at = now  # the link came (back) up: retry failed records at once
                 self._evaluate(track, now)
+        self._prune_echoes()
+
+    # ------------------------------------------------------------ the echo
+
+    def _echo_check(self, record, now: float) -> EchoCheck:
+        key = echo_key(record)
+        check = self.echoes.get(key)
+        if check is None:
+            check = self.echoes[key] = EchoCheck(*key, next_at=now)
+        return check
+
+    def _prune_echoes(self) -> None:
+        """Forget the checks no record needs any more: their timers stop."""
+        needed = {echo_key(t.record) for t in self.tracks.values() if t.wanted is not None and t.wanted.needs_echo}
+        for key in self.echoes.keys() - needed:
+            log.info("%s: no longer needed; stopped", self.echoes.pop(key).label)
+
+    def _run_echoes(self, now: float) -> None:
+        """Run the echo rounds that are due, then re-decide the records that use them."""
+        for key, check in list(self.echoes.items()):
+            if check.next_at is None or check.next_at > now:
+                continue
+            try:
+                result = echo.ask(self.echo_sources, check.family, check.device, self.echo_quorum, check.health)
+            except Stop:
+                raise
+            except Exception as e:  # a bug must not end the daemon: log, back off, go on
+                log.error("%s failed unexpectedly: %s: %s", check.label, type(e).__name__, e, exc_info=log.isEnabledFor(10))
+                result = echo.Agreement(None, "the echo round failed unexpectedly (see log)")
+            after = time.monotonic()
+            check.failures = 0 if result.address is not None else check.failures + 1
+            delay = echo.next_check(result.address is not None, check.failures, self.config.agent.echo_interval, random.random())
+            check.next_at = after + delay
+            self._say_round(check, result, delay)
+            check.result = result
+            for track in self.tracks.values():
+                if echo_key(track.record) == key:
+                    self._evaluate(track, after)
+
+    def _say_round(self, check: EchoCheck, result: echo.Agreement, delay: float) -> None:
+        """Log a round: each rejection (warning when new), and the outcome."""
+        for shown, answer in result.answers:
+            if answer.address is not None:
+                check.said.pop(shown, None)
+                log.debug("%s: %s: %s", check.label, shown, answer.address)
+            elif check.said.get(shown) != answer.rejected:
+                check.said[shown] = answer.rejected
+                log.warning("%s: %s rejected: %s", check.label, shown, answer.rejected)
+            else:
+                log.info("%s: %s rejected again: %s", check.label, shown, answer.rejected)
+        if result.address is not None:
+            check.said_outcome = None
+            before = check.result.address if check.result is not None else None
+            (log.info if result.address != before else log.debug)("%s: %s; next check in %d s", check.label, result, delay)
+        elif str(result) != check.said_outcome:
+            check.said_outcome = str(result)
+            log.warning("%s: %s; next try in %.1f s", check.label, result, delay)
+        else:
+            log.info("%s: still no agreement; next try in %.1f s", check.label, delay)
 
     # ------------------------------------------------------------ acting
 
@@ -237,6 +335,7 @@ class Agent:
         self._adopt(new)
         for track in self.tracks.values():
             self._evaluate(track, now)
+        self._prune_echoes()
         log.info("config reloaded: %d record(s)", len(self.tracks))
         self._write_state()
 
@@ -245,6 +344,7 @@ class Agent:
     def _deadline(self) -> float | None:
         times = [t.retry_at for t in self.tracks.values() if t.retry_at is not None]
         times += [deadline for _, deadline, _ in self.hooks]
+        times += [c.next_at for c in self.echoes.values() if c.next_at is not None]
         return min(times) if times else None
 
     def _resync_kernel(self, sub: Subscription, now: float) -> None:
@@ -276,12 +376,14 @@ class Agent:
             self.view.reset(sub.dump())
             for track in self.tracks.values():
                 self._evaluate(track, now)
+            self._prune_echoes()
             self._write_state()
             log.info("following %d record(s); waiting for kernel events", len(self.tracks))
             with selectors.DefaultSelector() as sel:
                 sel.register(sub, selectors.EVENT_READ, "netlink")
                 sel.register(wake_r, selectors.EVENT_READ, "wake")
                 while True:
+                    self._run_echoes(time.monotonic())
                     now = time.monotonic()
                     self._act(now)
                     self._reap_hooks(time.monotonic())

@@ -60,17 +60,41 @@ def _load(args):
     return cfg
 
 
-def _detect_all(cfg) -> dict:
-    """{Record: Detection} for each enabled record, from the devices' addresses now."""
+def _detect_all(cfg, say_rejections: bool = True) -> dict:
+    """{Record: Detection} for each enabled record, from the devices' addresses now, and
+    from one echo round per address family and device for the records that need it."""
     from ddns_edge import netlink, sources
 
     seen: dict = {}
+    rounds: dict = {}
     out = {}
     for record in cfg.enabled_records():
         if record.device is not None and record.device not in seen:
             seen[record.device] = netlink.device_addresses(record.device)
-        out[record] = sources.detect(record, seen.get(record.device))
+        addresses = seen.get(record.device)
+        found = sources.detect(record, addresses)
+        if found.needs_echo:
+            key = sources.echo_key(record)
+            if key not in rounds:
+                rounds[key] = _echo_round(cfg, *key, say_rejections)
+            found = sources.detect(record, addresses, None, rounds[key])
+        out[record] = found
     return out
+
+
+def _echo_round(cfg, family: int, device: str | None, say_rejections: bool):
+    from ddns_edge import echo
+
+    sources, quorum = echo.sources_of(cfg.agent)
+    result = echo.ask(sources, family, device, quorum)
+    label = f"echo over {echo.FAMILY_NAMES[family]}" + (f" via {device}" if device else "")
+    for shown, answer in result.answers:
+        if answer.address is None and say_rejections:
+            report.log.warning("%s: %s rejected: %s", label, shown, answer.rejected)
+        else:
+            report.log.debug("%s: %s: %s", label, shown, answer)
+    report.log.debug("%s: %s", label, result)
+    return result
 
 
 def cmd_once(args) -> int:
@@ -123,9 +147,12 @@ def cmd_check(args) -> int:
 def cmd_detect(args) -> int:
     cfg = _load(args)
     missing = 0
-    for record, found in _detect_all(cfg).items():
+    for record, found in _detect_all(cfg, say_rejections=False).items():  # printed below instead
         print(f"{record.name} {record.type} {found}")
         missing += found.address is None
+        if found.needs_echo:
+            for shown, answer in found.answers:
+                print(f"  {shown}: {answer}")
     return 1 if missing else 0
 
 

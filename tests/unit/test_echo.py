@@ -595,3 +595,118 @@ def test_unreachable_sources_are_rejections_not_exceptions():
     assert echo.ask_one(parse_source(f"http://127.0.0.1:{port}/"), 4, None, 1).rejected == "Connection refused"
     assert "not an IPv6 address" in echo.ask_one(parse_source("http://127.0.0.1/"), 6, None, 1).rejected
     assert echo.ask_one(parse_source("http://h:99999/"), 4, None, 1).rejected.startswith("bad URL")
+
+
+# ------------------------------------------------------------------ the agent's echo schedule (no sockets: echo.ask replaced)
+
+
+class _Agent:
+    """An agent.Agent on a config with echo sources, its device's addresses set by the test."""
+
+    def __init__(self, tmp_path, monkeypatch, records="config record 'www'\n\toption name 'www.example.com'\n\toption device 'wan0'\n"):
+        from ddns_edge import agent, config
+
+        text = (f"config agent\n\toption state_dir '{tmp_path}'\n\tlist echo 'http://192.0.2.80/ip'\n"
+                f"\tlist echo 'dns://192.0.2.80/whoami.test'\n\toption echo_interval '60'\n"
+                f"config key 'home'\n\toption secret 'Wi28mLDG6l5YrDIg27zPh5tvG2jWR4GBt1Sq3WUUop8='\n{records}")
+        self.agent = agent.Agent(config.parse(text, str(tmp_path / "c")), str(tmp_path / "c"))
+        self.addresses = {"wan0": [echo_address("100.64.0.2")]}
+        self.agent.view.addresses = lambda name: self.addresses.get(name)
+        self.answer = agree(votes(X, X), 2)
+        self.asked = []
+        monkeypatch.setattr(echo, "ask", self._ask)
+
+    def _ask(self, sources, family, device, quorum, health=None, **kw):
+        self.asked.append((family, device, quorum, [s.text for s in sources]))
+        return self.answer
+
+    def start(self, now):
+        for track in self.agent.tracks.values():
+            self.agent._evaluate(track, now)
+        self.agent._prune_echoes()
+
+    @property
+    def track(self):
+        (track,) = self.agent.tracks.values()
+        return track
+
+
+def echo_address(text):
+    from ddns_edge.addresses import Address
+
+    return Address(A(text), 10)
+
+
+def test_agent_asks_the_echo_at_start_only_behind_a_private_address(tmp_path, monkeypatch):
+    a = _Agent(tmp_path, monkeypatch)
+    now = time.monotonic()
+    a.start(now)
+    assert a.agent._deadline() == now and a.track.wanted.needs_echo and a.track.wanted.address is None
+    a.agent._run_echoes(now)
+    assert a.asked == [(4, "wan0", 2, ["http://192.0.2.80/ip", "dns://192.0.2.80/whoami.test"])]
+    assert a.track.wanted.address == "203.0.113.5" and a.track.wanted.origin == "echo"
+    assert a.track.retry_at is not None  # the update is due
+    check = a.agent.echoes[(4, "wan0")]
+    assert 60 <= check.next_at - now < 61  # then every echo_interval
+    # a public address: no echo at all
+    b = _Agent(tmp_path, monkeypatch)
+    b.addresses["wan0"] = [echo_address("198.51.100.2")]
+    b.start(now)
+    assert b.agent.echoes == {} and b.track.wanted.address == "198.51.100.2"
+
+
+def test_agent_asks_again_on_a_device_event_and_stops_when_the_address_is_public(tmp_path, monkeypatch):
+    a = _Agent(tmp_path, monkeypatch)
+    now = time.monotonic()
+    a.start(now)
+    a.agent._run_echoes(now)
+    a.track.confirmed, a.track.retry_at = "203.0.113.5", None  # as if the update landed
+    assert a.agent._deadline() == a.agent.echoes[(4, "wan0")].next_at
+    a.addresses["wan0"] = [echo_address("100.64.0.3")]
+    a.agent._evaluate_devices({"wan0"}, now + 1)
+    assert a.agent._deadline() == now + 1  # a reconnect behind the NAT: ask at once
+    a.agent._run_echoes(now + 1)
+    assert len(a.asked) == 2 and a.track.retry_at is None  # same public address: nothing to send
+    a.agent._evaluate_devices({"lan"}, now + 2)
+    assert a.agent.echoes[(4, "wan0")].next_at > now + 2  # other devices do not matter
+    a.addresses["wan0"] = [echo_address("198.51.100.9")]
+    a.agent._evaluate_devices({"wan0"}, now + 3)
+    assert a.agent.echoes == {} and a.track.wanted.address == "198.51.100.9"
+    a.track.retry_at = None
+    assert a.agent._deadline() is None  # no timer left
+
+
+def test_agent_backs_off_rounds_without_agreement_and_leaves_the_record(tmp_path, monkeypatch):
+    a = _Agent(tmp_path, monkeypatch)
+    a.answer = agree(votes(X, L), 2)
+    now = time.monotonic()
+    a.start(now)
+    a.agent._run_echoes(now)
+    check = a.agent.echoes[(4, "wan0")]
+    assert check.failures == 1 and 0.5 < check.next_at - now < 2
+    assert a.track.wanted.address is None and "disagree" in a.track.wanted.reason and a.track.retry_at is None
+    a.agent._run_echoes(check.next_at)
+    assert check.failures == 2 and len(a.asked) == 2
+    a.answer = agree(votes(X, X), 2)
+    a.agent._run_echoes(check.next_at)
+    assert check.failures == 0 and a.track.wanted.address == "203.0.113.5"
+
+
+def test_agent_shares_one_round_per_family_and_device(tmp_path, monkeypatch):
+    records = "".join(f"config record '{n}'\n\toption name '{n}.example.com'\n\toption device 'wan0'\n" for n in ("www", "mail"))
+    records += "config record 'e'\n\toption name 'e.example.com'\n\toption source 'echo'\n"
+    a = _Agent(tmp_path, monkeypatch, records)
+    now = time.monotonic()
+    a.start(now)
+    a.agent._run_echoes(now)
+    assert len(a.asked) == 2 and {d for _, d, _, _ in a.asked} == {None, "wan0"}
+    assert all(t.wanted.address == "203.0.113.5" for t in a.agent.tracks.values())
+
+
+def test_agent_survives_an_echo_round_that_raises(tmp_path, monkeypatch):
+    a = _Agent(tmp_path, monkeypatch)
+    monkeypatch.setattr(echo, "ask", lambda *args, **kw: 1 / 0)
+    now = time.monotonic()
+    a.start(now)
+    a.agent._run_echoes(now)
+    assert a.agent.echoes[(4, "wan0")].failures == 1 and a.track.wanted.address is None
