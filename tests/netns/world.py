@@ -8,6 +8,12 @@ Three namespaces joined by two veth pairs (names get a per-world suffix):
          to-srv 192.0.2.1/24     2001:db8:53::1/64
            |
     srv  eth0   192.0.2.53/24    2001:db8:53::53/64 -- BIND (`named`), started by start_bind()
+                192.0.2.80/24    2001:db8:53::80/64 -- "the internet": HTTP, HTTPS and DNS echo
+                                                       servers, started by start_echo()
+
+Carrier-grade NAT: cgnat() gives the router a private WAN address (100.64.0.2/10) and makes
+the isp SNAT it (nftables) to a public one on the way to srv; move_nat() changes that public
+address, as an ISP moving its NAT does. BIND stays reachable from the router through the NAT.
 
 Rules the code below keeps:
 - The WAN address may become anything (another prefix, a private address) without touching
@@ -36,6 +42,7 @@ import secrets
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -53,7 +60,11 @@ ISP_RTR, ISP_SRV, SRV_IF = "to-rtr", "to-srv", "eth0"  # link names inside their
 NFT_TABLE = "ddns_edge"
 DNS_COUNTERS = ("dns_udp4", "dns_tcp4", "dns_udp6", "dns_tcp6")
 
-TOOLS = ("ip", "nft", "named", "dig", "nsupdate", "tsig-keygen")
+TOOLS = ("ip", "nft", "named", "dig", "nsupdate", "tsig-keygen", "openssl")
+
+ECHO_ADDR4, ECHO_ADDR6 = "192.0.2.80/24", "2001:db8:53::80/64"
+NAT_TABLE = "ddns_edge_nat"
+CGNAT_PRIVATE, CGNAT_PUBLIC = "100.64.0.2/10", "203.0.113.5"
 
 # Debian confines /usr/sbin/named with AppArmor: it may write below /var/cache/bind, not /tmp.
 _NAMED_WRITABLE = "/var/cache/bind"
@@ -169,6 +180,8 @@ class World:
         self._named_log = None
         self._named_rc: int | None = None
         self._procs: list[subprocess.Popen] = []
+        self._echo: subprocess.Popen | None = None
+        self.echo_ca: str | None = None
         self._saved_wan: list[str] | None = None
         self._handle_signals = handle_signals
         self._old_handlers: dict[int, object] = {}
@@ -571,6 +584,86 @@ class World:
             lines.append("send")
         args = ["nsupdate", "-k", key_file or self.key_file_path]
         return self.ns_exec(self.srv_ns, args, input="\n".join(lines) + "\n", check=False)
+
+    # -- carrier-grade NAT at the isp ------------------------------------------------------
+
+    def cgnat(self, public: str = CGNAT_PUBLIC, private: str = CGNAT_PRIVATE) -> None:
+        """Put the router behind CGNAT: WAN `private`, SNAT to `public` towards srv."""
+        self.ns_exec(self.isp_ns, ["nft", "-f", "-"], input=(
+            f"table ip {NAT_TABLE} {{\n  chain post {{\n"
+            "    type nat hook postrouting priority srcnat; policy accept;\n  }\n}\n"))
+        self.move_nat(public)
+        self.set_wan(private)
+
+    def move_nat(self, public: str) -> None:
+        """Make the isp's NAT use `public` for new connections (as an ISP re-homing its NAT)."""
+        self.ns_exec(self.isp_ns, ["nft", "-f", "-"], input=(
+            f"flush chain ip {NAT_TABLE} post\n"
+            f'add rule ip {NAT_TABLE} post oifname "{ISP_SRV}" ip saddr 100.64.0.0/10 snat to {public}\n'))
+
+    # -- echo servers in srv ("the internet") ----------------------------------------------
+
+    echo_addr4 = ECHO_ADDR4.split("/")[0]
+    echo_addr6 = ECHO_ADDR6.split("/")[0]
+
+    def start_echo(self, timeout: float = 10) -> None:
+        """Start HTTP (80), HTTPS (443) and DNS (53) echo servers on srv's echo addresses.
+
+        See echoservers.py for what they answer. The HTTPS certificate is issued by a CA
+        made here: `echo_ca` is its file, for SSL_CERT_FILE.
+        """
+        assert self.dir, "build() the world first"
+        if self._echo is not None:
+            raise WorldError("the echo servers already run")
+        self._ip(self.srv_ns, *[f"addr add {a} dev {SRV_IF}" + (" nodad" if ":" in a else "")
+                                for a in (ECHO_ADDR4, ECHO_ADDR6)])
+        cert, key = self._make_echo_cert()
+        addrs = [self.echo_addr4, self.echo_addr6]
+        conf = {"log": os.path.join(self.dir, "echo.log"), "cert": cert, "key": key,
+                "http": [[a, 80] for a in addrs], "https": [[a, 443] for a in addrs],
+                "dns": [[a, 53] for a in addrs]}
+        conf_path = os.path.join(self.dir, "echo.json")
+        with open(conf_path, "w") as f:
+            json.dump(conf, f)
+        open(conf["log"], "w").close()
+        server = os.path.join(os.path.dirname(os.path.abspath(__file__)), "echoservers.py")
+        self._echo = subprocess.Popen(
+            ["ip", "netns", "exec", self.srv_ns, sys.executable, server, conf_path],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            preexec_fn=_die_with_parent)
+        self._procs.append(self._echo)
+        deadline = time.monotonic() + timeout
+        line = ""
+        while not line.startswith("ready"):
+            if time.monotonic() > deadline or self._echo.poll() is not None:
+                raise WorldError(f"the echo servers did not start: {line}{self._echo.stdout.read() if self._echo.poll() is not None else ''}")
+            line = self._echo.stdout.readline()
+        self._echo_log = conf["log"]
+
+    def _make_echo_cert(self) -> tuple[str, str]:
+        """A test CA (echo_ca) and a certificate for the echo addresses signed by it."""
+        d = self.dir
+        ca_key, ca, key, csr, cert, ext = (os.path.join(d, n) for n in
+                                           ("echo-ca.key", "echo-ca.pem", "echo.key", "echo.csr", "echo.pem", "echo.ext"))
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+        _run(["openssl", "req", "-x509", *ec, "-keyout", ca_key, "-out", ca, "-days", "2",
+              "-subj", "/CN=ddns-edge test CA", "-addext", "basicConstraints=critical,CA:TRUE",
+              "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+        _run(["openssl", "req", "-new", *ec, "-keyout", key, "-out", csr, "-subj", "/CN=echo"])
+        with open(ext, "w") as f:
+            f.write(f"basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+                    f"extendedKeyUsage=serverAuth\nsubjectKeyIdentifier=hash\n"
+                    f"authorityKeyIdentifier=keyid\n"
+                    f"subjectAltName=IP:{self.echo_addr4},IP:{self.echo_addr6}\n")
+        _run(["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+              "-out", cert, "-days", "2", "-extfile", ext])
+        self.echo_ca = ca
+        return cert, key
+
+    def echo_requests(self) -> list[dict]:
+        """What the echo servers were asked so far: {"kind", "what", "client"} per request."""
+        with open(self._echo_log) as f:
+            return [json.loads(line) for line in f if line.strip()]
 
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
