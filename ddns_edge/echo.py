@@ -542,6 +542,8 @@ def ask_one(source: Source, family: int, device: str | None, timeout: float) -> 
         return reject(_os_error(e))
     except _Failed as e:
         return reject(str(e))
+    except ValueError as e:  # a host name that TLS cannot encode, ...
+        return reject(f"cannot be asked: {e}")
 
 
 class _Failed(Exception):
