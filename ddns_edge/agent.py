@@ -31,9 +31,9 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 
-from ddns_edge import echo, plan, report, state
+from ddns_edge import echo, plan, report, state, ubus
 from ddns_edge.errors import ConfigError
-from ddns_edge.netlink import Subscription, View
+from ddns_edge.netlink import RTM_DELLINK, RTM_NEWLINK, Subscription, View
 from ddns_edge.sources import Detection, detect, echo_key
 from ddns_edge.updater import Targets, sync
 
@@ -110,6 +110,9 @@ class Agent:
         self.hooks: list[tuple[subprocess.Popen, float, str]] = []
         self.reload_wanted = False
         self.statefile = state.StateFile(config.agent.state_dir)
+        self.resolve = ubus.Resolver()  # option interface: network name -> device, through netifd
+        self.listener: ubus.Listener | None = None
+        self.sel: selectors.BaseSelector | None = None
         self._adopt(config)
 
     # ------------------------------------------------------------ records
@@ -119,6 +122,7 @@ class Agent:
         old = self.tracks
         self.tracks = {}
         for record in config.enabled_records():
+            record = ubus.bind(record, self.resolve)
             key = (record.name, record.type)
             track = old.get(key)
             if track is None or track.record != record:
@@ -176,6 +180,47 @@ class Agent:
                     track.retry_at = now  # the link came (back) up: retry failed records at once
                 self._evaluate(track, now)
         self._prune_echoes()
+
+    # ------------------------------------------------------------ option interface
+
+    def _networks(self) -> set[str]:
+        return {t.record.interface for t in self.tracks.values() if t.record.interface}
+
+    def _rebind(self, networks: set[str] | None, now: float) -> None:
+        """Ask netifd again for the device of `networks` (None: all); follow any that moved."""
+        moved = False
+        for track in self.tracks.values():
+            record = track.record
+            if record.interface is None or (networks is not None and record.interface not in networks):
+                continue
+            bound = ubus.bind(record, self.resolve)
+            if bound.device != record.device:
+                track.record = bound
+                self._evaluate(track, now)
+                moved = True
+        if moved:
+            self._prune_echoes()
+
+    def _listen_ubus(self) -> None:
+        """Follow netifd's ifup/ifdown events while some record names a network."""
+        if self.listener is not None or not self._networks() or self.sel is None:
+            return
+        try:
+            self.listener = ubus.Listener()
+        except OSError as e:
+            log.error("cannot follow netifd's events (ubus listen: %s); devices are asked again on link events only", e.strerror or e)
+            return
+        self.sel.register(self.listener, selectors.EVENT_READ, "ubus")
+
+    def _on_ubus(self, now: float) -> None:
+        networks, alive = self.listener.read()
+        if networks:
+            self._rebind(networks, now)
+        if not alive:
+            log.warning("ubus listen ended; devices are asked again on link events only")
+            self.sel.unregister(self.listener)
+            self.listener.close()
+            self.listener = None
 
     # ------------------------------------------------------------ the echo
 
@@ -333,6 +378,7 @@ class Agent:
             self.statefile = state.StateFile(new.agent.state_dir)
         self.targets = Targets()
         self._adopt(new)
+        self._listen_ubus()
         for track in self.tracks.values():
             self._evaluate(track, now)
         self._prune_echoes()
@@ -349,6 +395,8 @@ class Agent:
 
     def _resync_kernel(self, sub: Subscription, now: float) -> None:
         changed = self.view.reset(sub.dump())
+        if self._networks():
+            self._rebind(None, now)
         self._evaluate_devices(changed, now)
 
     def run(self) -> int:
@@ -380,8 +428,10 @@ class Agent:
             self._write_state()
             log.info("following %d record(s); waiting for kernel events", len(self.tracks))
             with selectors.DefaultSelector() as sel:
+                self.sel = sel
                 sel.register(sub, selectors.EVENT_READ, "netlink")
                 sel.register(wake_r, selectors.EVENT_READ, "wake")
+                self._listen_ubus()
                 while True:
                     self._run_echoes(time.monotonic())
                     now = time.monotonic()
@@ -398,6 +448,8 @@ class Agent:
                                     pass
                             except BlockingIOError:
                                 pass
+                        elif key.data == "ubus":
+                            self._on_ubus(now)
                         else:
                             self._on_netlink(sub, now)
                     if self.reload_wanted:
@@ -411,6 +463,10 @@ class Agent:
                 signal.signal(signum, handler)
             if sub is not None:
                 sub.close()
+            if self.listener is not None:
+                self.listener.close()
+                self.listener = None
+            self.sel = None
             wake_r.close()
             wake_w.close()
 
@@ -422,10 +478,14 @@ class Agent:
             self._resync_kernel(sub, now)
             return
         devices = set()
+        links = False
         for msg in messages:
             name = self.view.apply(msg)
             if name is not None:
                 devices.add(name)
+                links = links or msg["header"]["type"] in (RTM_NEWLINK, RTM_DELLINK)
+        if links and self._networks():
+            self._rebind(None, now)  # a device came or went: netifd may have moved a network
         if devices:
             self._evaluate_devices(devices, now)
 

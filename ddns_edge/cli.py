@@ -63,12 +63,14 @@ def _load(args):
 def _detect_all(cfg, say_rejections: bool = True) -> dict:
     """{Record: Detection} for each enabled record, from the devices' addresses now, and
     from one echo round per address family and device for the records that need it."""
-    from ddns_edge import netlink, sources
+    from ddns_edge import netlink, sources, ubus
 
     seen: dict = {}
     rounds: dict = {}
     out = {}
-    for record in cfg.enabled_records():
+    resolve = ubus.Resolver()
+    for config_record in cfg.enabled_records():
+        record = ubus.bind(config_record, resolve)
         if record.device is not None and record.device not in seen:
             seen[record.device] = netlink.device_addresses(record.device)
         addresses = seen.get(record.device)
@@ -78,7 +80,7 @@ def _detect_all(cfg, say_rejections: bool = True) -> dict:
             if key not in rounds:
                 rounds[key] = _echo_round(cfg, *key, say_rejections)
             found = sources.detect(record, addresses, None, rounds[key])
-        out[record] = found
+        out[config_record] = found
     return out
 
 

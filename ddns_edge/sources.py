@@ -49,11 +49,11 @@ def detect(record, addresses: Iterable[Address] | None, published: IPAddress | N
     `echo`: the last echo round's outcome (an echo.Agreement) for this record's echo key,
     or None when none has been made; used only when the record needs the echo.
     """
-    origin = f"interface {record.device}"
+    origin = f"interface {record.device}" if record.device or not record.interface else f"network {record.interface}"
     if record.source == "echo":
         return _from_echo("source echo", echo)
     if addresses is None:
-        return Detection(None, origin, "no such device")
+        return Detection(None, origin, "no such device" if record.device else "netifd names no device for it now")
     choice = choose(record.type, addresses, published)
     if choice.address is not None:
         return Detection(str(choice.address), origin, choice.reason)

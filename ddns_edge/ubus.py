@@ -2,12 +2,14 @@
 
 `ubus call network.interface.wan status` says which L3 device carries the network now
 (`pppoe-wan` while PPPoE is up, `eth1` for DHCP, ...). netifd may re-create that device, or
-change it, so the agent asks again whenever a link appears or disappears.
+change it, so the agent asks again on netifd's own ifup/ifdown events (`ubus listen`) and
+whenever a link appears or disappears.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 
 from ddns_edge import report
@@ -63,3 +65,68 @@ class Resolver:
         if proc.returncode != 0:
             return None
         return parse_status(proc.stdout)
+
+
+def bind(record, resolve):
+    """`record` with its device filled in from its network (`option interface`), if it has one."""
+    if record.interface is None:
+        return record
+    from dataclasses import replace
+
+    return replace(record, device=resolve(record.interface))
+
+
+def parse_event(line: str) -> str | None:
+    """The network named by one line of `ubus listen network.interface` (pure), if any."""
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    body = event.get("network.interface") if isinstance(event, dict) else None
+    name = body.get("interface") if isinstance(body, dict) else None
+    return name if isinstance(name, str) else None
+
+
+class Listener:
+    """`ubus listen network.interface`: netifd's ifup/ifdown events, as a file for select()."""
+
+    def __init__(self):
+        self.proc = subprocess.Popen(
+            [UBUS, "listen", "network.interface"],
+            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, close_fds=True,
+        )
+        os.set_blocking(self.proc.stdout.fileno(), False)
+        self._partial = b""
+
+    def fileno(self) -> int:
+        return self.proc.stdout.fileno()
+
+    def read(self) -> tuple[set[str], bool]:
+        """The networks named by what arrived, and whether ubus is still there."""
+        names = set()
+        alive = True
+        while True:
+            try:
+                chunk = os.read(self.fileno(), 65536)
+            except BlockingIOError:
+                break
+            if not chunk:
+                alive = False
+                break
+            self._partial += chunk
+        *lines, self._partial = self._partial.split(b"\n")
+        for line in lines:
+            name = parse_event(line.decode("utf-8", "replace"))
+            if name:
+                names.add(name)
+        return names, alive
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(2)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stdout.close()

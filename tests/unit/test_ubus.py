@@ -1,12 +1,15 @@
 """ubus answers to devices. ubus and netifd exist only on OpenWrt: these tests feed the
 JSON that `ubus call network.interface.NAME status` prints there, and a stand-in runner."""
 
+import os
+import select
 import subprocess
+import time
 from types import SimpleNamespace
 
 import pytest
 
-from ddns_edge.ubus import Resolver, parse_status
+from ddns_edge.ubus import Listener, Resolver, parse_event, parse_status
 
 PPPOE_UP = '{"up": true, "l3_device": "pppoe-wan", "device": "eth1", "proto": "pppoe"}'
 DHCP_UP = '{"up": true, "l3_device": "eth1", "device": "eth1", "proto": "dhcp"}'
@@ -63,3 +66,41 @@ def test_a_hanging_ubus_times_out(oplog):
 
     assert Resolver(run)("wan") is None
     assert "did not answer" in oplog.text
+
+
+@pytest.mark.parametrize(
+    "line, network",
+    [
+        ('{ "network.interface": {"action": "ifup", "interface": "wan"} }', "wan"),
+        ('{"network.interface": {"action": "ifdown", "interface": "wan6"}}', "wan6"),
+        ('{"network.interface": {"action": "ifup"}}', None),
+        ('{"other.event": {"interface": "wan"}}', None),
+        ("", None),
+        ("{", None),
+        ("[]", None),
+    ],
+)
+def test_parse_event(line, network):
+    assert parse_event(line) == network
+
+
+def test_listener_reads_netifds_events_as_they_come(tmp_path, monkeypatch):
+    # a stand-in `ubus listen` (OpenWrt's cannot run here) printing two events, in pieces
+    stub = tmp_path / "ubus"
+    stub.write_text(
+        "#!/bin/sh\n"
+        "printf '{\"network.interface\": {\"action\": \"ifup\", \"interf'\n"
+        "sleep 0.2\n"
+        "printf 'ace\": \"wan\"}}\\n{\"network.interface\": {\"action\": \"ifdown\", \"interface\": \"wan6\"}}\\n'\n"
+    )
+    stub.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    listener = Listener()
+    seen, alive = set(), True
+    deadline = time.monotonic() + 10
+    while alive and time.monotonic() < deadline:
+        select.select([listener], [], [], 1)
+        names, alive = listener.read()
+        seen |= names
+    listener.close()
+    assert seen == {"wan", "wan6"} and not alive
