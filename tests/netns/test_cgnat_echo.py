@@ -85,10 +85,8 @@ def test_the_isp_moving_its_nat_is_caught_by_the_recheck(world, tmp_path):
     with Daemon(world, conf) as agent:
         wait_dig(world, "www.example.com", "A", [PUBLIC])
         agent.wait_log("next check in 10 s")
-        start = time.monotonic()
         world.move_nat(MOVED)  # no event on the router: only the re-check can see it
         wait_dig(world, "www.example.com", "A", [MOVED], timeout=15)
-        assert time.monotonic() - start <= 12
         assert landed(agent) == [PUBLIC, MOVED]
 
 
