@@ -390,23 +390,21 @@ def explain(error: Exception, what: str, action: str, target: Target, key, timeo
         return f"{head}: TSIG error {dns.rcode.to_text(error.tsig_error)}"
     if error.detail.startswith("answer not correctly signed"):
         return f"{head}: {error.detail}; ignoring it: check the key, or who answers at that address"
-    rcode = error.rcode
-    name = dns.rcode.to_text(rcode)
-    if rcode == dns.rcode.REFUSED:
-        return f"{head}: refused (REFUSED); check that the zone's update-policy grants key {key.name} this name and type"
-    if rcode == dns.rcode.NOTAUTH:
-        return f"{head}: the server is not authoritative for zone {target.zone} (NOTAUTH); send updates to the zone's primary (option server) and check option zone"
-    if rcode == dns.rcode.NOTZONE:
-        return f"{head}: the name is not in zone {target.zone} (NOTZONE); check option zone"
-    if rcode in (dns.rcode.NXRRSET, dns.rcode.YXRRSET):
-        return f"{head}: the record kept changing under us ({name}) {CAS_ATTEMPTS} times: another writer is updating it"
-    if rcode == dns.rcode.SERVFAIL:
-        return f"{head}: the server failed (SERVFAIL); see the server's log (zone not loaded, journal not writable?)"
-    if rcode == dns.rcode.NOTIMP:
-        return f"{head}: the server does not implement dynamic update (NOTIMP); enable it for zone {target.zone}"
-    if rcode == dns.rcode.FORMERR:
-        return f"{head}: the server could not parse the request (FORMERR)"
-    return f"{head}: the server answered {name}"
+    advice = _ADVICE.get(error.rcode, "the server answered {rcode}")
+    return f"{head}: " + advice.format(rcode=dns.rcode.to_text(error.rcode), key=key.name, zone=target.zone, attempts=CAS_ATTEMPTS)
+
+
+# What a server's rcode means to the operator, and what to check.
+_ADVICE = {
+    dns.rcode.REFUSED: "refused (REFUSED); check that the zone's update-policy grants key {key} this name and type",
+    dns.rcode.NOTAUTH: "the server is not authoritative for zone {zone} (NOTAUTH); send updates to the zone's primary (option server) and check option zone",
+    dns.rcode.NOTZONE: "the name is not in zone {zone} (NOTZONE); check option zone",
+    dns.rcode.NXRRSET: "the record kept changing under us ({rcode}) {attempts} times: another writer is updating it",
+    dns.rcode.YXRRSET: "the record kept changing under us ({rcode}) {attempts} times: another writer is updating it",
+    dns.rcode.SERVFAIL: "the server failed (SERVFAIL); see the server's log (zone not loaded, journal not writable?)",
+    dns.rcode.NOTIMP: "the server does not implement dynamic update (NOTIMP); enable it for zone {zone}",
+    dns.rcode.FORMERR: "the server could not parse the request (FORMERR)",
+}
 
 
 def _short(error: Exception) -> str:

@@ -131,3 +131,33 @@ def test_refused_is_rejected_with_its_rcode():
 def test_garbage_only_times_out():
     with pytest.raises(socket.timeout):
         run(lambda q: [b"\x00garbage"], timeout=0.3)
+
+
+TARGET = dnsupdate.Target("example.com", "192.0.2.53", 53, "ns1.example.com")
+
+
+@pytest.mark.parametrize(
+    "error, says",
+    [
+        (dnsupdate.Rejected(dns.rcode.REFUSED), "refused (REFUSED); check that the zone's update-policy grants key ddns-key"),
+        (dnsupdate.Rejected(dns.rcode.NOTAUTH), "not authoritative for zone example.com (NOTAUTH)"),
+        (dnsupdate.Rejected(dns.rcode.NOTZONE), "not in zone example.com (NOTZONE); check option zone"),
+        (dnsupdate.Rejected(dns.rcode.NXRRSET), "kept changing under us (NXRRSET) 3 times"),
+        (dnsupdate.Rejected(dns.rcode.SERVFAIL), "the server failed (SERVFAIL)"),
+        (dnsupdate.Rejected(dns.rcode.NOTIMP), "does not implement dynamic update (NOTIMP)"),
+        (dnsupdate.Rejected(dns.rcode.FORMERR), "could not parse the request (FORMERR)"),
+        (dnsupdate.Rejected(dns.rcode.NXDOMAIN), "the server answered NXDOMAIN"),
+        (dnsupdate.Rejected(dns.rcode.NOTAUTH, dns.rcode.BADKEY), "does not know this key (BADKEY); check that key name ddns-key and algorithm hmac-sha256"),
+        (dnsupdate.Rejected(dns.rcode.NOTAUTH, dns.rcode.BADSIG), "signature rejected (BADSIG); the secret differs"),
+        (dnsupdate.Rejected(dns.rcode.NOTAUTH, dns.rcode.BADTIME, 0), "clocks disagree (BADTIME): local time is"),
+        (dnsupdate.Rejected(dns.rcode.NOTAUTH, dns.rcode.BADTIME, 86400), "the server's 1970-01-02 00:00:00 UTC"),
+        (socket.timeout(), "no answer within 5 s; check that the server is up and reachable on port 53"),
+        (ConnectionRefusedError(), "connection refused; nothing listens on port 53 there"),
+        (OSError(101, "Network is unreachable"), "network error: Network is unreachable"),
+    ],
+)
+def test_every_failure_is_one_line_naming_record_server_and_key(error, says):
+    line = dnsupdate.explain(error, "www.example.com A", "update", TARGET, key(), 5.0)
+    assert line.startswith("www.example.com A: update at ns1.example.com (192.0.2.53) with key ddns-key: ")
+    assert says in line and "\n" not in line
+    assert base64.b64encode(SECRET).decode() not in line
