@@ -1,8 +1,9 @@
 """`ddns-edge run`: one thread, one event loop; kernel events in, compare-and-swap updates out.
 
-Theory of operation. The loop sleeps in select() on three things: the rtnetlink socket
-(link and address events), a wakeup socket written by signal handlers (SIGHUP reload,
-SIGCHLD of a hook), and the earliest pending deadline (a retry after a failure, a hook
+Theory of operation. The loop sleeps in select() on the rtnetlink socket (link and
+address events), a wakeup socket written by signal handlers (SIGHUP reload, SIGCHLD of a
+hook), netifd's events (`ubus listen`, only while a record names an OpenWrt network with
+`option interface`), and the earliest pending deadline (a retry after a failure, a hook
 that must be killed, an echo re-check). With nothing pending there is no deadline: while
 nothing changes no timer fires and no packet leaves.
 
@@ -58,10 +59,6 @@ class Track:
     changed_at: float | None = None
     confirmed_at: float | None = None
     said: str | None = field(default=None, repr=False)  # the last "left as it is" line, said once
-
-    @property
-    def due(self) -> bool:
-        return self.retry_at is not None
 
     def as_state(self) -> dict:
         r = self.record
