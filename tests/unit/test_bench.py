@@ -1,0 +1,159 @@
+"""The benchmark's pure helpers (tools/bench.py): percentiles, phases, the poller's wire check,
+BIND log parsing, targets and the table. No namespace, no root."""
+
+import os
+import random
+import sys
+
+import dns.message
+import dns.rrset
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools"))
+
+import bench  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "values, q, want",
+    [
+        ([5], 50, 5),
+        ([5], 99, 5),
+        ([1, 2, 3, 4], 50, 2),  # nearest rank: ceil(0.5 * 4) = 2nd
+        ([1, 2, 3, 4], 75, 3),
+        ([1, 2, 3, 4], 100, 4),
+        (list(range(1, 101)), 95, 95),
+        (list(range(1, 101)), 99, 99),
+        (list(range(1, 201)), 99, 198),
+        ([3, 1, 2], 50, 2),  # order does not matter
+    ],
+)
+def test_percentile_is_nearest_rank(values, q, want):
+    assert bench.percentile(values, q) == want
+
+
+@pytest.mark.parametrize("values, q", [([], 50), ([1], 0), ([1], 101)])
+def test_percentile_refuses(values, q):
+    with pytest.raises(ValueError):
+        bench.percentile(values, q)
+
+
+def test_summarize():
+    s = bench.summarize([0.004, 0.002, 0.003, 0.010])
+    assert s == {"n": 4, "min": 0.002, "p50": 0.003, "p95": 0.010, "p99": 0.010, "max": 0.010, "mean": pytest.approx(0.00475)}
+
+
+@pytest.mark.parametrize("n", [1, 2, 4, 7])
+def test_stratified_phases_one_in_each_stratum(n):
+    phases = bench.stratified_phases(n, 60, random.Random(1))
+    assert len(phases) == n
+    width = 59 / n
+    assert sorted(int((p - 0.5) // width) for p in phases) == list(range(n))
+    assert all(0.5 <= p < 59.5 for p in phases)
+
+
+def test_wan_addresses_never_repeat_back_to_back():
+    seq = [bench.wan_address(i) for i in range(1000)]
+    assert all(a != b for a, b in zip(seq, seq[1:], strict=False))
+    assert all(a.startswith("203.0.113.") and a != "203.0.113.0" for a in seq)
+
+
+def _response(name, rtype, addresses, extra_ns=True):
+    query = dns.message.make_query(name, rtype)
+    answer = dns.message.make_response(query)
+    if addresses:
+        answer.answer.append(dns.rrset.from_text(name, 60, "IN", rtype, *addresses))
+    if extra_ns:  # what BIND adds: authority and glue, which the check must skip
+        answer.authority.append(dns.rrset.from_text("example.com.", 300, "IN", "NS", "ns1.example.com."))
+        answer.additional.append(dns.rrset.from_text("ns1.example.com.", 300, "IN", "A", "192.0.2.53"))
+    return answer.to_wire()
+
+
+@pytest.mark.parametrize(
+    "rtype, addresses",
+    [
+        ("A", ["203.0.113.7"]),
+        ("A", ["203.0.113.7", "198.51.100.2"]),
+        ("A", []),
+        ("AAAA", ["2001:db8::7"]),
+    ],
+)
+def test_answer_addresses_reads_the_answer_section_only(rtype, addresses):
+    wire = _response("www.example.com.", rtype, addresses)
+    assert bench.answer_addresses(wire, 28 if rtype == "AAAA" else 1) == frozenset(addresses)
+
+
+def test_answer_addresses_refuses_errors_and_short_wire():
+    query = dns.message.make_query("www.example.com.", "A")
+    nx = dns.message.make_response(query)
+    nx.set_rcode(dns.rcode.NXDOMAIN)
+    assert bench.answer_addresses(nx.to_wire()) is None
+    assert bench.answer_addresses(query.to_wire()) is None  # not a response
+    wire = _response("www.example.com.", "A", ["203.0.113.7"], extra_ns=False)
+    assert bench.answer_addresses(wire[:-2]) is None
+    assert bench.answer_addresses(b"\x00") is None
+
+
+def test_delta():
+    assert bench.delta({"a": 1, "b": 5}, {"a": 4, "b": 5, "c": 2}) == {"a": 3, "b": 0, "c": 2}
+
+
+@pytest.mark.parametrize(
+    "seconds, text",
+    [(None, "-"), (0.0000004, "0 µs"), (0.0042, "4.2 ms"), (0.25, "250.0 ms"), (31.234, "31.23 s"), (120, "120 s")],
+)
+def test_fmt_seconds(seconds, text):
+    assert bench.fmt_seconds(seconds) == text
+
+
+@pytest.mark.parametrize(
+    "theirs, ours, text",
+    [(30.0, 0.008, "3,750×"), (2.0, 1.0, "2.0×"), (None, 1.0, "-"), (0, 0, "-"), (1.0, 0, "∞")],
+)
+def test_fmt_ratio(theirs, ours, text):
+    assert bench.fmt_ratio(theirs, ours) == text
+
+
+def _edge(**over):
+    edge = {
+        "latency": {"p50": 0.008, "p99": 0.02},
+        "startup": {"discovery": {"p50": 0.4}},
+        "memory": {"rss_end_mb": 41.0, "growth_mb": 0.3},
+        "idle": {"packets_per_min": 0, "cpu_s_per_min": 0.0},
+        "cost": {"max_messages_one_change": 2},
+        "noop": {"packets": 0},
+        "scale": {"updates_per_change_max": 1},
+    }
+    edge.update(over)
+    return edge
+
+
+def test_check_targets():
+    rows = {r["what"]: r for r in bench.check_targets(_edge())}
+    assert len(rows) == len(bench.TARGETS)
+    assert rows["latency p50"]["met"] is True
+    assert rows["RSS after 1,000 changes"]["met"] is False
+    assert rows["RSS growth"]["met"] is True
+    assert rows["idle CPU / min"]["met"] is True
+
+
+def test_check_targets_edges_and_missing():
+    rows = {r["what"]: r for r in bench.check_targets(_edge(memory={"rss_end_mb": 40, "growth_mb": 1}, latency={}))}
+    assert rows["RSS after 1,000 changes"]["met"] is True  # <= 40
+    assert rows["RSS growth"]["met"] is False  # < 1, strictly
+    assert rows["latency p50"]["met"] is None  # not measured
+
+
+def test_render_table_marks_misses_and_ddclient():
+    results = {
+        "command": "tools/bench.py",
+        "machine": {"date": "2026-11-25 07:00 UTC", "cpu": "Some CPU", "cpus": 2, "kernel": "6.1", "python": "3.11.7", "bind": "BIND 9.18"},
+        "ddns_edge": _edge(),
+        "ddclient": {"version": "3.10.0-2", "interval": 60, "latency": {"n": 4, "p50": 30.0, "p95": 55.0, "p99": 55.0, "max": 55.0}},
+    }
+    results["targets"] = bench.check_targets(results["ddns_edge"])
+    text = bench.render_table(results)
+    assert "<= 40 MB MISSED" in text
+    assert "<= 10 ms met" in text
+    assert "30.00 s *" in text and "3,750×" in text
+    assert "bounded by its polling" in text
