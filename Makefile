@@ -17,13 +17,25 @@ PACKAGES := iproute2 nftables bind9 bind9-dnsutils faketime busybox
 
 export PATH := $(PATH):/usr/sbin:/sbin
 
-.PHONY: test demo lint host-tools
+.PHONY: test demo lint host-tools bench
 
 test: host-tools $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS) tests
 
 demo: host-tools $(STAMP)
 	$(PY) tools/demo.py
+
+# Figures from the namespace world, side by side with ddclient (installed here when missing,
+# as root, without starting its service): `make bench`, or `make bench BENCH_ARGS=--quick`.
+bench: host-tools $(STAMP)
+	@if ! command -v ddclient >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		echo "make: installing ddclient for the comparison"; \
+		if [ ! -e /usr/sbin/policy-rc.d ]; then \
+			printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d; \
+			trap 'rm -f /usr/sbin/policy-rc.d' EXIT; fi; \
+		{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y ddclient; } \
+			|| echo "make: ddclient not installed; the bench runs without it" >&2; fi
+	$(PY) tools/bench.py $(BENCH_ARGS)
 
 lint: $(STAMP)
 	@if $(PY) -m ruff --version >/dev/null 2>&1; then $(PY) -m ruff check ddns_edge tests tools; \
