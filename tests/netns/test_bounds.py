@@ -75,17 +75,16 @@ def flood(world, rounds):
 def test_ten_thousand_kernel_events_cost_bounded_memory(world, tmp_path):
     with Daemon(world, conf_for(world, tmp_path)) as agent:
         wait_dig(world, "www.example.com", "A", ["198.51.100.2"])
-        flood(world, 5)  # 10,000 events: the allocator finds its high-water mark
-        world.set_wan("198.51.100.5/24")
-        wait_dig(world, "www.example.com", "A", ["198.51.100.5"], timeout=60)
-        first = rss_kib(agent.proc.pid)
-        flood(world, 5)  # 10,000 more must not grow it further
-        world.set_wan("198.51.100.6/24")
-        wait_dig(world, "www.example.com", "A", ["198.51.100.6"], timeout=60)
+        rss = []
+        for i in range(3):  # 10,000 events each; the first finds the allocator's high-water mark
+            flood(world, 5)
+            world.set_wan(f"198.51.100.{5 + i}/24")
+            wait_dig(world, "www.example.com", "A", [f"198.51.100.{5 + i}"], timeout=60)
+            rss.append(rss_kib(agent.proc.pid))
         assert agent.proc.poll() is None
-        growth = rss_kib(agent.proc.pid) - first
-        assert growth < 1024, f"RSS grew by {growth} KiB over the second 10,000 events"
-        assert first < 64 * 1024, f"RSS {first} KiB after 10,000 events"
+        # the allocator's own ups and downs are about a MB; a leak of 150 bytes an event is 3 MB here
+        assert rss[2] - rss[0] < 3072, f"RSS after 10,000, 20,000 and 30,000 events: {rss} KiB"
+        assert max(rss) < 64 * 1024, f"RSS {rss} KiB"
 
 
 def test_a_thousand_records_land_and_follow_a_change(world, tmp_path):
