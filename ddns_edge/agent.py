@@ -32,7 +32,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 
-from ddns_edge import echo, plan, report, state, ubus
+from ddns_edge import dnsupdate, echo, plan, report, state, ubus
 from ddns_edge.errors import ConfigError
 from ddns_edge.netlink import RTM_DELLINK, RTM_NEWLINK, Subscription, View
 from ddns_edge.sources import Detection, detect, echo_key
@@ -41,8 +41,13 @@ from ddns_edge.updater import Targets, sync
 log = report.log
 
 
-class Stop(Exception):
-    """Raised by the SIGTERM/SIGINT handler: leave the loop now, even mid-update."""
+class Stop(BaseException):
+    """Raised by the SIGTERM/SIGINT handler: leave the loop now, even mid-update.
+
+    A BaseException, so that no `except Exception` on the way (logging, the echo) takes it
+    for an error. Where a library swallows it anyway (dnspython wraps any exception met
+    while parsing), the `stopping` flag remains, checked after every step that may block
+    and, during an exchange, by dnsupdate's wait on the signal wakeup socket."""
 
 
 @dataclass
@@ -106,6 +111,7 @@ class Agent:
         self.echoes: dict[tuple[int, str | None], EchoCheck] = {}
         self.hooks: list[tuple[subprocess.Popen, float, str]] = []
         self.reload_wanted = False
+        self.stopping = False
         self.statefile = state.StateFile(config.agent.state_dir)
         self.resolve = ubus.Resolver()  # option interface: network name -> device, through netifd
         self.listener: ubus.Listener | None = None
@@ -403,6 +409,7 @@ class Agent:
         old_handlers = {}
 
         def stop(signum, frame):
+            self.stopping = True
             raise Stop()
 
         def hup(signum, frame):
@@ -414,6 +421,7 @@ class Agent:
         for signum, handler in ((signal.SIGTERM, stop), (signal.SIGINT, stop), (signal.SIGHUP, hup), (signal.SIGCHLD, nothing)):
             old_handlers[signum] = signal.signal(signum, handler)
         old_wakeup = signal.set_wakeup_fd(wake_w.fileno(), warn_on_full_buffer=False)
+        dnsupdate.interrupt_with(wake_r.fileno(), self._check_stop)
         sub = None
         try:
             sub = Subscription(self.rcvbuf)  # subscribe first, then dump: no event falls between
@@ -430,13 +438,18 @@ class Agent:
                 sel.register(wake_r, selectors.EVENT_READ, "wake")
                 self._listen_ubus()
                 while True:
+                    if self.reload_wanted:  # (a signal's wakeup byte may have been read during an exchange)
+                        self._reload(time.monotonic())
                     self._run_echoes(time.monotonic())
+                    self._check_stop()
                     now = time.monotonic()
                     self._act(now)
+                    self._check_stop()
                     self._reap_hooks(time.monotonic())
                     deadline = self._deadline()
                     timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
                     ready = sel.select(timeout)
+                    self._check_stop()
                     now = time.monotonic()
                     for key, _ in ready:
                         if key.data == "wake":
@@ -449,12 +462,11 @@ class Agent:
                             self._on_ubus(now)
                         else:
                             self._on_netlink(sub, now)
-                    if self.reload_wanted:
-                        self._reload(now)
         except Stop:
             log.info("stopping")
             return 0
         finally:
+            dnsupdate.interrupt_with(None)
             signal.set_wakeup_fd(old_wakeup)
             for signum, handler in old_handlers.items():
                 signal.signal(signum, handler)
@@ -466,6 +478,10 @@ class Agent:
             self.sel = None
             wake_r.close()
             wake_w.close()
+
+    def _check_stop(self) -> None:
+        if self.stopping:
+            raise Stop()
 
     def _on_netlink(self, sub: Subscription, now: float) -> None:
         try:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import os
 import select
 import socket
 import time
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Callable, Iterable
 
 import dns.exception
 import dns.flags
@@ -139,14 +140,15 @@ def exchange(request: dns.message.Message, target: Target, timeout: float = TIME
     """
     wire = request.to_wire()
     deadline = time.monotonic() + timeout
-    if len(wire) > MAX_UDP_REQUEST:
-        raw = _tcp(wire, target, deadline)
-    else:
-        raw = _udp(wire, target, request, deadline)
+    raw = None
+    if len(wire) <= MAX_UDP_REQUEST:
+        raw = _udp(wire, target, request, deadline)  # matched to the request there
         if int.from_bytes(raw[2:4], "big") & dns.flags.TC:  # truncated: not trusted, ask again over TCP
-            raw = _tcp(wire, target, deadline)
-    if not _matches(raw, request):
-        raise Rejected(dns.rcode.FORMERR, detail="answer not correctly signed (it does not answer the request)")
+            raw = None
+    if raw is None:
+        raw = _tcp(wire, target, deadline)
+        if not _matches(raw, request):
+            raise Rejected(dns.rcode.FORMERR, detail="answer not correctly signed (it does not answer the request)")
     answer = _verify(raw, request)
     rcode = answer.rcode()
     if rcode == dns.rcode.NOERROR or (rcode == dns.rcode.NXDOMAIN and request.opcode() == 0):
@@ -158,21 +160,57 @@ def _family(server: str) -> int:
     return socket.AF_INET6 if ":" in server else socket.AF_INET
 
 
+RETRANSMIT = 1.0  # seconds before the first resend; doubles within the exchange's timeout
+
+_interrupt: tuple[int, Callable[[], None]] | None = None
+
+
+def interrupt_with(fd: int | None, check: Callable[[], None] | None = None) -> None:
+    """Let a wait for an answer end early: when `fd` becomes readable (the agent's signal
+    wakeup socket), drain it and call `check()`, which raises to abandon the exchange."""
+    global _interrupt
+    _interrupt = None if fd is None else (fd, check)
+
+
 def _udp(wire: bytes, target: Target, request: dns.message.Message, deadline: float) -> bytes:
-    with socket.socket(_family(target.server), socket.SOCK_DGRAM) as sock:
-        sock.connect((target.server, target.port))  # the kernel drops datagrams from anyone else
-        sock.send(wire)
+    """Send over UDP and wait for the matching answer; resend from a fresh socket after 1 s,
+    2 s, ...: the answer to the first send may have gone to a WAN address that is gone."""
+    socks: list[socket.socket] = []
+    try:
+        next_send, interval = time.monotonic(), RETRANSMIT
         while True:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([sock], [], [], left)[0]:
+            now = time.monotonic()
+            if now >= deadline:
                 raise socket.timeout
-            try:
-                raw = sock.recv(MAX_UDP)
-            except ConnectionRefusedError:
-                raise
-            if _matches(raw, request):
-                return raw
-            # a wrong ID or question: not our answer; keep waiting for the real one
+            if now >= next_send:
+                sock = socket.socket(_family(target.server), socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+                socks.append(sock)
+                sock.connect((target.server, target.port))  # the kernel drops datagrams from anyone else
+                sock.send(wire)
+                next_send, interval = now + interval, interval * 2
+            watch: list = list(socks)
+            if _interrupt is not None:
+                watch.append(_interrupt[0])
+            for ready in select.select(watch, [], [], min(deadline, next_send) - now)[0]:
+                if not isinstance(ready, socket.socket):
+                    _drain(ready)
+                    _interrupt[1]()
+                    continue
+                raw = ready.recv(MAX_UDP)
+                if _matches(raw, request):
+                    return raw
+                # a wrong ID or question: not our answer; keep waiting for the real one
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 4096):
+            pass
+    except BlockingIOError:
+        pass
 
 
 def _tcp(wire: bytes, target: Target, deadline: float) -> bytes:

@@ -12,6 +12,7 @@ the key, except for what MODE says:
   truncated   over UDP an unsigned TC answer; over TCP the right one
   race        the first UPDATE fails NXRRSET (another writer got there first), then behaves
   race-always every UPDATE fails NXRRSET
+  drop-first  the first datagram is never answered (its answer lost on the way)
   fine        behaves
 
 Each request's opcode (QUERY or UPDATE) is printed on stdout, a line each.
@@ -67,8 +68,12 @@ def main():
     liar.bind((spoof, 53))
     print("ready", flush=True)
     raced = False
+    dropped = False
     while True:
         data, peer = udp.recvfrom(65535)
+        if mode == "drop-first" and not dropped:
+            dropped = True
+            continue
         if mode == "garbage":
             udp.sendto(b"\x13\x37 this is not DNS", peer)
             continue

@@ -46,7 +46,7 @@ def once(world, tmp_path):
     return ddns_edge(world, conf, "once")
 
 
-@pytest.mark.parametrize("mode", ["fine", "wrong-id", "truncated"])
+@pytest.mark.parametrize("mode", ["fine", "wrong-id", "truncated", "drop-first"])
 def test_good_answers_are_found_among_bad_ones(misbehave, tmp_path, mode):
     p = once(misbehave(mode), tmp_path)
     assert p.returncode == 0, p.stderr
@@ -88,3 +88,10 @@ def test_a_race_lost_every_time_gives_up_after_three_rounds(misbehave, tmp_path)
     assert p.returncode == 1
     assert "the record kept changing under us (NXRRSET) 3 times: another writer is updating it" in p.stderr, p.stderr
     assert seen(misbehave.procs[-1]) == ["QUERY", "UPDATE"] * 3
+
+
+def test_a_lost_answer_is_asked_again_within_the_timeout(misbehave, tmp_path):
+    world = misbehave("drop-first")
+    p = once(world, tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert seen(misbehave.procs[-1]) == ["QUERY", "UPDATE"]  # the dropped first send is not printed

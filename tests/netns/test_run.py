@@ -212,3 +212,21 @@ def test_status_prints_the_state_for_people_and_scripts(world, tmp_path):
         data = json.loads(ddns_edge(world, conf, "status", "--json").stdout)
         assert data["records"][0]["address"] == "198.51.100.2" and data["pid"] == agent.proc.pid
         assert os.stat(tmp_path / "state" / "state.json").st_mode & 0o777 == 0o644
+
+
+def test_sigterm_is_never_lost_whatever_the_agent_is_doing(world, tmp_path):
+    # SIGTERM at many moments around an update: parsing, logging, writing state; each
+    # time the agent exits 0 (a signal swallowed on the way must not keep it running)
+    conf = agent_conf(world, tmp_path)
+    for i in range(20):
+        agent = Daemon(world, conf)
+        agent.wait_log("following 1 record(s)")
+        world.set_wan(f"198.51.100.{100 + i}/24")
+        time.sleep(0.002 * i)
+        agent.signal(signal.SIGTERM)
+        try:
+            code = agent.proc.wait(10)
+        finally:
+            agent.stop()
+        assert code == 0, f"round {i}: {agent.log()}"
+        assert "Logging error" not in agent.log() and "Traceback" not in agent.log()
