@@ -12,8 +12,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed.stamp
 
 # The tools the netns world runs, and the Debian packages that hold them.
-TOOLS := ip nft named dig nsupdate tsig-keygen faketime busybox
-PACKAGES := iproute2 nftables bind9 bind9-dnsutils faketime busybox
+TOOLS := ip nft named dig nsupdate tsig-keygen faketime busybox openssl
+PACKAGES := iproute2 nftables bind9 bind9-dnsutils faketime busybox openssl
 
 export PATH := $(PATH):/usr/sbin:/sbin
 
