@@ -83,7 +83,7 @@ def discover(record, resolver: dns.resolver.Resolver | None = None, timeout: flo
     what = f"{record.name} {record.type}"
     if record.zone and record.server:
         return Target(record.zone, _address_of(record.server, resolver, what), record.port, record.server)
-    resolver = resolver or _system_resolver(what, timeout)
+    resolver = resolver or system_resolver(what, timeout)
     try:
         if record.zone:
             zone = _absolute(record.zone)
@@ -102,7 +102,7 @@ def discover(record, resolver: dns.resolver.Resolver | None = None, timeout: flo
     return Target(_text(zone), _address_of(server, resolver, what), record.port, server)
 
 
-def _system_resolver(what: str, timeout: float) -> dns.resolver.Resolver:
+def system_resolver(what: str, timeout: float = TIMEOUT) -> dns.resolver.Resolver:
     try:
         resolver = dns.resolver.Resolver()
     except dns.resolver.NoResolverConfiguration:
@@ -116,7 +116,7 @@ def _address_of(host: str, resolver: dns.resolver.Resolver | None, what: str) ->
         return str(ipaddress.ip_address(host))
     except ValueError:
         pass
-    resolver = resolver or _system_resolver(what, TIMEOUT)
+    resolver = resolver or system_resolver(what, TIMEOUT)
     for rtype in ("A", "AAAA"):
         try:
             return resolver.resolve(host, rtype)[0].to_text()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable
 
 from ddns_edge import report
 from ddns_edge.errors import UpdateError
@@ -37,11 +36,12 @@ class Targets:
     and the last error said of each record, so that a failure repeated at every retry is
     said once at error level (clock skew, a server away) and then only as a reminder."""
 
-    def __init__(self, discover: Callable | None = None):
+    def __init__(self):
         from ddns_edge import dnsupdate
 
-        self._discover = discover or dnsupdate.discover
+        self._discover = dnsupdate.discover
         self._found: dict = {}
+        self._shared_resolver = None
         self._said: dict = {}
 
     def say(self, records: list, error: str | None) -> None:
@@ -62,8 +62,27 @@ class Targets:
     def __call__(self, record):
         key = (record.name, record.zone, record.server, record.port)
         if key not in self._found:
-            self._found[key] = self._discover(record)
+            self._found[key] = self._discover(record, self._resolver(record))
         return self._found[key]
+
+    def _resolver(self, record):
+        """One system resolver with a cache (TTL-bound) for all records that need discovery:
+        a hundred names in one zone cost a query each, not three (zone, SOA, primary)."""
+        import ipaddress
+
+        try:
+            if record.zone and record.server and ipaddress.ip_address(record.server):
+                return None  # nothing to look up
+        except ValueError:
+            pass
+        if self._shared_resolver is None:
+            import dns.resolver
+
+            from ddns_edge import dnsupdate
+
+            self._shared_resolver = dnsupdate.system_resolver(f"{record.name} {record.type}")
+            self._shared_resolver.cache = dns.resolver.Cache()
+        return self._shared_resolver
 
     def forget(self, record) -> None:
         """Find the record's target afresh next time (after a failure: the primary may have moved)."""
