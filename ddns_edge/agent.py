@@ -96,7 +96,7 @@ class EchoCheck:
 
     @property
     def label(self) -> str:
-        return f"echo over {echo.FAMILY_NAMES[self.family]}" + (f" via {self.device}" if self.device else "")
+        return echo.round_label(self.family, self.device)
 
 
 class Agent:
@@ -247,8 +247,6 @@ class Agent:
                 continue
             try:
                 result = echo.ask(self.echo_sources, check.family, check.device, self.echo_quorum, check.health)
-            except Stop:
-                raise
             except Exception as e:  # a bug must not end the daemon: log, back off, go on
                 log.error("%s failed unexpectedly: %s: %s", check.label, type(e).__name__, e, exc_info=log.isEnabledFor(10))
                 result = echo.Agreement(None, "the echo round failed unexpectedly (see log)")
@@ -292,8 +290,6 @@ class Agent:
         wanted = {t.record: t.wanted.address for t in due}
         try:
             outcomes = sync(self.config, wanted, self.targets)
-        except Stop:
-            raise
         except Exception as e:  # a bug must not end the daemon: log, back off, go on
             log.error("update round failed unexpectedly: %s: %s", type(e).__name__, e, exc_info=log.isEnabledFor(10))
             outcomes = {t.record: None for t in due}

@@ -89,7 +89,7 @@ def _echo_round(cfg, family: int, device: str | None, say_rejections: bool):
 
     sources, quorum = echo.sources_of(cfg.agent)
     result = echo.ask(sources, family, device, quorum)
-    label = f"echo over {echo.FAMILY_NAMES[family]}" + (f" via {device}" if device else "")
+    label = echo.round_label(family, device)
     for shown, answer in result.answers:
         if answer.address is None and say_rejections:
             report.log.warning("%s: %s rejected: %s", label, shown, answer.rejected)

@@ -54,6 +54,11 @@ FAMILY_NAMES = {4: "IPv4", 6: "IPv6"}
 TYPE_OF_FAMILY = {4: "A", 6: "AAAA"}
 
 
+def round_label(family: int, device: str | None) -> str:
+    """How the log names the echo of one family and device: 'echo over IPv4 via wan0'."""
+    return f"echo over {FAMILY_NAMES[family]}" + (f" via {device}" if device else "")
+
+
 # ------------------------------------------------------------------ sources (pure)
 
 
