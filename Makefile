@@ -23,7 +23,7 @@ test: host-tools $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS) tests
 
 demo: host-tools $(STAMP)
-	$(PY) tools/demo.py
+	$(PY) -m tools.demo
 
 # Figures from the namespace world, side by side with ddclient (installed here when missing,
 # as root, without starting its service): `make bench`, or `make bench BENCH_ARGS=--quick`.
@@ -35,7 +35,7 @@ bench: host-tools $(STAMP)
 			trap 'rm -f /usr/sbin/policy-rc.d' EXIT; fi; \
 		{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y ddclient; } \
 			|| echo "make: ddclient not installed; the bench runs without it" >&2; fi
-	$(PY) tools/bench.py $(BENCH_ARGS)
+	$(PY) -m tools.bench $(BENCH_ARGS)
 
 lint: $(STAMP)
 	@if $(PY) -m ruff --version >/dev/null 2>&1; then $(PY) -m ruff check ddns_edge tests tools; \

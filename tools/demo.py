@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The ddns-edge demo: a router, an isp and a real BIND in network namespaces.
 
-Run as root: `make demo` (or `.venv/bin/python tools/demo.py`). It builds the world of
+Run as root: `make demo` (or `.venv/bin/python -m tools.demo`). It builds the world of
 tests/netns/world.py, starts BIND with example.com, writes an agent config for
 www.example.com, changes the router's WAN address, shows what BIND answers before and
 after, and tears everything down (also on Ctrl-C and SIGTERM).
@@ -17,9 +17,7 @@ import sys
 import threading
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "netns"))
-
-from world import World  # noqa: E402
+from tests.netns.world import World
 
 RECORD = "www.example.com"
 NEW_WAN = "203.0.113.7/24"

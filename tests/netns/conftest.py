@@ -15,13 +15,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))  # `import world`, whatever pytest's import mode
-
-from world import World, missing_tools  # noqa: E402
+from tests.netns.world import World, missing_tools
 
 
 def _in_ci() -> bool:

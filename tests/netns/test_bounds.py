@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from agentlib import Daemon, record, wait_dig, wait_for, write_config
+from tests.netns.agentlib import Daemon, record, wait_dig, wait_for, write_config
 
 WHERE = dict(zone="example.com", server="192.0.2.53")
 

@@ -13,7 +13,7 @@ import os
 import re
 import time
 
-from agentlib import EXE, Daemon, ddns_edge, record, wait_dig, wait_for
+from tests.netns.agentlib import EXE, Daemon, ddns_edge, record, wait_dig, wait_for
 
 WHERE = dict(zone="example.com", server="192.0.2.53")
 IP = "http://192.0.2.80/ip"

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from agentlib import ddns_edge, record, write_config
+from tests.netns.agentlib import ddns_edge, record, write_config
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ADDRESS, SPOOF = "192.0.2.54", "192.0.2.55"

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from world import World, WorldError, Zone, netns_names
+from tests.netns.world import World, WorldError, Zone, netns_names
 
 
 def leftovers(name: str, pids: list[int], paths: list[str]) -> list[str]:
@@ -243,9 +243,8 @@ def test_a_failed_build_cleans_up():
 
 
 SCRIPT = textwrap.dedent("""
-    import sys, time
-    sys.path.insert(0, {here!r})
-    from world import World
+    import time
+    from tests.netns.world import World
     with World(handle_signals=True) as w:
         w.start_bind()
         print(w.name, w.named_pid, w.dir, flush=True)
@@ -256,8 +255,8 @@ SCRIPT = textwrap.dedent("""
 @pytest.mark.parametrize("sig, status", [(signal.SIGTERM, 128 + signal.SIGTERM),
                                          (signal.SIGINT, -signal.SIGINT)])
 def test_a_script_torn_down_by_a_signal_cleans_up(sig, status):
-    script = SCRIPT.format(here=os.path.dirname(__file__))
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, text=True, cwd=root)  # `tests` from the checkout
     name, pid, directory = proc.stdout.readline().split()
     proc.send_signal(sig)
     assert proc.wait(10) == status

@@ -27,7 +27,7 @@ Rules the code below keeps:
   removes it all: processes, namespaces (and so the veths), /etc/netns/<rtr>, the temp dir.
 
 Needs root, iproute2, nftables and bind9 (named, dig, nsupdate, tsig-keygen). Importable
-from pytest (tests/netns/conftest.py) and from a script (tools/demo.py).
+from pytest (tests/netns/conftest.py) and from a script (tools/demo.py, python -m tools.demo).
 """
 
 from __future__ import annotations

@@ -1,17 +1,13 @@
-"""The benchmark's pure helpers (tools/bench.py): percentiles, phases, the poller's wire check,
+"""The benchmark's pure helpers (tools/bench/report.py): percentiles, phases, the poller's wire check,
 BIND log parsing, targets and the table. No namespace, no root."""
 
-import os
 import random
-import sys
 
 import dns.message
 import dns.rrset
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools"))
-
-import bench  # noqa: E402
+from tools.bench import report as bench
 
 
 @pytest.mark.parametrize(

@@ -1,362 +1,44 @@
-#!/usr/bin/env python3
-"""`make bench`: ddns-edge's figures from the namespace world, side by side with ddclient.
-
-Run as root: `make bench` (or `.venv/bin/python tools/bench.py [--quick]`). It builds the
-world of tests/netns/world.py (rtr -> isp -> srv with a real BIND), runs `ddns-edge run` in
-the router namespace as a user would, prints a table and writes bench/results.json (and
-the table as bench/results.txt). Benchmarks report figures; nothing here is a timed test.
-
-How each figure is measured (the same words are printed under the table):
-
-- Change time. The bench process holds a netlink socket opened inside the router namespace
-  (pyroute2, made after setns(2) into it) and changes the WAN address itself: it adds the
-  new address, then deletes the old one. The change time is taken just before the delete,
-  the moment the new address becomes the only one (until then the address rules keep the
-  published address, so the agent rightly does nothing on the add).
-- Visible time. A UDP socket opened inside the server namespace asks BIND for the record
-  (no recursion, straight to BIND, never through the isp, so it is not counted) about
-  every millisecond, and only while a change is pending; the answer is checked on the
-  wire, without a DNS library (polling costs about 9 % of a core here, and BIND 7 %).
-  The figure is the time the first answer with the new address arrived: an upper bound.
-  The flip happened after BIND answered the previous poll, so the true value is at most
-  one poll interval plus one round trip lower; the table gives that resolution.
-- Latency: spaced changes, each made 20-60 ms after the previous one was confirmed, with
-  the agent idle. Memory: then back-to-back changes up to 1,000 in all, each made as soon
-  as the previous one is visible at BIND and confirmed in the agent's state file (so every
-  one is processed, none coalesced, and no UPDATE response is sent to an address already
-  gone); RSS (VmRSS of the agent) after start, after the spaced changes, every 100 changes
-  and at the end.
-- Start-up: from just before the process is spawned (`ip netns exec ... ddns-edge run`, as
-  an init system in a namespace would) to BIND answering the WAN address, with the record
-  set to another address beforehand so the first sync is an UPDATE that shows. Measured
-  with the config leaving zone and server out (found by SOA through resolv.conf) and with
-  both given; the cost of `ip netns exec` itself is given too.
-- Messages. Packets from the router to BIND are the isp's nftables counters (world.py);
-  an extra nftables table in the isp splits UDP DNS messages by the opcode in their
-  header (@th,81,4: 0 QUERY, 5 UPDATE). UPDATE messages are also counted by BIND itself
-  (its statistics channel, opcode counters: UDP and TCP alike, for large UPDATEs go over
-  TCP); the bench's own queries are QUERYs from inside srv and never UPDATEs.
-- No-op: kernel events that must not change the record (the current address re-added,
-  a private address and an IPv6 address added and removed on the WAN, an address on
-  another link); packets counted, and the agent's context switches show it woke for them.
-- Idle: nothing changes for 60 s; the agent's CPU time (sum of its threads' schedstat
-  run time, in ns), wakeups (context switches) and packets to BIND.
-- Scale: 100 A records on the WAN; after one change, the time until all 100 answer the new
-  address (a sentinel record is polled, then every record checked) and the messages sent.
-- ddclient (the Debian package; protocol=nsupdate, daemon=60, its minimum) in the same
-  world, on the same kind of change. It polls: a change waits for its next poll. Changes
-  are made at stratified phases of its 60 s cycle, so its latency spreads over 0-60 s; its
-  figure is bounded by its polling interval, not by its work. It runs with use=if (not
-  usev4=ifv4) and min-error-interval=0: see measure_ddclient for why (3.10's nsupdate
-  bookkeeping would otherwise add a poll to each change and resend unchanged addresses).
-"""
+"""The bench in the namespace world: sockets inside namespaces, the poller, counters, the agent and ddclient."""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import ctypes
-import datetime
 import json
-import math
 import os
-import platform
 import random
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(ROOT, "tests", "netns"))
+import dns.flags
+import dns.message
+from pyroute2 import IPRoute
 
-RECORD = "www.example.com"
-ZONE = "example.com"
-DECOY = "192.0.2.99"  # what the record is set to before a start-up run
-BENCH_TABLE = "ddns_bench"
-STATS_PORT = 8053
-MB = 1_000_000
-
-
-class BenchError(RuntimeError):
-    """A phase could not be measured; the message says what was waited for."""
-
-
-# ================================================================ pure helpers
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The nearest-rank q-th percentile (0 < q <= 100): always a value that was observed."""
-    if not values:
-        raise ValueError("no values")
-    if not 0 < q <= 100:
-        raise ValueError(f"percentile {q} is not in (0, 100]")
-    ordered = sorted(values)
-    rank = math.ceil(q / 100 * len(ordered))
-    return ordered[max(0, rank - 1)]
-
-
-def summarize(values: Sequence[float]) -> dict:
-    """n, min, p50, p95, p99, max and mean of `values`."""
-    return {
-        "n": len(values),
-        "min": min(values),
-        "p50": percentile(values, 50),
-        "p95": percentile(values, 95),
-        "p99": percentile(values, 99),
-        "max": max(values),
-        "mean": sum(values) / len(values),
-    }
-
-
-def stratified_phases(n: int, period: float, rng: random.Random, margin: float = 0.5) -> list[float]:
-    """`n` phases in [margin, period - margin): one uniformly random phase in each of n equal
-    strata, in random order, so that a few samples still cover the whole cycle."""
-    width = (period - 2 * margin) / n
-    phases = [margin + (i + rng.random()) * width for i in range(n)]
-    rng.shuffle(phases)
-    return phases
-
-
-def wan_address(i: int) -> str:
-    """The i-th WAN address the bench sets: consecutive ones always differ."""
-    return f"203.0.113.{1 + i % 250}"
-
-
-def _skip_name(wire: bytes, at: int) -> int:
-    """The offset just past the (possibly compressed) name at `at`."""
-    while True:
-        length = wire[at]
-        if length == 0:
-            return at + 1
-        if length & 0xC0 == 0xC0:  # a pointer ends the name
-            return at + 2
-        at += 1 + length
-
-
-def answer_addresses(wire: bytes, rtype: int = 1) -> frozenset[str] | None:
-    """The addresses (A: type 1, AAAA: type 28) in the answer section of a DNS response, read
-    straight from the wire: the poller's check costs microseconds, not a dnspython parse, so
-    polling every millisecond takes little CPU from the agent and BIND. None when `wire` is
-    not a NOERROR response or is cut short."""
-    import ipaddress
-
-    try:
-        if len(wire) < 12 or not wire[2] & 0x80 or wire[3] & 0x0F:
-            return None
-        qdcount, ancount = int.from_bytes(wire[4:6], "big"), int.from_bytes(wire[6:8], "big")
-        at = 12
-        for _ in range(qdcount):
-            at = _skip_name(wire, at) + 4
-        found = set()
-        for _ in range(ancount):
-            at = _skip_name(wire, at)
-            kind, rdlength = int.from_bytes(wire[at:at + 2], "big"), int.from_bytes(wire[at + 8:at + 10], "big")
-            at += 10
-            rdata = wire[at:at + rdlength]
-            if len(rdata) != rdlength:
-                return None
-            if kind == rtype and rdlength in (4, 16):
-                found.add(str(ipaddress.ip_address(rdata)))
-            at += rdlength
-        return frozenset(found)
-    except IndexError:
-        return None
-
-
-def delta(before: dict, after: dict) -> dict:
-    """after - before, key by key (keys of `after`)."""
-    return {k: after[k] - before.get(k, 0) for k in after}
-
-
-def fmt_seconds(s: float | None) -> str:
-    if s is None:
-        return "-"
-    if s < 0.001:
-        return f"{s * 1e6:.0f} µs"
-    if s < 1:
-        return f"{s * 1e3:.1f} ms"
-    if s < 100:
-        return f"{s:.2f} s"
-    return f"{s:.0f} s"
-
-
-def fmt_mb(kib: float | None) -> str:
-    return "-" if kib is None else f"{kib * 1024 / MB:.1f} MB"
-
-
-def fmt_megabytes(mb: float | None, sign: bool = False) -> str:
-    if mb is None:
-        return "-"
-    return f"{mb:+.2f} MB" if sign else f"{mb:.1f} MB"
-
-
-def fmt_number(x: float | None, digits: int = 2) -> str:
-    if x is None:
-        return "-"
-    if float(x).is_integer():
-        return f"{int(x)}"
-    return f"{x:.{digits}f}"
-
-
-def fmt_ratio(theirs: float | None, ours: float | None) -> str:
-    """How many times ddclient's figure is ddns-edge's ("-" when not comparable)."""
-    if theirs is None or ours is None:
-        return "-"
-    if ours == 0:
-        return "-" if theirs == 0 else "∞"
-    r = theirs / ours
-    return f"{r:,.0f}×" if r >= 10 else f"{r:.1f}×"
-
-
-def dig(data: dict, path: str):
-    """data["a"]["b"] for path "a.b"; None when any step is missing."""
-    for part in path.split("."):
-        if not isinstance(data, dict) or part not in data:
-            return None
-        data = data[part]
-    return data
-
-
-@dataclass(frozen=True)
-class Target:
-    label: str
-    path: str  # where the figure is in results["ddns_edge"]
-    limit: float
-    strict: bool  # True: value < limit; False: value <= limit
-    shown: str  # the target as the issue states it
-
-
-# The issue's targets (x86_64, veth between namespaces); growth is "< 1 MB", the rest "<=".
-TARGETS = (
-    Target("latency p50", "latency.p50", 0.010, False, "<= 10 ms"),
-    Target("latency p99", "latency.p99", 0.050, False, "<= 50 ms"),
-    Target("start-up", "startup.discovery.p50", 1.0, False, "<= 1 s"),
-    Target("RSS after 1,000 changes", "memory.rss_end_mb", 40, False, "<= 40 MB"),
-    Target("RSS growth", "memory.growth_mb", 1, True, "< 1 MB"),
-    Target("idle packets / min", "idle.packets_per_min", 0, False, "0"),
-    Target("idle CPU / min", "idle.cpu_s_per_min", 0.01, True, "< 0.01 s"),
-    Target("messages per change", "cost.max_messages_one_change", 2, False, "<= 2"),
-    Target("messages per no-op", "noop.packets", 0, False, "0"),
-    Target("UPDATEs for 100 records", "scale.updates_per_change_max", 1, False, "1 per zone"),
+from tests.netns.agentlib import Daemon, record, write_config
+from tools.bench.report import (
+    BENCH_TABLE,
+    DECOY,
+    MB,
+    RECORD,
+    STATS_PORT,
+    ZONE,
+    BenchError,
+    answer_addresses,
+    delta,
+    fmt_mb,
+    fmt_seconds,
+    percentile,
+    stratified_phases,
+    summarize,
+    wan_address,
 )
 
-
-def check_targets(edge: dict) -> list[dict]:
-    """One row per target: the measured value, the target, and whether it is met (None: not measured)."""
-    rows = []
-    for t in TARGETS:
-        value = dig(edge, t.path)
-        met = None if value is None else (value < t.limit if t.strict else value <= t.limit)
-        rows.append({"what": t.label, "path": t.path, "value": value, "target": t.shown, "met": met})
-    return rows
-
-
-def verdict(met: bool | None) -> str:
-    return {True: "met", False: "MISSED", None: "not measured"}[met]
-
-
-def render_table(results: dict) -> str:
-    """The table printed at the end (pure: everything comes from `results`)."""
-    e = results.get("ddns_edge", {})
-    d = results.get("ddclient", {})
-    m = results.get("machine", {})
-    targets = {row["path"]: row for row in results.get("targets", [])}
-    dd_note = "*"
-    rows: list[tuple[str, str, str, str, str]] = []
-
-    def row(label, ours, target_path=None, theirs="", ratio=""):
-        t = targets.get(target_path) if target_path else None
-        shown = f"{t['target']} {verdict(t['met'])}" if t else ""
-        rows.append((label, ours, shown, theirs, ratio))
-
-    lat, dlat = e.get("latency") or {}, d.get("latency") or {}
-    for p in ("p50", "p95", "p99", "max", "mean"):
-        theirs = fmt_seconds(dlat.get(p)) + f" {dd_note}" if dlat else ""
-        row(f"latency {p}", fmt_seconds(lat.get(p)), f"latency.{p}", theirs, fmt_ratio(dlat.get(p), lat.get(p)) if dlat else "")
-    if lat:
-        row(f"  (n = {lat.get('n')}; resolution p50)", fmt_seconds(lat.get("resolution_p50")), None,
-            f"n = {dlat.get('n')}" if dlat else "")
-    b2b = e.get("latency_back_to_back") or {}
-    if b2b:
-        row(f"  back-to-back p50 / p99 (n = {b2b.get('n')})", f"{fmt_seconds(b2b.get('p50'))} / {fmt_seconds(b2b.get('p99'))}")
-    st = e.get("startup") or {}
-    disc = st.get("discovery") or {}
-    theirs = d.get("startup")
-    row("start-up p50 (zone found by SOA)", fmt_seconds(disc.get("p50")), "startup.discovery.p50",
-        fmt_seconds(theirs) if theirs is not None else "", fmt_ratio(theirs, disc.get("p50")) if theirs is not None else "")
-    if st.get("zone_server"):
-        row("  start-up p50 / max (zone, server given)", f"{fmt_seconds(st['zone_server'].get('p50'))} / {fmt_seconds(st['zone_server'].get('max'))}")
-    if disc:
-        row("  start-up max (zone found by SOA)", fmt_seconds(disc.get("max")))
-    if st.get("ip_netns_exec"):
-        row("  of which `ip netns exec` (p50)", fmt_seconds(st["ip_netns_exec"].get("p50")))
-    idle = e.get("idle") or {}
-    didle = d.get("idle") or {}
-    if idle:
-        row(f"idle packets / min ({idle.get('seconds') or 0:.0f} s)", fmt_number(idle.get("packets_per_min")), "idle.packets_per_min",
-            fmt_number(didle.get("packets_per_min")) if didle else "")
-        row("idle CPU / min", fmt_seconds(idle.get("cpu_s_per_min")), "idle.cpu_s_per_min",
-            fmt_seconds(didle.get("cpu_s_per_min")) + " †" if didle else "", fmt_ratio(didle.get("cpu_s_per_min"), idle.get("cpu_s_per_min")) if didle else "")
-        row("  idle wakeups / min", fmt_number(idle.get("wakeups_per_min")))
-    mem = e.get("memory") or {}
-    if mem:
-        row("RSS after start", fmt_megabytes(mem.get("rss_start_mb")), None,
-            fmt_megabytes(d.get("rss_mb")) if d.get("rss_mb") else "", fmt_ratio(d.get("rss_mb"), mem.get("rss_start_mb")) if d.get("rss_mb") else "")
-        row(f"RSS after {mem.get('changes') or 0:,} changes", fmt_megabytes(mem.get("rss_end_mb")), "memory.rss_end_mb")
-        row("RSS growth", fmt_megabytes(mem.get("growth_mb"), sign=True), "memory.growth_mb")
-    cost = e.get("cost") or {}
-    if cost:
-        row("messages per change (mean / max)", f"{fmt_number(cost.get('messages_per_change'))} / {fmt_number(cost.get('max_messages_one_change'))}",
-            "cost.max_messages_one_change", fmt_number(d.get("messages_per_change")) + " ‡" if d.get("messages_per_change") is not None else "")
-        row("  reads / UPDATEs per change", f"{fmt_number(cost.get('reads_per_change'))} / {fmt_number(cost.get('updates_per_change'))}", None,
-            f"{fmt_number(d.get('reads_per_change'))} / {fmt_number(d.get('updates_per_change'))}" if d.get("messages_per_change") is not None else "")
-    noop = e.get("noop") or {}
-    if noop:
-        row(f"messages per no-op ({noop.get('events')} no-ops)", fmt_number(noop.get("packets")), "noop.packets")
-    sc = e.get("scale") or {}
-    if sc:
-        row(f"{sc.get('records')} records: all visible after a change (p50 / max)", f"{fmt_seconds(sc.get('change_p50'))} / {fmt_seconds(sc.get('change_max'))}")
-        row("  UPDATE messages per change (max)", fmt_number(sc.get("updates_per_change_max")), "scale.updates_per_change_max")
-        row("  reads per change", fmt_number(sc.get("reads_per_change")))
-        row("  start-up to all visible", fmt_seconds(sc.get("startup")))
-        row("  start-up messages: queries (discovery, reads) + UPDATEs", f"{fmt_number(sc.get('startup_queries'))} + {fmt_number(sc.get('startup_updates'))}")
-
-    head = ("", "ddns-edge", "target", "ddclient" + (f" {d.get('version')}" if d.get("version") else ""), "ratio")
-    widths = [max(len(r[i]) for r in rows + [head]) for i in range(5)]
-    lines = [f"ddns-edge bench, {m.get('date', '?')}: {m.get('cpu', '?')} ({m.get('cpus', '?')} CPUs{', VM' if m.get('virtual') else ''}), "
-             f"Linux {m.get('kernel', '?')} {m.get('arch', '')}, Python {m.get('python', '?')}, {m.get('bind', 'BIND ?')}",
-             f"command: {results.get('command', '?')}",
-             ""]
-    fmt = "  ".join(f"{{:{'<' if i == 0 else '>'}{w}}}" for i, w in enumerate(widths))
-    lines.append(fmt.format(*head).rstrip())
-    lines.append("  ".join("-" * w for w in widths))
-    lines += [fmt.format(*r).rstrip() for r in rows]
-    lines.append("")
-    if d and d.get("latency"):
-        lines.append("ratio: ddclient's figure divided by ddns-edge's.")
-        lines.append(f"* ddclient polls every {d.get('interval', 60)} s (daemon=60, its minimum): its latency is bounded by its polling "
-                     "interval, not by its work; changes were made at stratified phases of its cycle.")
-        lines.append("  Run with use=if and min-error-interval=0: with usev4=ifv4, 3.10's nsupdate support records no good "
-                     "status, lands each change a poll late (60-120 s) and resends an unchanged address every other poll.")
-    if didle:
-        lines.append("† ddclient's CPU per idle poll cycle (one cycle a minute), its children (ip, nsupdate) included, in clock ticks.")
-    if d.get("messages_per_change") is not None:
-        lines.append("‡ ddclient sends a blind delete-and-add UPDATE (no read, no prerequisite).")
-    if d.get("skipped"):
-        lines.append(f"ddclient not measured: {d['skipped']}")
-    for phase, error in (results.get("errors") or {}).items():
-        lines.append(f"ERROR in {phase}: {error}")
-    load = m.get("loadavg_start"), m.get("loadavg_end")
-    if all(load):
-        lines.append(f"load average at start / end: {load[0]} / {load[1]} (a shared machine: figures are noisy)")
-    return "\n".join(lines)
-
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # ================================================================ namespaces, sockets, processes
 
@@ -415,9 +97,6 @@ class Poller:
     def _wire(self, name: str, rtype: str) -> bytes:
         key = (name, rtype)
         if key not in self._wires:
-            import dns.flags
-            import dns.message
-
             query = dns.message.make_query(name, rtype)
             query.flags &= ~dns.flags.RD
             self._wires[key] = query.to_wire()
@@ -462,8 +141,6 @@ class Wan:
     """Changes the router's WAN IPv4 address through a netlink socket opened in its namespace."""
 
     def __init__(self, world):
-        from pyroute2 import IPRoute
-
         with netns(world.rtr_ns):
             self.ipr = IPRoute()
         self.world = world
@@ -585,8 +262,6 @@ def proc_cpu_ticks(pid: int) -> float:
 
 class Bench:
     def __init__(self, world, args):
-        from agentlib import Daemon, record, write_config
-
         self.world = world
         self.args = args
         self.rng = random.Random(args.seed)
@@ -967,128 +642,3 @@ def measure_ddclient(bench: Bench) -> dict:
         log.close()
     return out
 
-
-# ================================================================ the run
-
-
-def machine() -> dict:
-    cpu, flags = "?", ""
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name") and cpu == "?":
-                cpu = " ".join(line.split(":", 1)[1].split())
-            if line.startswith("flags") and not flags:
-                flags = line
-    from importlib.metadata import version
-
-    def tool(args):
-        try:
-            return subprocess.run(args, capture_output=True, text=True).stdout.strip().splitlines()[0]
-        except (OSError, IndexError):
-            return None
-
-    return {
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "cpu": cpu,
-        "cpus": len(os.sched_getaffinity(0)),
-        "virtual": " hypervisor" in flags,
-        "arch": platform.machine(),
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-        "dnspython": version("dnspython"),
-        "pyroute2": version("pyroute2"),
-        "bind": (tool(["named", "-v"]) or "BIND ?").split(" (")[0],
-        "loadavg_start": f"{os.getloadavg()[0]:.2f}",
-    }
-
-
-PHASES = ("startup", "main", "latency", "noop", "idle", "scale", "ddclient")
-
-
-def run(args) -> dict:
-    from world import World
-
-    results: dict = {"command": args.command, "machine": machine(), "ddns_edge": {}, "ddclient": {}, "errors": {},
-                     "method": __doc__.split("How each figure is measured (the same words are printed under the table):")[1].strip()}
-    edge = results["ddns_edge"]
-    World.sweep(prefix="ddnsbench-")  # what a killed bench left behind
-    with World(prefix="ddnsbench-", handle_signals=True) as world:
-        world.start_bind()
-        bench = Bench(world, args)
-        bench.say(f"world {world.name} with BIND at {world.bind_addr4}; WAN {bench.wan.address}")
-        try:
-            def phase(name, fn):
-                try:
-                    return fn()
-                except Exception as e:  # one phase failing must not lose the others' figures
-                    results["errors"][name] = f"{type(e).__name__}: {e}"
-                    bench.say(f"{name}: {e}")
-                    return None
-
-            edge["startup"] = phase("startup", bench.startup)
-            main = phase("main", bench.start_main)
-            if main is not None:
-                got = phase("latency", lambda: bench.latency_and_memory(main["stats"]["rss_kib"]))
-                if got:
-                    edge.update(got)
-                edge["noop"] = phase("noop", bench.noop)
-                edge["idle"] = phase("idle", bench.idle)
-                bench.stop_agent()
-            edge["scale"] = phase("scale", bench.scale)
-            bench.stop_agent()
-            if args.no_ddclient:
-                results["ddclient"] = {"skipped": "--no-ddclient"}
-            else:
-                results["ddclient"] = phase("ddclient", lambda: measure_ddclient(bench)) or {}
-        finally:
-            bench.close()
-    results["machine"]["loadavg_end"] = f"{os.getloadavg()[0]:.2f}"
-    results["targets"] = check_targets(edge)
-    return results
-
-
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description="ddns-edge benchmark in the namespace world (root)")
-    p.add_argument("--quick", action="store_true", help="fewer iterations: a quick look, not figures for the README")
-    p.add_argument("--out", default=os.path.join(ROOT, "bench"), help="directory for results.json and results.txt (default: bench/)")
-    p.add_argument("--no-ddclient", action="store_true", help="skip the ddclient comparison (about 5 minutes)")
-    p.add_argument("--seed", type=int, default=None, help="seed for the random gaps and phases")
-    args = p.parse_args(argv)
-    full = dict(latency_changes=200, changes=1000, startup_runs=7, noop_reps=20, idle=60.0, records=100,
-                scale_changes=5, ddclient_changes=4, ddclient_idle=True)
-    quick = dict(latency_changes=100, changes=1000, startup_runs=3, noop_reps=5, idle=15.0, records=100,
-                 scale_changes=2, ddclient_changes=2, ddclient_idle=False)
-    for k, v in (quick if args.quick else full).items():
-        setattr(args, k, v)
-    args.command = "tools/bench.py" + (" --quick" if args.quick else "") + (" --no-ddclient" if args.no_ddclient else "")
-    args.t0 = time.monotonic()
-    return args
-
-
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    if os.geteuid() != 0:
-        print("bench: needs root (network namespaces, nftables, BIND): run `sudo make bench`", file=sys.stderr)
-        return 2
-    from world import missing_tools
-
-    if missing_tools():
-        print(f"bench: missing {', '.join(missing_tools())}: run `make bench` as root to install them", file=sys.stderr)
-        return 2
-    results = run(args)
-    table = render_table(results)
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump(results, f, indent=2, default=str)
-        f.write("\n")
-    with open(os.path.join(args.out, "results.txt"), "w") as f:
-        f.write(table + "\n\nHow it was measured:\n" + results["method"] + "\n")
-    print()
-    print(table)
-    print(f"\nwritten: {os.path.relpath(os.path.join(args.out, 'results.json'), ROOT)}, "
-          f"{os.path.relpath(os.path.join(args.out, 'results.txt'), ROOT)} (how each figure is measured: at its end)")
-    return 1 if results["errors"] else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,51 @@
+"""`make bench`: ddns-edge's figures from the namespace world, side by side with ddclient.
+
+Run as root: `make bench` (or `.venv/bin/python -m tools.bench [--quick]`). It builds the
+world of tests/netns/world.py (rtr -> isp -> srv with a real BIND), runs `ddns-edge run` in
+the router namespace as a user would, prints a table and writes bench/results.json (and
+the table as bench/results.txt). Benchmarks report figures; nothing here is a timed test.
+
+How each figure is measured (the same words are printed under the table):
+
+- Change time. The bench process holds a netlink socket opened inside the router namespace
+  (pyroute2, made after setns(2) into it) and changes the WAN address itself: it adds the
+  new address, then deletes the old one. The change time is taken just before the delete,
+  the moment the new address becomes the only one (until then the address rules keep the
+  published address, so the agent rightly does nothing on the add).
+- Visible time. A UDP socket opened inside the server namespace asks BIND for the record
+  (no recursion, straight to BIND, never through the isp, so it is not counted) about
+  every millisecond, and only while a change is pending; the answer is checked on the
+  wire, without a DNS library (polling costs about 9 % of a core here, and BIND 7 %).
+  The figure is the time the first answer with the new address arrived: an upper bound.
+  The flip happened after BIND answered the previous poll, so the true value is at most
+  one poll interval plus one round trip lower; the table gives that resolution.
+- Latency: spaced changes, each made 20-60 ms after the previous one was confirmed, with
+  the agent idle. Memory: then back-to-back changes up to 1,000 in all, each made as soon
+  as the previous one is visible at BIND and confirmed in the agent's state file (so every
+  one is processed, none coalesced, and no UPDATE response is sent to an address already
+  gone); RSS (VmRSS of the agent) after start, after the spaced changes, every 100 changes
+  and at the end.
+- Start-up: from just before the process is spawned (`ip netns exec ... ddns-edge run`, as
+  an init system in a namespace would) to BIND answering the WAN address, with the record
+  set to another address beforehand so the first sync is an UPDATE that shows. Measured
+  with the config leaving zone and server out (found by SOA through resolv.conf) and with
+  both given; the cost of `ip netns exec` itself is given too.
+- Messages. Packets from the router to BIND are the isp's nftables counters (world.py);
+  an extra nftables table in the isp splits UDP DNS messages by the opcode in their
+  header (@th,81,4: 0 QUERY, 5 UPDATE). UPDATE messages are also counted by BIND itself
+  (its statistics channel, opcode counters: UDP and TCP alike, for large UPDATEs go over
+  TCP); the bench's own queries are QUERYs from inside srv and never UPDATEs.
+- No-op: kernel events that must not change the record (the current address re-added,
+  a private address and an IPv6 address added and removed on the WAN, an address on
+  another link); packets counted, and the agent's context switches show it woke for them.
+- Idle: nothing changes for 60 s; the agent's CPU time (sum of its threads' schedstat
+  run time, in ns), wakeups (context switches) and packets to BIND.
+- Scale: 100 A records on the WAN; after one change, the time until all 100 answer the new
+  address (a sentinel record is polled, then every record checked) and the messages sent.
+- ddclient (the Debian package; protocol=nsupdate, daemon=60, its minimum) in the same
+  world, on the same kind of change. It polls: a change waits for its next poll. Changes
+  are made at stratified phases of its 60 s cycle, so its latency spreads over 0-60 s; its
+  figure is bounded by its polling interval, not by its work. It runs with use=if (not
+  usev4=ifv4) and min-error-interval=0: see measure_ddclient for why (3.10's nsupdate
+  bookkeeping would otherwise add a poll to each change and resend unchanged addresses).
+"""

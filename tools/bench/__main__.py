@@ -1,0 +1,136 @@
+"""`python -m tools.bench`: run every phase, print the table, write bench/results.{json,txt}."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from importlib.metadata import version
+
+import tools.bench
+from tests.netns.world import World, missing_tools
+from tools.bench.measure import ROOT, Bench, measure_ddclient
+from tools.bench.report import check_targets, render_table
+
+
+def machine() -> dict:
+    cpu, flags = "?", ""
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name") and cpu == "?":
+                cpu = " ".join(line.split(":", 1)[1].split())
+            if line.startswith("flags") and not flags:
+                flags = line
+    def tool(args):
+        try:
+            return subprocess.run(args, capture_output=True, text=True).stdout.strip().splitlines()[0]
+        except (OSError, IndexError):
+            return None
+
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": cpu,
+        "cpus": len(os.sched_getaffinity(0)),
+        "virtual": " hypervisor" in flags,
+        "arch": platform.machine(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "dnspython": version("dnspython"),
+        "pyroute2": version("pyroute2"),
+        "bind": (tool(["named", "-v"]) or "BIND ?").split(" (")[0],
+        "loadavg_start": f"{os.getloadavg()[0]:.2f}",
+    }
+
+
+PHASES = ("startup", "main", "latency", "noop", "idle", "scale", "ddclient")
+
+
+def run(args) -> dict:
+    results: dict = {"command": args.command, "machine": machine(), "ddns_edge": {}, "ddclient": {}, "errors": {},
+                     "method": tools.bench.__doc__.split("How each figure is measured (the same words are printed under the table):")[1].strip()}
+    edge = results["ddns_edge"]
+    World.sweep(prefix="ddnsbench-")  # what a killed bench left behind
+    with World(prefix="ddnsbench-", handle_signals=True) as world:
+        world.start_bind()
+        bench = Bench(world, args)
+        bench.say(f"world {world.name} with BIND at {world.bind_addr4}; WAN {bench.wan.address}")
+        try:
+            def phase(name, fn):
+                try:
+                    return fn()
+                except Exception as e:  # one phase failing must not lose the others' figures
+                    results["errors"][name] = f"{type(e).__name__}: {e}"
+                    bench.say(f"{name}: {e}")
+                    return None
+
+            edge["startup"] = phase("startup", bench.startup)
+            main = phase("main", bench.start_main)
+            if main is not None:
+                got = phase("latency", lambda: bench.latency_and_memory(main["stats"]["rss_kib"]))
+                if got:
+                    edge.update(got)
+                edge["noop"] = phase("noop", bench.noop)
+                edge["idle"] = phase("idle", bench.idle)
+                bench.stop_agent()
+            edge["scale"] = phase("scale", bench.scale)
+            bench.stop_agent()
+            if args.no_ddclient:
+                results["ddclient"] = {"skipped": "--no-ddclient"}
+            else:
+                results["ddclient"] = phase("ddclient", lambda: measure_ddclient(bench)) or {}
+        finally:
+            bench.close()
+    results["machine"]["loadavg_end"] = f"{os.getloadavg()[0]:.2f}"
+    results["targets"] = check_targets(edge)
+    return results
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="python -m tools.bench", description="ddns-edge benchmark in the namespace world (root)")
+    p.add_argument("--quick", action="store_true", help="fewer iterations: a quick look, not figures for the README")
+    p.add_argument("--out", default=os.path.join(ROOT, "bench"), help="directory for results.json and results.txt (default: bench/)")
+    p.add_argument("--no-ddclient", action="store_true", help="skip the ddclient comparison (about 5 minutes)")
+    p.add_argument("--seed", type=int, default=None, help="seed for the random gaps and phases")
+    args = p.parse_args(argv)
+    full = dict(latency_changes=200, changes=1000, startup_runs=7, noop_reps=20, idle=60.0, records=100,
+                scale_changes=5, ddclient_changes=4, ddclient_idle=True)
+    quick = dict(latency_changes=100, changes=1000, startup_runs=3, noop_reps=5, idle=15.0, records=100,
+                 scale_changes=2, ddclient_changes=2, ddclient_idle=False)
+    for k, v in (quick if args.quick else full).items():
+        setattr(args, k, v)
+    args.command = "python -m tools.bench" + (" --quick" if args.quick else "") + (" --no-ddclient" if args.no_ddclient else "")
+    args.t0 = time.monotonic()
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if os.geteuid() != 0:
+        print("bench: needs root (network namespaces, nftables, BIND): run `sudo make bench`", file=sys.stderr)
+        return 2
+    if missing_tools():
+        print(f"bench: missing {', '.join(missing_tools())}: run `make bench` as root to install them", file=sys.stderr)
+        return 2
+    results = run(args)
+    table = render_table(results)
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump(results, f, indent=2, default=str)
+        f.write("\n")
+    with open(os.path.join(args.out, "results.txt"), "w") as f:
+        f.write(table + "\n\nHow it was measured:\n" + results["method"] + "\n")
+    print()
+    print(table)
+    print(f"\nwritten: {os.path.relpath(os.path.join(args.out, 'results.json'), ROOT)}, "
+          f"{os.path.relpath(os.path.join(args.out, 'results.txt'), ROOT)} (how each figure is measured: at its end)")
+    return 1 if results["errors"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
