@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import Iterable, Union
+from typing import Iterable
 
-IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+from ddns_edge.model import Address, IPAddress
+
 
 # Address flags from <linux/if_addr.h>.
 IFA_F_TEMPORARY = 0x01
@@ -23,8 +24,6 @@ IFA_F_HOMEADDRESS = 0x10
 IFA_F_DEPRECATED = 0x20
 IFA_F_TENTATIVE = 0x40
 IFA_F_PERMANENT = 0x80
-
-FOREVER = 0xFFFFFFFF  # the kernel's "infinite" lifetime
 
 _NOT_PUBLIC_V4 = tuple(
     ipaddress.IPv4Network(n)
@@ -61,34 +60,20 @@ def is_public(address: IPAddress) -> bool:
     return not any(address in net for net in nets)
 
 
-@dataclass(frozen=True)
-class Address:
-    """One address of an interface, as the kernel reports it."""
-
-    address: IPAddress
-    prefixlen: int = 0
-    flags: int = 0
-    preferred: int = FOREVER  # seconds left of preferred lifetime (FOREVER: infinite)
-    valid: int = FOREVER
-
-    @property
-    def version(self) -> int:
-        return self.address.version
-
-    def unfit(self) -> str | None:
-        """Why this address may not be published even if public, or None when it may."""
-        if self.version == 6:
-            if self.flags & IFA_F_DADFAILED:
-                return "DAD failed"
-            if self.flags & IFA_F_TENTATIVE:
-                return "tentative"
-            if self.flags & IFA_F_DEPRECATED or self.preferred == 0:
-                return "deprecated"
-            if self.flags & IFA_F_TEMPORARY:
-                return "temporary"
-        if self.valid == 0:
-            return "expired"
-        return None
+def unfit(a: Address) -> str | None:
+    """Why `a` may not be published even if public, or None when it may."""
+    if a.version == 6:
+        if a.flags & IFA_F_DADFAILED:
+            return "DAD failed"
+        if a.flags & IFA_F_TENTATIVE:
+            return "tentative"
+        if a.flags & IFA_F_DEPRECATED or a.preferred == 0:
+            return "deprecated"
+        if a.flags & IFA_F_TEMPORARY:
+            return "temporary"
+    if a.valid == 0:
+        return "expired"
+    return None
 
 
 @dataclass(frozen=True)
@@ -108,7 +93,7 @@ def choose(rtype: str, addresses: Iterable[Address], published: IPAddress | None
     """
     family = FAMILY_OF_TYPE[rtype]
     same_family = [a for a in addresses if a.version == family]
-    fit = [a for a in same_family if a.unfit() is None]
+    fit = [a for a in same_family if unfit(a) is None]
     public = [a for a in fit if is_public(a.address)]
     if public:
         for a in public:
@@ -120,7 +105,7 @@ def choose(rtype: str, addresses: Iterable[Address], published: IPAddress | None
     if private is not None:
         return Choice(None, f"only a private address ({private})", private=private)
     if same_family:
-        reasons = sorted({f"{a.address} {a.unfit() or 'not public'}" for a in same_family})
+        reasons = sorted({f"{a.address} {unfit(a) or 'not public'}" for a in same_family})
         return Choice(None, "no usable address: " + ", ".join(reasons))
     return Choice(None, f"no IPv{family} address")
 

@@ -1,5 +1,8 @@
 """Command line: parse arguments, call one function per command, map errors to exit codes.
 
+Each command imports what it needs inside its function, so `keygen` loads no dnspython
+and `check` no pyroute2 (tests/unit/test_cli.py pins what each one loads).
+
 Exit status: 0 success, 1 a runtime failure (an update that did not land), 2 bad usage,
 config or key. Expected failures are one line on stderr, never a traceback.
 """
@@ -11,6 +14,7 @@ import sys
 
 from ddns_edge import __version__, report
 from ddns_edge.errors import DdnsEdgeError
+from ddns_edge.model import Agreement, Config, Detection, EchoKey, Record
 
 DEFAULT_CONFIG = "/etc/config/ddns-edge"
 
@@ -52,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _load(args):
+def _load(args: argparse.Namespace) -> Config:
     from ddns_edge import config
 
     cfg = config.load(args.config)
@@ -60,36 +64,40 @@ def _load(args):
     return cfg
 
 
-def _detect_all(cfg, say_rejections: bool = True) -> dict:
+def _detect_all(cfg: Config, say_rejections: bool = True) -> dict[Record, Detection]:
     """{Record: Detection} for each enabled record, from the devices' addresses now, and
     from one echo round per address family and device for the records that need it."""
-    from ddns_edge import netlink, sources, ubus
+    from dataclasses import replace
 
-    seen: dict = {}
-    rounds: dict = {}
-    out = {}
+    from ddns_edge import detect, devices, netlink, ubus
+
+    view = devices.View()
+    view.reset(netlink.dump())
     resolve = ubus.Resolver()
+    rounds: dict[EchoKey, Agreement] = {}
+    out = {}
     for config_record in cfg.enabled_records():
-        record = ubus.bind(config_record, resolve)
-        if record.device is not None and record.device not in seen:
-            seen[record.device] = netlink.device_addresses(record.device)
-        addresses = seen.get(record.device)
-        found = sources.detect(record, addresses)
+        record = config_record
+        if record.interface is not None:
+            record = replace(record, device=resolve(record.interface))
+        device = view.device(record.device) if record.device is not None else None
+        addresses = device.addresses if device is not None else None
+        found = detect.detect(record, addresses)
         if found.needs_echo:
-            key = sources.echo_key(record)
+            key = detect.echo_key(record)
             if key not in rounds:
-                rounds[key] = _echo_round(cfg, *key, say_rejections)
-            found = sources.detect(record, addresses, None, rounds[key])
+                rounds[key] = _echo_round(cfg, key, say_rejections)
+            found = detect.detect(record, addresses, None, rounds[key])
         out[config_record] = found
     return out
 
 
-def _echo_round(cfg, family: int, device: str | None, say_rejections: bool):
-    from ddns_edge import echo
+def _echo_round(cfg: Config, key: EchoKey, say_rejections: bool) -> Agreement:
+    from ddns_edge import detect, echo
 
     sources, quorum = echo.sources_of(cfg.agent)
-    result = echo.ask(sources, family, device, quorum)
-    label = echo.round_label(family, device)
+    result = echo.ask(sources, *key, quorum)
+    label = detect.echo_label(key)
     for shown, answer in result.answers:
         if answer.address is None and say_rejections:
             report.log.warning("%s: %s rejected: %s", label, shown, answer.rejected)
@@ -99,16 +107,15 @@ def _echo_round(cfg, family: int, device: str | None, say_rejections: bool):
     return result
 
 
-def cmd_once(args) -> int:
-    from ddns_edge.updater import Targets, sync
+def cmd_once(args: argparse.Namespace) -> int:
+    from ddns_edge.sync import Targets, sync
 
     cfg = _load(args)
-    detections = _detect_all(cfg)
     wanted = {}
     failed = 0
-    for record, found in detections.items():
+    for record, found in _detect_all(cfg).items():
         if found.address is None:
-            report.log.error("%s %s: %s; record left as it is", record.name, record.type, found)
+            report.log.error("%s: %s; record left as it is", record.label, found)
             failed += 1
         else:
             wanted[record] = found.address
@@ -117,7 +124,7 @@ def cmd_once(args) -> int:
     return 1 if failed else 0
 
 
-def cmd_check(args) -> int:
+def cmd_check(args: argparse.Namespace) -> int:
     cfg = _load(args)
     records = cfg.enabled_records()
     print(f"{cfg.path}: ok: {len(records)} record(s) enabled, {len(cfg.keys)} key(s)")
@@ -125,7 +132,7 @@ def cmd_check(args) -> int:
         return 0
     from ddns_edge import dnsupdate
     from ddns_edge.errors import UpdateError
-    from ddns_edge.updater import Targets
+    from ddns_edge.sync import Targets
 
     targets = Targets()
     proven = set()
@@ -146,7 +153,7 @@ def cmd_check(args) -> int:
     return 1 if failed else 0
 
 
-def cmd_detect(args) -> int:
+def cmd_detect(args: argparse.Namespace) -> int:
     cfg = _load(args)
     missing = 0
     for record, found in _detect_all(cfg, say_rejections=False).items():  # printed below instead
@@ -158,14 +165,14 @@ def cmd_detect(args) -> int:
     return 1 if missing else 0
 
 
-def cmd_run(args) -> int:
+def cmd_run(args: argparse.Namespace) -> int:
     from ddns_edge import agent
 
     cfg = _load(args)
     return agent.run(cfg, args.config, args.log_level)
 
 
-def cmd_status(args) -> int:
+def cmd_status(args: argparse.Namespace) -> int:
     import json
 
     from ddns_edge import state
@@ -183,7 +190,7 @@ def cmd_status(args) -> int:
     return 0
 
 
-def cmd_keygen(args) -> int:
+def cmd_keygen(args: argparse.Namespace) -> int:
     from ddns_edge import keygen
 
     sys.stdout.write(keygen.generate(args.name, args.algorithm, args.zone))

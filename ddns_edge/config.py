@@ -13,20 +13,15 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import os
-import re
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
-from ddns_edge import keys, uci
+from ddns_edge import echo_wire, keys, names, uci
 from ddns_edge.errors import ConfigError
-
-if TYPE_CHECKING:
-    import dns.tsig
+from ddns_edge.model import Agent, Config, EchoSource, Key, Record
 
 LOG_LEVELS = ("debug", "info", "notice", "warning", "error")
 SOURCES = ("auto", "interface", "echo")
 TYPES = ("A", "AAAA")
-ECHO_DNS_TYPES = ("A", "AAAA", "TXT")
 BOOLEANS = {"1": True, "yes": True, "on": True, "true": True, "enabled": True,
             "0": False, "no": False, "off": False, "false": False, "disabled": False}
 TTL_RANGE = (1, 7 * 86400)
@@ -41,64 +36,7 @@ OPTIONS = {
 LIST_OPTIONS = {"agent": ("echo",), "key": (), "record": ()}
 SECTION_TYPES = tuple(OPTIONS)
 
-_DNS_LABEL_RE = re.compile(r"[A-Za-z0-9_-]{1,63}\Z")
 _IFNAMSIZ = 16
-
-
-@dataclass(frozen=True)
-class Agent:
-    log_level: str = "info"
-    state_dir: str = "/var/run/ddns-edge"
-    echo: tuple[str, ...] = ()  # echo source URLs as given; () means the built-in list
-    echo_interval: int = 300
-    echo_quorum: int | None = None
-    hook: str | None = None
-    hook_timeout: int = 30  # seconds before a hook still running is killed
-
-
-@dataclass(frozen=True)
-class Key:
-    section: str  # uci section name ("@key[N]" for an anonymous one)
-    name: str  # TSIG key name, no trailing dot
-    algorithm: str  # one of keys.ALGORITHMS
-    secret: bytes = field(repr=False)  # never shown
-    origin: str  # "PATH:LINE" where the secret was defined (config option or key file)
-
-    def tsig(self) -> dns.tsig.Key:
-        """The dnspython key to sign with."""
-        import dns.tsig
-
-        algorithm = dns.tsig.HMAC_MD5 if self.algorithm == "hmac-md5" else self.algorithm
-        return dns.tsig.Key(self.name, self.secret, algorithm)
-
-
-@dataclass(frozen=True)
-class Record:
-    section: str
-    name: str  # owner name, no trailing dot
-    type: str  # "A" | "AAAA"
-    device: str | None  # kernel interface name
-    interface: str | None  # OpenWrt logical network name
-    source: str  # auto | interface | echo
-    key: str  # key section name
-    ttl: int
-    zone: str | None
-    server: str | None  # IP address or host name
-    port: int
-    enabled: bool
-    line: int  # line of `config record`
-    path: str
-
-
-@dataclass(frozen=True)
-class Config:
-    path: str
-    agent: Agent
-    keys: dict[str, Key]  # by section name
-    records: tuple[Record, ...]  # enabled and disabled, in file order
-
-    def enabled_records(self) -> tuple[Record, ...]:
-        return tuple(r for r in self.records if r.enabled)
 
 
 ReadFile = Callable[[str], str]
@@ -237,7 +175,7 @@ class _Section:
         if v is None:
             return None
         try:
-            return _check_dns_name(v.value.strip(), min_labels, wildcard)
+            return names.check(v.value.strip(), min_labels, wildcard)
         except ValueError as e:
             raise self.error(v, name, f"{_show(v.value)} is not a valid DNS name: {e}") from None
 
@@ -262,34 +200,6 @@ def _or(items) -> str:
 def _hint(word: str, allowed) -> str:
     close = difflib.get_close_matches(word, list(allowed), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _check_dns_name(text: str, min_labels: int, wildcard: bool) -> str:
-    """The name without its trailing dot; ValueError says what is wrong with it."""
-    name = text[:-1] if text.endswith(".") else text
-    if not name:
-        raise ValueError("it is empty or the root")
-    labels = name.split(".")
-    for i, label in enumerate(labels):
-        if label == "*" and wildcard and i == 0:
-            continue
-        if not label:
-            raise ValueError("it has an empty label (two dots in a row, or a leading dot)")
-        if len(label) > 63:
-            raise ValueError("a label is longer than 63 characters")
-        if not _DNS_LABEL_RE.match(label):
-            raise ValueError("labels may hold only letters, digits, '-' and '_' (use the xn-- form for international names)")
-    if len(name) > 253:
-        raise ValueError("it is longer than 253 characters")
-    if len(labels) < min_labels:
-        raise ValueError(f"it needs at least {min_labels} labels, e.g. www.example.com")
-    import dns.name
-
-    try:
-        dns.name.from_text(name)
-    except Exception as e:  # dnspython's own limits, should the checks above miss one
-        raise ValueError(str(e)) from None
-    return name
 
 
 # --- agent ------------------------------------------------------------------------------
@@ -317,50 +227,13 @@ def _agent(s: _Section) -> Agent:
     )
 
 
-_ECHO_ALLOWED = "allowed: http://HOST/..., https://HOST/..., dns://SERVER/NAME[/A|AAAA|TXT], exec:COMMAND"
-
-
-def _echo_source(s: _Section, v: uci.Value) -> str:
-    """Check the shape of an echo source; the value is not repeated (a URL may hold a password)."""
-    from urllib.parse import urlsplit
-
-    text = v.value.strip()
-
-    def bad(why: str) -> ConfigError:
-        return ConfigError(f"echo: {why}; {_ECHO_ALLOWED}", s.path, v.line)
-
-    if not text:
-        raise bad("empty echo source")
-    if any(c.isspace() for c in text) and not text.startswith("exec:"):
-        raise bad("an echo URL must not hold spaces")
-    scheme = text.split(":", 1)[0].lower() if ":" in text else ""
-    if scheme in ("http", "https"):
-        try:
-            parts = urlsplit(text)
-            host = parts.hostname
-        except ValueError:
-            host = None
-        if not text.lower().startswith(scheme + "://") or not host:
-            raise bad(f"the {scheme} URL has no host")
-    elif scheme == "dns":
-        if not text.lower().startswith("dns://"):
-            raise bad("a dns echo source is written dns://SERVER/NAME")
-        parts = text[len("dns://") :].split("/")
-        if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
-            raise bad("a dns echo source needs a server and a name")
-        try:
-            _check_dns_name(parts[1], 1, False)
-        except ValueError:
-            raise bad("the name in the dns echo source is not a valid DNS name") from None
-        if len(parts) == 3 and parts[2].upper() not in ECHO_DNS_TYPES:
-            raise bad("the record type of a dns echo source must be A, AAAA or TXT")
-    elif scheme == "exec":
-        if not text[len("exec:") :].strip():
-            raise bad("exec: needs a command")
-    else:
-        shown = f"unknown scheme {scheme + ':'!r}" if scheme.isalpha() and len(scheme) <= 10 else "not an echo source"
-        raise bad(shown)
-    return text
+def _echo_source(s: _Section, v: uci.Value) -> EchoSource:
+    """echo_wire's own parser, so that `check` refuses what a round would; the value is not
+    repeated (a URL may hold a password)."""
+    try:
+        return echo_wire.parse_source(v.value)
+    except ValueError as e:
+        raise ConfigError(f"echo: {e}; {echo_wire.ALLOWED}", s.path, v.line) from None
 
 
 # --- key --------------------------------------------------------------------------------
@@ -436,9 +309,7 @@ def _record(s: _Section, key_ids: list[str]) -> Record:
         )
     zone = s.dns_name("zone", 1)
     if zone is not None:
-        import dns.name
-
-        if not dns.name.from_text(name).is_subdomain(dns.name.from_text(zone)):
+        if not names.is_inside(name, zone):
             raise s.error(s.get("zone"), "zone", f"{name} is not inside zone {zone}; allowed: the zone that holds the name (or leave zone out to find it)")
     return Record(
         section=s.id,
@@ -487,7 +358,7 @@ def _server(s: _Section) -> str | None:
     except ValueError:
         pass
     try:
-        return _check_dns_name(text, 1, False)
+        return names.check(text, 1, False)
     except ValueError:
         raise s.error(v, "server", f"{_show(v.value)} is neither an IP address nor a host name; allowed: e.g. '192.0.2.53', '2001:db8::53' or 'ns1.example.com' (the port goes in option port)") from None
 

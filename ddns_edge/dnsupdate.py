@@ -22,6 +22,7 @@ import dns.flags
 import dns.message
 import dns.name
 import dns.rcode
+import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
@@ -29,7 +30,8 @@ import dns.tsig
 import dns.update
 
 from ddns_edge.errors import UpdateError
-from ddns_edge.plan import CAS_ATTEMPTS, Change, Current, needs_change
+from ddns_edge.model import Current, Key, Record
+from ddns_edge.plan import CAS_ATTEMPTS, Change, needs_change
 
 TIMEOUT = 5.0  # seconds for one exchange with the server
 MAX_UDP = 65535
@@ -75,7 +77,13 @@ def _text(name: dns.name.Name) -> str:
     return name.to_text(omit_final_dot=True)
 
 
-def discover(record, resolver: dns.resolver.Resolver | None = None, timeout: float = TIMEOUT) -> Target:
+def tsig_key(key: Key) -> dns.tsig.Key:
+    """The dnspython key to sign with."""
+    algorithm = dns.tsig.HMAC_MD5 if key.algorithm == "hmac-md5" else key.algorithm
+    return dns.tsig.Key(key.name, key.secret, algorithm)
+
+
+def discover(record: Record, resolver: dns.resolver.Resolver | None = None, timeout: float = TIMEOUT) -> Target:
     """The record's zone (option zone, else by SOA) and primary (option server, else SOA MNAME).
 
     Uses the system resolver, as nsupdate does, only for what the config leaves out.
@@ -281,11 +289,11 @@ def _server_time(message: dns.message.Message) -> int | None:
 # ---------------------------------------------------------------- read and swap
 
 
-def read(target: Target, name: str, rtype: str, key, timeout: float = TIMEOUT) -> Current:
+def read(target: Target, name: str, rtype: str, key: Key, timeout: float = TIMEOUT) -> Current:
     """The record's RRset as the primary holds it now, with a signed query (no cache between)."""
     query = dns.message.make_query(_absolute(name), rtype, want_dnssec=False)
     query.flags &= ~dns.flags.RD
-    query.use_tsig(key.tsig())
+    query.use_tsig(tsig_key(key))
     answer = exchange(query, target, timeout)
     rdtype = dns.rdatatype.from_text(rtype)
     try:
@@ -295,7 +303,7 @@ def read(target: Target, name: str, rtype: str, key, timeout: float = TIMEOUT) -
     return Current(frozenset(rd.to_text() for rd in rrset), rrset.ttl)
 
 
-def build_update(zone: str, changes: Iterable[Change], key) -> dns.update.UpdateMessage:
+def build_update(zone: str, changes: Iterable[Change], key: Key) -> dns.update.UpdateMessage:
     """One UPDATE for `changes` in `zone`: each RRset must be exactly as read, then is replaced."""
     update = dns.update.UpdateMessage(_absolute(zone))
     for change in changes:
@@ -309,7 +317,7 @@ def build_update(zone: str, changes: Iterable[Change], key) -> dns.update.Update
             update.present(name, *old)
         update.delete(name, rdtype)
         update.add(name, change.ttl, rdtype, change.new)
-    update.use_tsig(key.tsig())
+    update.use_tsig(tsig_key(key))
     return update
 
 
@@ -338,7 +346,7 @@ class Result:
 _SPLIT_ON = (dns.rcode.REFUSED, dns.rcode.NOTZONE)
 
 
-def sync_zone(target: Target, key, wants: list[Want], timeout: float = TIMEOUT) -> list[Result]:
+def sync_zone(target: Target, key: Key, wants: list[Want], timeout: float = TIMEOUT) -> list[Result]:
     """Bring every record in `wants` (all in target.zone, one key) to its address.
 
     Reads each RRset; sends nothing when all are right; else one compare-and-swap UPDATE
@@ -386,11 +394,11 @@ def _failed(wants: list[Want], error: str) -> list[Result]:
     return [Result(w, error=error) for w in wants]
 
 
-def prove_key(target: Target, key, timeout: float = TIMEOUT) -> int:
+def prove_key(target: Target, key: Key, timeout: float = TIMEOUT) -> int:
     """A TSIG-signed SOA query for the zone: proves the key and the server; returns the serial."""
     query = dns.message.make_query(_absolute(target.zone), "SOA")
     query.flags &= ~dns.flags.RD
-    query.use_tsig(key.tsig())
+    query.use_tsig(tsig_key(key))
     try:
         answer = exchange(query, target, timeout)
         rrset = answer.find_rrset(answer.answer, _absolute(target.zone), dns.rdataclass.IN, dns.rdatatype.SOA)
@@ -406,7 +414,7 @@ def prove_key(target: Target, key, timeout: float = TIMEOUT) -> int:
 # ---------------------------------------------------------------- the operator's line
 
 
-def explain(error: Exception, what: str, action: str, target: Target, key, timeout: float) -> str:
+def explain(error: Exception, what: str, action: str, target: Target, key: Key, timeout: float) -> str:
     """One line: what failed, where, with which key (never its secret), and what to check."""
     head = f"{what}: {action} at {target} with key {key.name}"
     if isinstance(error, socket.timeout):

@@ -15,51 +15,39 @@ from `secrets`, as many bytes as the algorithm's digest, as tsig-keygen does.
 from __future__ import annotations
 
 import base64
-import re
 import secrets
 from typing import Callable
 
+from ddns_edge import keys, names
 from ddns_edge.errors import UsageError
 
-# Secret length = the HMAC's digest size (RFC 2104 recommends at least that much).
-DIGEST_SIZES = {
-    "hmac-md5": 16,
-    "hmac-sha1": 20,
-    "hmac-sha224": 28,
-    "hmac-sha256": 32,
-    "hmac-sha384": 48,
-    "hmac-sha512": 64,
-}
-DEFAULT_ALGORITHM = "hmac-sha256"
+DEFAULT_ALGORITHM = keys.DEFAULT_ALGORITHM
 EXAMPLE_ZONE = "example.com"
-
-# Letters, digits, '-' and '_' in dot-separated labels: a valid DNS name that needs no
-# quoting in named.conf, knot.conf (YAML) or a shell command line.
-_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
-_NAME_RE = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?\Z")
 
 
 def check_name(text: str, what: str = "key name") -> str:
-    """`text` without a trailing dot, or UsageError when it is not a plain DNS name."""
-    if not _NAME_RE.match(text) or len(text.rstrip(".")) > 253:
+    """`text` without a trailing dot, or UsageError when it is not a plain DNS name (names.py:
+    also what named.conf, knot.conf and a shell take unquoted)."""
+    try:
+        return names.check(text)
+    except ValueError as e:
         raise UsageError(
-            f"{what} {text!r} is not a plain DNS name; allowed: letters, digits, '-' and '_'"
+            f"{what} {text!r} is not a plain DNS name ({e}); allowed: letters, digits, '-' and '_'"
             " in dot-separated labels of at most 63 characters, e.g. ddns-key or router1.example.com"
-        )
-    return text.rstrip(".")
+        ) from None
 
 
 def check_algorithm(text: str) -> str:
     """The canonical algorithm name ('HMAC-SHA256' -> 'hmac-sha256'), or UsageError."""
-    name = text.strip().lower().rstrip(".")
-    if name not in DIGEST_SIZES:
-        raise UsageError(f"algorithm {text!r} is not a TSIG HMAC algorithm; allowed: {', '.join(DIGEST_SIZES)}")
+    name = keys.canonical_algorithm(text)
+    if name is None:
+        raise UsageError(f"algorithm {text!r} is not a TSIG HMAC algorithm; allowed: {keys.ALLOWED_ALGORITHMS}")
     return name
 
 
 def new_secret(algorithm: str, token_bytes: Callable[[int], bytes] = secrets.token_bytes) -> bytes:
     """Fresh random key material: as many bytes as the algorithm's digest."""
-    return token_bytes(DIGEST_SIZES[check_algorithm(algorithm)])
+    return token_bytes(keys.ALGORITHMS[check_algorithm(algorithm)])
 
 
 def render(name: str, algorithm: str, secret: bytes, zone: str | None = None) -> str:

@@ -24,10 +24,12 @@ import shlex
 import stat
 from typing import NamedTuple
 
-from ddns_edge import uci
+from ddns_edge import names, uci
 from ddns_edge.errors import ConfigError
 
-ALGORITHMS = ("hmac-md5", "hmac-sha1", "hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512")
+# The TSIG HMAC algorithms, with their digest size in bytes (keygen draws secrets that long,
+# as tsig-keygen does; RFC 2104 recommends at least that much).
+ALGORITHMS = {"hmac-md5": 16, "hmac-sha1": 20, "hmac-sha224": 28, "hmac-sha256": 32, "hmac-sha384": 48, "hmac-sha512": 64}
 ALLOWED_ALGORITHMS = ", ".join(ALGORITHMS)
 DEFAULT_ALGORITHM = "hmac-sha256"
 # DNSSEC algorithm numbers dnssec-keygen used for HMAC keys (BIND < 9.13).
@@ -84,22 +86,11 @@ def decode_secret(text: str) -> bytes:
 
 
 def check_key_name(text: str) -> str | None:
-    """A TSIG key name without its trailing dot, or None when it is not a valid DNS name."""
-    import dns.name
-
-    name = text[:-1] if text.endswith(".") else text
-    if not name or any(c.isspace() or not c.isprintable() for c in name):
-        return None
+    """A TSIG key name without its trailing dot, or None when it is not a valid DNS name (names.py)."""
     try:
-        dns.name.from_text(name)
-    except Exception:  # dnspython raises several types for bad names
+        return names.check(text)
+    except ValueError:
         return None
-    return name
-
-
-def same_name(a: str, b: str) -> bool:
-    """DNS names compare without case and without a trailing dot."""
-    return a.rstrip(".").lower() == b.rstrip(".").lower()
 
 
 def check_mode(path: str, mode: int) -> None:
@@ -190,7 +181,7 @@ def _parse_key_rr(m: re.Match, line: int, path: str, want_name: str | None) -> K
     owner = check_key_name(m.group("owner"))
     if owner is None:
         raise ConfigError("the KEY record's owner is not a valid DNS name; allowed: the key name, e.g. ddns-key.", path, line)
-    if want_name is not None and not same_name(owner, want_name):
+    if want_name is not None and not names.same(owner, want_name):
         raise ConfigError(f"the key here is named {owner!r}, not {want_name!r} as option name says; leave option name out or make them agree", path, line)
     secret = _decode(m.group("data"), path, line, "KEY record")
     return KeyFile(owner, algorithm, secret, line)
@@ -334,14 +325,14 @@ def _parse_clauses(text: str, path: str, want_name: str | None) -> KeyFile:
             i += 1
     if not clauses:
         raise ConfigError(f"no key found; allowed: {FORMATS}, e.g. {CLAUSE_SHAPE}", path)
-    names = ", ".join(c.name for c in clauses)
+    listed = ", ".join(c.name for c in clauses)
     if want_name is not None:
-        chosen = [c for c in clauses if same_name(c.name, want_name)]
+        chosen = [c for c in clauses if names.same(c.name, want_name)]
         if not chosen:
-            raise ConfigError(f"no key clause named {want_name!r} (as option name says); this file has: {names}", path)
+            raise ConfigError(f"no key clause named {want_name!r} (as option name says); this file has: {listed}", path)
         clause = chosen[0]
     elif len(clauses) > 1:
-        raise ConfigError(f"{len(clauses)} key clauses ({names}); choose one with option name in the config key section", path)
+        raise ConfigError(f"{len(clauses)} key clauses ({listed}); choose one with option name in the config key section", path)
     else:
         clause = clauses[0]
     if clause.algorithm is None:

@@ -1,58 +1,131 @@
-"""The kernel's view of interfaces, through rtnetlink (pyroute2): dumps and events.
+"""The kernel's rtnetlink socket: dumps and events, as the project's own values (model.py).
 
-Devices are known by name; an ifindex is only how the kernel spells it today (a
-pppoe-wan that reconnects comes back with a new one).
+`parse()` decodes the link and address messages in a datagram with pyroute2's message
+classes and returns Link, LinkGone and AddressChange values: nothing of pyroute2 leaves
+this module. devices.View folds them into devices by name (pure); the Subscription is the
+socket the event loop selects on.
+
+pyroute2's two message classes are imported without running pyroute2/__init__.py, which
+imports the whole library (IPRoute, NDB, asyncio, ssl: about 20 MB of RSS and 0.15 s at
+start on a PC, more on a router). That import is the one that stays inside a function
+(_classes), so that commands that never read the kernel (keygen, check) never load it.
 """
 
 from __future__ import annotations
 
+import errno
 import ipaddress
+import socket
+import struct
 
-from ddns_edge.addresses import FOREVER, Address
+from ddns_edge.model import FOREVER, Address, AddressChange, KernelEvent, Link, LinkGone
 
 AF_INET = 2
 AF_INET6 = 10
 
+RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
+RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR = 20, 21, 22
+NLMSG_ERROR, NLMSG_DONE = 2, 3
+NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
+IFF_UP = 0x1
+IFF_RUNNING = 0x40
+GROUPS = 0x1 | 0x10 | 0x100  # RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR
 
-def to_address(msg) -> Address | None:
-    """An RTM_NEWADDR/RTM_DELADDR message as an Address (None for other families)."""
-    if msg["family"] not in (AF_INET, AF_INET6):
+
+def parse(data: bytes) -> list[KernelEvent]:
+    """The link and address events in a netlink datagram; anything else, or anything that
+    does not decode, is passed over."""
+    classes = _classes()
+    out: list[KernelEvent] = []
+    for kind, offset in _headers(data):
+        cls = classes.get(kind)
+        if cls is None:
+            continue
+        msg = cls(data, offset=offset)
+        try:
+            msg.decode()
+            event = _link(msg, kind) if kind in (RTM_NEWLINK, RTM_DELLINK) else _address(msg, kind)
+        except Exception:  # a message pyroute2 cannot decode is not one we can use
+            continue
+        if event is not None:
+            out.append(event)
+    return out
+
+
+def _link(msg, kind: int) -> Link | LinkGone | None:
+    if kind == RTM_DELLINK:
+        return LinkGone(msg["index"])
+    name = msg.get_attr("IFLA_IFNAME")
+    if name is None:
         return None
-    text = msg.get_attr("IFA_ADDRESS") if msg["family"] == AF_INET6 else (msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS"))
+    flags = msg["flags"]
+    return Link(msg["index"], name, bool(flags & IFF_UP and flags & IFF_RUNNING))
+
+
+def _address(msg, kind: int) -> AddressChange | None:
+    family = msg["family"]
+    if family not in (AF_INET, AF_INET6):
+        return None
+    text = msg.get_attr("IFA_ADDRESS") if family == AF_INET6 else (msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS"))
     if text is None:
         return None
     flags = msg.get_attr("IFA_FLAGS")
-    if flags is None:
-        flags = msg["flags"]
     cache = msg.get_attr("IFA_CACHEINFO") or {}
-    return Address(
+    address = Address(
         ipaddress.ip_address(text),
         msg["prefixlen"],
-        flags,
+        msg["flags"] if flags is None else flags,
         cache.get("ifa_preferred", FOREVER),
         cache.get("ifa_valid", FOREVER),
     )
+    return AddressChange(msg["index"], address, gone=kind == RTM_DELADDR)
 
 
-def device_addresses(device: str) -> list[Address] | None:
-    """The addresses `device` has now; None when there is no such device."""
-    view = View()
-    view.reset(dump())
-    return view.addresses(device)
+def _headers(data: bytes):
+    """(type, offset) of each netlink message in `data`."""
+    offset = 0
+    while offset + 16 <= len(data):
+        length, kind = struct.unpack_from("=IH", data, offset)
+        if length < 16 or offset + length > len(data):
+            return
+        yield kind, offset
+        offset += (length + 3) & ~3
 
 
-RTM_GETLINK, RTM_GETADDR = 18, 22
-NLMSG_ERROR, NLMSG_DONE = 2, 3
-NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
+_CLASSES: dict = {}
 
 
-def dump() -> list:
-    """Every link and address the kernel has now, as pyroute2 messages (two dump requests
-    on a plain rtnetlink socket: no IPRoute machinery)."""
-    import socket
-    import struct
+def _classes() -> dict:
+    """pyroute2's ifinfmsg and ifaddrmsg by message type, without running pyroute2/__init__.
+    When pyroute2 is already imported it is used as is; otherwise the package is entered
+    as a bare module for the two imports and taken out of sys.modules again, so that a
+    later `import pyroute2` gets the real package."""
+    if not _CLASSES:
+        import importlib.util
+        import sys
 
-    out = []
+        stub = None
+        if "pyroute2" not in sys.modules:
+            spec = importlib.util.find_spec("pyroute2")
+            stub = importlib.util.module_from_spec(spec)  # the package, its __init__ not run
+            sys.modules["pyroute2"] = stub
+        try:
+            from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
+            from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+        finally:
+            if stub is not None and sys.modules.get("pyroute2") is stub:
+                del sys.modules["pyroute2"]
+        _CLASSES.update({RTM_NEWLINK: ifinfmsg, RTM_DELLINK: ifinfmsg, RTM_NEWADDR: ifaddrmsg, RTM_DELADDR: ifaddrmsg})
+    return _CLASSES
+
+
+# ---------------------------------------------------------------- the socket (I/O)
+
+
+def dump() -> list[KernelEvent]:
+    """Every link and address the kernel has now (two dump requests on a plain rtnetlink
+    socket: no IPRoute machinery)."""
+    out: list[KernelEvent] = []
     with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, 0) as sock:
         sock.bind((0, 0))
         for seq, (kind, body) in enumerate(((RTM_GETLINK, bytes(16)), (RTM_GETADDR, bytes(8))), 1):
@@ -71,160 +144,10 @@ def dump() -> list:
     return out
 
 
-def _headers(data: bytes):
-    """(type, offset) of each netlink message in `data`."""
-    import struct
-
-    offset = 0
-    while offset + 16 <= len(data):
-        length, kind = struct.unpack_from("=IH", data, offset)
-        if length < 16 or offset + length > len(data):
-            return
-        yield kind, offset
-        offset += (length + 3) & ~3
-
-
-def parse(data: bytes) -> list:
-    """The link and address messages in `data`, decoded by pyroute2's message classes;
-    anything else, or anything that does not decode, is passed over."""
-    classes = _classes()
-    out = []
-    for kind, offset in _headers(data):
-        cls = classes.get(kind)
-        if cls is None:
-            continue
-        msg = cls(data, offset=offset)
-        try:
-            msg.decode()
-        except Exception:  # a message pyroute2 cannot decode is not one we can use
-            continue
-        out.append(msg)
-    return out
-
-
-_CLASSES: dict = {}
-
-
-def _classes() -> dict:
-    """pyroute2's ifinfmsg and ifaddrmsg by message type.
-
-    Imported without running pyroute2/__init__.py, which imports the whole library
-    (IPRoute, NDB, asyncio, ssl: about 20 MB of RSS and 0.15 s at start on a PC, more on a
-    router) for two message classes. When pyroute2 is already imported, it is used as is."""
-    if not _CLASSES:
-        import importlib.util
-        import sys
-
-        stub = None
-        if "pyroute2" not in sys.modules:
-            spec = importlib.util.find_spec("pyroute2")
-            stub = importlib.util.module_from_spec(spec)  # the package, its __init__ not run
-            sys.modules["pyroute2"] = stub
-        try:
-            from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
-            from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
-        finally:
-            if stub is not None and sys.modules.get("pyroute2") is stub:
-                del sys.modules["pyroute2"]  # a later `import pyroute2` gets the real package
-        _CLASSES.update({RTM_NEWLINK: ifinfmsg, RTM_DELLINK: ifinfmsg, RTM_NEWADDR: ifaddrmsg, RTM_DELADDR: ifaddrmsg})
-    return _CLASSES
-
-
-# ---------------------------------------------------------------- the view (pure)
-
-RTM_NEWLINK, RTM_DELLINK, RTM_NEWADDR, RTM_DELADDR = 16, 17, 20, 21
-IFF_UP = 0x1
-IFF_RUNNING = 0x40
-GROUPS = 0x1 | 0x10 | 0x100  # RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR
-
-
-class View:
-    """Devices by name and their addresses, kept current from rtnetlink messages (pure).
-
-    `apply()` takes one message and returns the name of the device whose addresses or
-    link state it changed (None when nothing a record could care about changed).
-    """
-
-    def __init__(self):
-        self.names: dict[int, str] = {}
-        self.running: dict[int, bool] = {}
-        self.addrs: dict[int, dict] = {}
-        self.went_up: set[str] = set()  # devices whose link came up since the caller last emptied it
-
-    def reset(self, messages) -> set[str]:
-        """Replace the whole view with a dump; returns the devices whose addresses differ."""
-        before = {name: self.addresses(name) for name in self.names.values()}
-        self.names, self.running, self.addrs = {}, {}, {}
-        for msg in messages:
-            self.apply(msg)
-        after = {name: self.addresses(name) for name in self.names.values()}
-        return {n for n in before.keys() | after.keys() if _key(before.get(n)) != _key(after.get(n))}
-
-    def apply(self, msg) -> str | None:
-        kind = msg["header"]["type"]
-        index = msg["index"]
-        if kind == RTM_NEWLINK:
-            name = msg.get_attr("IFLA_IFNAME")
-            running = bool(msg["flags"] & IFF_UP and msg["flags"] & IFF_RUNNING)
-            old_name = self.names.get(index)
-            was_running = self.running.get(index)
-            self.names[index] = name
-            self.running[index] = running
-            if running and not was_running:
-                self.went_up.add(name)
-            if old_name is not None and old_name != name:  # renamed
-                return name
-            return name if (old_name is None or was_running != running) else None
-        if kind == RTM_DELLINK:
-            name = self.names.pop(index, None)
-            self.running.pop(index, None)
-            self.addrs.pop(index, None)
-            return name
-        if kind in (RTM_NEWADDR, RTM_DELADDR):
-            address = to_address(msg)
-            if address is None:
-                return None
-            table = self.addrs.setdefault(index, {})
-            if kind == RTM_NEWADDR:
-                old = table.get(address.address)
-                table[address.address] = address
-                changed = old is None or (old.flags, old.preferred == 0) != (address.flags, address.preferred == 0)
-            else:
-                changed = table.pop(address.address, None) is not None
-            return self.names.get(index) if changed else None
-        return None
-
-    def index_of(self, name: str) -> int | None:
-        for index, n in self.names.items():
-            if n == name:
-                return index
-        return None
-
-    def addresses(self, name: str) -> list[Address] | None:
-        """`name`'s addresses, or None when no such device exists now."""
-        index = self.index_of(name)
-        if index is None:
-            return None
-        return list(self.addrs.get(index, {}).values())
-
-    def is_running(self, name: str) -> bool:
-        index = self.index_of(name)
-        return index is not None and self.running.get(index, False)
-
-
-def _key(addresses):
-    if addresses is None:
-        return None
-    return sorted((str(a.address), a.flags, a.preferred == 0) for a in addresses)
-
-
-# ---------------------------------------------------------------- the socket (I/O)
-
-
 class Subscription:
     """An rtnetlink socket subscribed to link and address events, for the event loop.
 
-    `fileno()` for select; `read()` drains what is queued and returns the messages;
+    `fileno()` for select; `read()` drains what is queued and returns the events;
     `dump()` asks the kernel for every link and address (used at start and after an
     overflow). `read()` raises Overflow when the kernel dropped events (ENOBUFS).
     """
@@ -233,8 +156,6 @@ class Subscription:
         pass
 
     def __init__(self, rcvbuf: int | None = None):
-        import socket
-
         self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC, 0)
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
@@ -243,10 +164,8 @@ class Subscription:
     def fileno(self) -> int:
         return self.sock.fileno()
 
-    def read(self) -> list:
-        import errno
-
-        out = []
+    def read(self) -> list[KernelEvent]:
+        out: list[KernelEvent] = []
         while True:
             try:
                 data = self.sock.recv(1 << 16)
@@ -258,7 +177,7 @@ class Subscription:
                 raise
             out.extend(parse(data))
 
-    def dump(self) -> list:
+    def dump(self) -> list[KernelEvent]:
         """Every link and address now. What the socket had queued is dropped first: the
         dump supersedes it, and only an emptied queue lets the kernel report the next
         overflow (it flags ENOBUFS once per congestion, until the queue is drained)."""

@@ -1,4 +1,5 @@
-"""Every message to the operator goes through here: logging set-up and wording of outcomes.
+"""Every message to the operator goes through here: logging set-up, saying a thing once,
+and the wording of outcomes.
 
 In the foreground the log goes to stderr (procd forwards it to syslog); one line per
 event, no tracebacks for expected failures, never a secret.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Callable, Hashable
 
 NOTICE = 25
 logging.addLevelName(NOTICE, "NOTICE")
@@ -34,6 +36,45 @@ def set_level(level: str) -> None:
 def _lower_level(record: logging.LogRecord) -> bool:
     record.levelname_lc = record.levelname.lower()
     return True
+
+
+Sink = Callable[[int, str], None]  # (level, line)
+
+
+def to_log(level: int, line: str) -> None:
+    log.log(level, "%s", line)
+
+
+class Once:
+    """Say a line once per subject at its level, then quietly: the one way ddns-edge keeps
+    from repeating itself (after favonia/cloudflare-ddns's SuppressHint).
+
+    `say(level, text, *subjects)` says `text` at `level` unless every subject was last told
+    the same thing (`same`: what counts as the same, `text` by default); then it says `again`
+    (default `text`) at `again_level` (default debug; None: not at all). `forget(subject)`:
+    the subject is fine again, so the next failure is news. Lines go to `sink` (the log by
+    default; schedule.py collects them instead, so that it stays pure)."""
+
+    def __init__(self, sink: Sink = to_log):
+        self._said: dict[Hashable, str] = {}
+        self._sink = sink
+
+    def say(self, level: int, text: str, *subjects: Hashable, same: str | None = None,
+            again: str | None = None, again_level: int | None = logging.DEBUG) -> bool:
+        """Returns True when the line was news (said at `level`)."""
+        key = text if same is None else same
+        if subjects and all(self._said.get(s) == key for s in subjects):
+            if again_level is not None:
+                self._sink(again_level, text if again is None else again)
+            return False
+        for s in subjects:
+            self._said[s] = key
+        self._sink(level, text)
+        return True
+
+    def forget(self, *subjects: Hashable) -> bool:
+        """Whether any of `subjects` had been told something."""
+        return any([self._said.pop(s, None) is not None for s in subjects])
 
 
 def notice(message: str, *args) -> None:

@@ -8,6 +8,7 @@ updates: the failure is logged once and the agent goes on.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 
@@ -47,12 +48,12 @@ def render(records: list[dict], now: float) -> str:
 
 
 class StateFile:
-    """Writes the state file; remembers whether the last write failed so it says so once."""
+    """Writes the state file; a failing write is said once (report.Once), and so is its end."""
 
     def __init__(self, state_dir: str):
         self.path = path_in(state_dir)
         self.state_dir = state_dir
-        self._failing = False
+        self.once = report.Once()
         self.previous = self._previous()
 
     def _previous(self) -> dict | None:
@@ -74,17 +75,15 @@ class StateFile:
                 f.write(text)
             os.replace(tmp, self.path)
         except OSError as e:
-            if not self._failing:
-                report.log.warning("state file %s not written (%s); updates go on without it", self.path, e.strerror or e)
-            self._failing = True
+            self.once.say(logging.WARNING, f"state file {self.path} not written ({e.strerror or e}); updates go on without it",
+                          "write", same="failing", again_level=None)
             try:
                 os.unlink(tmp)
             except OSError:
                 pass
             return False
-        if self._failing:
+        if self.once.forget("write"):
             report.log.info("state file %s written again", self.path)
-        self._failing = False
         return True
 
 

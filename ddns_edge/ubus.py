@@ -9,6 +9,7 @@ whenever a link appears or disappears.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 
@@ -38,16 +39,14 @@ class Resolver:
 
     def __init__(self, run=subprocess.run):
         self._run = run
-        self.devices: dict[str, str | None] = {}
+        self.once = report.Once()
 
     def __call__(self, interface: str) -> str | None:
         device = self._ask(interface)
-        if self.devices.get(interface, "") != device:
-            if device is None:
-                report.log.warning("network %s: no device now (down, or unknown to netifd)", interface)
-            else:
-                report.log.info("network %s is on device %s", interface, device)
-        self.devices[interface] = device
+        if device is None:
+            self.once.say(logging.WARNING, f"network {interface}: no device now (down, or unknown to netifd)", interface)
+        else:
+            self.once.say(logging.INFO, f"network {interface} is on device {device}", interface)
         return device
 
     def _ask(self, interface: str) -> str | None:
@@ -65,15 +64,6 @@ class Resolver:
         if proc.returncode != 0:
             return None
         return parse_status(proc.stdout)
-
-
-def bind(record, resolve):
-    """`record` with its device filled in from its network (`option interface`), if it has one."""
-    if record.interface is None:
-        return record
-    from dataclasses import replace
-
-    return replace(record, device=resolve(record.interface))
 
 
 def parse_event(line: str) -> str | None:

@@ -10,10 +10,10 @@ from ddns_edge.addresses import (
     IFA_F_PERMANENT,
     IFA_F_TEMPORARY,
     IFA_F_TENTATIVE,
-    Address,
     choose,
     is_public,
 )
+from ddns_edge.model import Address
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,6 @@
 import base64
 import socket
 import threading
-from types import SimpleNamespace
 
 import dns.message
 import dns.rdataclass
@@ -14,14 +13,24 @@ import dns.update
 import pytest
 
 from ddns_edge import dnsupdate
-from ddns_edge.plan import Change, Current
+from ddns_edge.keys import ALGORITHMS
+from ddns_edge.model import Current, Key
+from ddns_edge.plan import Change
 
 SECRET = base64.b64decode("c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYg==")
 
 
-def key(secret=SECRET, name="ddns-key"):
-    # The shape of config.Key that dnsupdate uses: name, algorithm and the dnspython key.
-    return SimpleNamespace(name=name, algorithm="hmac-sha256", tsig=lambda: dns.tsig.Key(name, secret, "hmac-sha256"))
+def key(secret=SECRET, name="ddns-key", algorithm="hmac-sha256"):
+    return Key("home", name, algorithm, secret, "test")
+
+
+@pytest.mark.parametrize("algorithm", list(ALGORITHMS))
+def test_tsig_key(algorithm):
+    tsig = dnsupdate.tsig_key(key(algorithm=algorithm))
+    assert isinstance(tsig, dns.tsig.Key)
+    assert tsig.name == dns.name.from_text("ddns-key")
+    assert tsig.secret == SECRET
+    assert tsig.algorithm == dns.name.from_text(algorithm if algorithm != "hmac-md5" else "hmac-md5.sig-alg.reg.int")
 
 
 def parsed(update):

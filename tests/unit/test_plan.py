@@ -1,8 +1,9 @@
-"""What must change, and the backoff schedule (pure)."""
+"""What must change (pure)."""
 
 import pytest
 
-from ddns_edge.plan import BACKOFF_CAP, Current, backoff, is_right, needs_change
+from ddns_edge.model import Current
+from ddns_edge.plan import is_right, needs_change
 
 
 @pytest.mark.parametrize(
@@ -21,20 +22,3 @@ def test_is_right(current, wanted, ttl, right):
     assert (change is None) is right
     if change is not None:
         assert change.old == current and change.new == wanted
-
-
-def test_backoff_doubles_from_one_second_to_five_minutes():
-    mid = [backoff(n, 0.5) for n in range(1, 12)]
-    assert mid[:5] == [1, 2, 4, 8, 16]
-    assert mid[-1] == BACKOFF_CAP == 300
-    assert backoff(0, 0.5) == 0
-    assert backoff(10_000, 0.5) == 300  # no overflow after days of failures
-
-
-@pytest.mark.parametrize("n", [1, 3, 8, 9, 40])
-def test_backoff_jitter_stays_within_20_percent_and_the_cap(n):
-    low, high = backoff(n, 0.0), backoff(n, 0.999)
-    base = min(300, 2 ** (n - 1))
-    assert low == pytest.approx(base * 0.8)
-    assert high <= 300 and high <= base * 1.2
-    assert low < high or base * 0.8 >= 300

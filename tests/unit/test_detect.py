@@ -6,10 +6,9 @@ import ipaddress
 
 import pytest
 
-from ddns_edge.addresses import IFA_F_TENTATIVE, Address
-from ddns_edge.config import Record
-from ddns_edge.echo import Agreement, Answer
-from ddns_edge.sources import Detection, detect, echo_key
+from ddns_edge.addresses import IFA_F_TENTATIVE
+from ddns_edge.detect import detect, echo_key
+from ddns_edge.model import Address, Agreement, Answer, Detection, Record
 
 A = ipaddress.ip_address
 

@@ -10,43 +10,28 @@ published. The I/O (netlink dump or events, the echo round) is the caller's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Iterable
 
-from ddns_edge.addresses import FAMILY_OF_TYPE, Address, IPAddress, choose
+from ddns_edge.addresses import FAMILY_OF_TYPE, choose
+from ddns_edge.model import Address, Agreement, Detection, EchoKey, IPAddress, Record
 
 
-@dataclass(frozen=True)
-class Detection:
-    """The address a record should carry (None: leave the record as it is), and why.
-
-    `needs_echo`: the address must come from an echo round over `family` (bound to the
-    record's device); `agreed`: the echo sources that agreed on it; `answers`: what each
-    source asked said, as (source, echo.Answer) pairs.
-    """
-
-    address: str | None
-    origin: str  # "interface wan0", "echo"
-    reason: str
-    needs_echo: bool = False
-    agreed: tuple[str, ...] = ()
-    answers: tuple = ()
-
-    def __str__(self) -> str:
-        if self.address is None:
-            return f"no address ({self.origin}: {self.reason})"
-        return f"{self.address} ({self.origin}: {self.reason})"
-
-
-def echo_key(record) -> tuple[int, str | None]:
+def echo_key(record: Record) -> EchoKey:
     """Records with the same key share one echo round: (address family, device)."""
     return FAMILY_OF_TYPE[record.type], record.device
 
 
-def detect(record, addresses: Iterable[Address] | None, published: IPAddress | None = None, echo=None) -> Detection:
+def echo_label(key: EchoKey) -> str:
+    """How the log names the echo of one (family, device): 'echo over IPv4 via wan0'."""
+    family, device = key
+    return f"echo over IPv{family}" + (f" via {device}" if device else "")
+
+
+def detect(record: Record, addresses: Iterable[Address] | None, published: IPAddress | None = None,
+           echo: Agreement | None = None) -> Detection:
     """Choose from the addresses of `record.device` (None: the device does not exist).
 
-    `echo`: the last echo round's outcome (an echo.Agreement) for this record's echo key,
+    `echo`: the last echo round's outcome for this record's echo key,
     or None when none has been made; used only when the record needs the echo.
     """
     origin = f"interface {record.device}" if record.device or not record.interface else f"network {record.interface}"
@@ -62,7 +47,7 @@ def detect(record, addresses: Iterable[Address] | None, published: IPAddress | N
     return Detection(None, origin, choice.reason)
 
 
-def _from_echo(why: str, echo) -> Detection:
+def _from_echo(why: str, echo: Agreement | None) -> Detection:
     if echo is None:
         return Detection(None, "echo", f"{why}; the echo has not answered yet", needs_echo=True)
     if echo.address is None:
