@@ -1,0 +1,495 @@
+"""The rules of `run` (schedule.py), driven with a fixed clock: events in, what is due out.
+
+No socket, no sleep, no monkeypatch: a Sim holds a Schedule and a clock that the test moves,
+feeds it what the kernel, netifd, the echo and the server would say, and reads back what is
+due, the deadline, the state rows and the notes. One test (or one table) per rule of the
+schedule's docstring.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+
+import pytest
+
+from ddns_edge import config
+from ddns_edge.addresses import IFA_F_PERMANENT, IFA_F_TEMPORARY, IFA_F_TENTATIVE
+from ddns_edge.echo_wire import parse_source
+from ddns_edge.model import Address, Agreement, Answer, Current, Device, Outcome
+from ddns_edge.schedule import BACKOFF_CAP, Hook, Schedule, backoff, echo_delay
+
+INFO, WARNING, DEBUG = logging.INFO, logging.WARNING, logging.DEBUG
+S256 = "Wi28mLDG6l5YrDIg27zPh5tvG2jWR4GBt1Sq3WUUop8="
+KEY = f"config key 'home'\n\toption secret '{S256}'\n"
+WAN = "198.51.100.2"
+T0 = 1000.0  # monotonic
+WALL0 = 1_700_000_000.0
+
+
+def record(section="www", name="www.example.com", **options) -> str:
+    options.setdefault("device", "wan0")
+    return f"config record '{section}'\n\toption name '{name}'\n" + "".join(f"\toption {k} '{v}'\n" for k, v in options.items())
+
+
+def conf(*records: str, agent: dict | None = None):
+    text = KEY
+    if agent:
+        text += "config agent 'agent'\n" + "".join(
+            f"\tlist {k} '{x}'\n" if isinstance(v, list) else f"\toption {k} '{v}'\n"
+            for k, v in agent.items() for x in (v if isinstance(v, list) else [v])
+        )
+    return config.parse(text + "".join(records or (record(),)), "/etc/config/ddns-edge")
+
+
+def addr(text: str, flags: int = IFA_F_PERMANENT, preferred: int = 0xFFFFFFFF) -> Address:
+    return Address(ipaddress.ip_address(text), 64 if ":" in text else 24, flags, preferred)
+
+
+def dev(name: str = "wan0", *addresses: str | Address, up: bool = True) -> Device:
+    return Device(name, up, tuple(a if isinstance(a, Address) else addr(a) for a in addresses))
+
+
+def agreed(address: str) -> Agreement:
+    return Agreement(ipaddress.ip_address(address), "2 of 2 echo sources agree: a, b", ("a", "b"),
+                     (("a", Answer(ipaddress.ip_address(address))), ("b", Answer(ipaddress.ip_address(address)))))
+
+
+NO_AGREEMENT = Agreement(None, "no echo source gave a usable answer (a: an HTML page)", (), (("a", Answer(None, "an HTML page")),))
+
+
+class Sim:
+    """A schedule and a clock; `rand` is fixed at 0.5, so backoffs are exactly 1, 2, 4 ... s."""
+
+    def __init__(self, cfg=None, devices=None):
+        devices = (dev("wan0", WAN),) if devices is None else devices
+        self.cfg = cfg or conf()
+        self.now = T0
+        self.s = Schedule(self.cfg)
+        self.s.start({d.name: d for d in devices}, self.now)
+
+    def at(self, seconds: float) -> "Sim":
+        self.now = T0 + seconds
+        return self
+
+    @property
+    def record(self):
+        return self.cfg.enabled_records()[0]
+
+    def due(self):
+        return self.s.due(self.now)
+
+    def wanted(self) -> dict[str, str]:
+        return {r.name: a for r, a in self.due().sync.items()}
+
+    def land(self, changed=True, old=frozenset()):
+        """The server took every due sync."""
+        due = self.due().sync
+        return self.s.synced({r: Outcome(a, changed, Current(old, 60)) for r, a in due.items()}, self.now, WALL0 + self.now - T0, 0.5)
+
+    def fail(self, error="www.example.com A: update at 192.0.2.53 with key ddns-key: no answer within 5 s"):
+        due = self.due().sync
+        return self.s.synced({r: Outcome(a, error=error) for r, a in due.items()}, self.now, WALL0 + self.now - T0, 0.5)
+
+    def kernel(self, *devices: Device, gone=(), went_up=()):
+        changed = {d.name: d for d in devices} | {name: None for name in gone}
+        self.s.kernel(changed, set(went_up), self.now)
+
+    def notes(self, level=None) -> list[str]:
+        return [line for lvl, line in self.s.take_notes() if level is None or lvl == level]
+
+    def track(self, name="www.example.com", rtype="A"):
+        return self.s.tracks[(name, rtype)]
+
+
+# ------------------------------------------------------------------ backoff
+
+
+def test_backoff_doubles_from_one_second_to_five_minutes():
+    mid = [backoff(n, 0.5) for n in range(1, 12)]
+    assert mid[:5] == [1, 2, 4, 8, 16]
+    assert mid[-1] == BACKOFF_CAP == 300
+    assert backoff(0, 0.5) == 0
+    assert backoff(10_000, 0.5) == 300  # no overflow after days of failures
+
+
+@pytest.mark.parametrize("n", [1, 3, 8, 9, 40])
+def test_backoff_jitter_stays_within_20_percent_and_the_cap(n):
+    low, high = backoff(n, 0.0), backoff(n, 0.999)
+    base = min(300, 2 ** (n - 1))
+    assert low == pytest.approx(base * 0.8)
+    assert high <= 300 and high <= base * 1.2
+    assert low < high or base * 0.8 >= 300
+
+
+@pytest.mark.parametrize(
+    "agreed, failures, interval, want",
+    [(True, 0, 300, 300), (True, 0, 10, 10), (False, 1, 300, 1.0), (False, 2, 300, 2.0), (False, 4, 300, 8.0), (False, 30, 300, 300)],
+)
+def test_echo_delay(agreed, failures, interval, want):
+    assert echo_delay(agreed, failures, interval, 0.5) == want
+
+
+# ------------------------------------------------------------------ start: what each record does first
+
+
+@pytest.mark.parametrize(
+    "options, devices, sync, echo, said",
+    [
+        ({}, [dev("wan0", WAN)], WAN, [], (INFO, "www.example.com A: 198.51.100.2 (interface wan0: public address on the interface)")),
+        ({}, [], None, [], (WARNING, "www.example.com A: no address (interface wan0: no such device); record left as it is")),
+        ({"source": "interface"}, [dev("wan0", "100.64.0.2")], None, [],
+         (WARNING, "www.example.com A: no address (interface wan0: only a private address (100.64.0.2)); record left as it is")),
+        ({}, [dev("wan0", "100.64.0.2")], None, [(4, "wan0")], None),  # auto behind CGNAT: the echo first, no warning
+        ({"source": "echo", "device": ""}, [], None, [(4, None)], None),
+        ({"type": "AAAA"}, [dev("wan0", addr("2001:db8::2", IFA_F_TENTATIVE))], None, [],
+         (WARNING, "www.example.com AAAA: no address (interface wan0: no usable address: 2001:db8::2 tentative); record left as it is")),
+        ({"type": "AAAA"}, [dev("wan0", addr("2001:db8::9", IFA_F_TEMPORARY), "2001:db8::2")], "2001:db8::2", [], None),
+    ],
+    ids=["public", "no device", "private, source interface", "private, auto", "source echo", "tentative", "temporary skipped"],
+)
+def test_start(options, devices, sync, echo, said):
+    sim = Sim(conf(record(**options)), devices)
+    due = sim.due()
+    assert list(sim.wanted().values()) == ([sync] if sync else [])
+    assert [r.key for r in due.echo] == echo
+    assert sim.s.deadline() == (T0 if sync or echo else None)  # idle: no timer at all
+    notes = sim.s.take_notes()
+    if said:
+        assert said in notes
+    assert not [n for n in notes if n[0] >= WARNING and n != said]
+
+
+def test_idle_after_landing_nothing_is_due_and_no_timer_runs():
+    sim = Sim()
+    assert sim.land() == []  # no hook configured
+    assert not sim.due() and sim.s.deadline() is None
+    sim.kernel(dev("wan0", WAN))  # an event that changes nothing for the record
+    assert not sim.due() and sim.s.deadline() is None
+
+
+# ------------------------------------------------------------------ coalescing
+
+
+def test_a_burst_ends_in_one_sync_to_the_final_address():
+    """The shell drains every queued event before asking what is due: a burst is one sync."""
+    sim = Sim()
+    sim.land()
+    for last in (3, 4, 5):
+        sim.kernel(dev("wan0", f"198.51.100.{last}"))
+    assert sim.wanted() == {"www.example.com": "198.51.100.5"}
+    sim.land()
+    assert not sim.due()
+
+
+def test_a_change_and_back_before_the_sync_sends_nothing():
+    sim = Sim()
+    sim.land()
+    sim.kernel(dev("wan0", "198.51.100.3"))
+    sim.kernel(dev("wan0", WAN))  # back to what the server holds, before anything was sent
+    assert not sim.due() and sim.s.deadline() is None
+
+
+# ------------------------------------------------------------------ retries and backoff
+
+
+def test_failures_back_off_and_say_each_retry():
+    sim = Sim()
+    sim.notes()
+    for n, delay in enumerate([1, 2, 4, 8, 16], 1):
+        assert sim.wanted() == {"www.example.com": WAN}
+        sim.fail()
+        assert sim.notes(INFO) == [f"www.example.com A: retry {n} in {delay:.1f} s"]
+        assert sim.s.deadline() == sim.now + delay and not sim.due()
+        sim.now += delay
+    row = sim.s.take_rows(sim.now, WALL0)[0]
+    assert row["failures"] == 5 and row["last_error"].endswith("no answer within 5 s") and row["next_retry"] == WALL0
+
+
+def test_an_unexpected_failure_is_a_failure_too():
+    sim = Sim()
+    sim.s.synced({sim.record: None}, sim.now, WALL0, 0.5)
+    assert sim.track().failures == 1 and sim.track().last_error == "unexpected error (see log)"
+    assert sim.s.deadline() == T0 + 1
+
+
+def test_a_new_address_resets_the_backoff_and_is_synced_at_once():
+    sim = Sim()
+    for _ in range(4):
+        sim.fail()
+        sim.now = sim.s.deadline()
+    sim.fail()
+    assert sim.track().failures == 5 and sim.s.deadline() == sim.now + 16
+    sim.kernel(dev("wan0", "198.51.100.3"))
+    assert sim.wanted() == {"www.example.com": "198.51.100.3"} and sim.track().failures == 0
+    sim.fail()
+    assert sim.s.deadline() == sim.now + 1  # the first retry again
+
+
+def test_the_same_address_again_keeps_the_planned_retry():
+    sim = Sim()
+    sim.fail()
+    sim.kernel(dev("wan0", WAN, "192.168.1.1"))  # a change that does not change the record
+    assert not sim.due() and sim.s.deadline() == T0 + 1
+
+
+@pytest.mark.parametrize(
+    "failing, up_device, retried_now",
+    [(True, "wan0", True), (False, "wan0", False), (True, "lan", False)],
+    ids=["failing record, its link came up", "nothing failing", "another device came up"],
+)
+def test_a_link_coming_up_retries_a_failing_record_at_once(failing, up_device, retried_now):
+    sim = Sim(devices=(dev("wan0", WAN), dev("lan", "192.168.1.1")))
+    if failing:
+        sim.fail()
+    else:
+        sim.land()
+    sim.kernel(dev(up_device, WAN if up_device == "wan0" else "192.168.1.1", up=False))
+    sim.at(0.1).kernel(dev(up_device, WAN if up_device == "wan0" else "192.168.1.1"), went_up=[up_device])
+    assert bool(sim.due().sync) is retried_now
+    assert sim.s.deadline() == (sim.now if retried_now else (T0 + 1 if failing else None))
+
+
+def test_an_address_back_to_the_confirmed_one_ends_a_retry():
+    sim = Sim()
+    sim.land()
+    sim.kernel(dev("wan0", "198.51.100.3"))
+    sim.fail()
+    sim.kernel(dev("wan0", WAN))
+    assert not sim.due() and sim.s.deadline() is None and sim.track().failures == 0
+
+
+# ------------------------------------------------------------------ "left as it is"
+
+
+def test_an_address_that_goes_leaves_the_record_and_says_so_once():
+    sim = Sim()
+    sim.land()
+    sim.notes()
+    sim.kernel(dev("wan0"))  # the address went
+    line = "www.example.com A: no address (interface wan0: no IPv4 address); record left as it is (198.51.100.2)"
+    assert sim.notes(WARNING) == [line] and not sim.due() and sim.s.deadline() is None
+    sim.kernel(dev("wan0", "fe80::1"))
+    sim.kernel(dev("wan0", up=False))
+    assert sim.notes(WARNING) == []  # the same news is not repeated
+    sim.kernel(dev("wan0", WAN, up=True))
+    assert not sim.due()  # back to what the server holds
+    sim.kernel(dev("wan0"))
+    assert sim.notes(WARNING) == [line]  # news again after it was fine
+
+
+def test_the_device_going_is_a_reason_too():
+    sim = Sim()
+    sim.land()
+    sim.kernel(gone=["wan0"])
+    assert "www.example.com A: no address (interface wan0: no such device); record left as it is (198.51.100.2)" in sim.notes(WARNING)
+
+
+# ------------------------------------------------------------------ the echo
+
+
+ECHO_CONF = conf(record(), agent={"echo": ["http://192.0.2.80/a", "http://192.0.2.80/b"], "echo_interval": 60})
+
+
+def behind_nat() -> Sim:
+    return Sim(ECHO_CONF, (dev("wan0", "100.64.0.2"),))
+
+
+def test_the_echo_is_asked_only_while_needed():
+    sim = behind_nat()
+    (rnd,) = sim.due().echo
+    assert rnd.key == (4, "wan0") and not sim.due().sync
+    sim.s.echoed(rnd.key, agreed("203.0.113.5"), sim.now, 0.5)
+    assert sim.wanted() == {"www.example.com": "203.0.113.5"} and not sim.due().echo
+    sim.land()
+    assert sim.s.deadline() == T0 + 60  # re-checked every echo_interval while needed
+    # a device event behind the NAT (a reconnect): ask at once
+    sim.at(10).kernel(dev("wan0", "100.64.0.3"))
+    assert [r.key for r in sim.due().echo] == [(4, "wan0")]
+    sim.s.echoed((4, "wan0"), agreed("203.0.113.6"), sim.now, 0.5)
+    assert sim.wanted() == {"www.example.com": "203.0.113.6"}
+    sim.land()
+    sim.notes()
+    # another device's events do not matter
+    sim.at(20).kernel(dev("lan", "192.168.1.1"))
+    assert not sim.due() and sim.s.deadline() == T0 + 70
+    # a public address on the device again: the echo stops, its timer with it
+    sim.at(30).kernel(dev("wan0", WAN))
+    assert "echo over IPv4 via wan0: no longer needed; stopped" in sim.notes(INFO)
+    assert sim.wanted() == {"www.example.com": WAN} and not sim.s.echoes
+    sim.land()
+    assert sim.s.deadline() is None
+
+
+def test_rounds_without_agreement_back_off_and_leave_the_record():
+    sim = behind_nat()
+    sim.notes()
+    delays = []
+    for _ in range(4):
+        sim.s.echoed((4, "wan0"), NO_AGREEMENT, sim.now, 0.5)
+        delays.append(sim.s.deadline() - sim.now)
+        sim.now = sim.s.deadline()
+    assert delays == [1, 2, 4, 8] and not sim.due().sync
+    warnings, infos = sim.notes(WARNING), None
+    assert warnings == [
+        "echo over IPv4 via wan0: a rejected: an HTML page",
+        "echo over IPv4 via wan0: no echo source gave a usable answer (a: an HTML page); next try in 1.0 s",
+        "www.example.com A: no address (echo: only a private address (100.64.0.2) on wan0; no echo source gave a usable answer (a: an HTML page)); record left as it is",
+    ]
+    sim.s.echoed((4, "wan0"), NO_AGREEMENT, sim.now, 0.5)
+    infos = sim.notes(INFO)
+    assert "echo over IPv4 via wan0: a rejected again: an HTML page" in infos
+    assert "echo over IPv4 via wan0: still no agreement; next try in 16.0 s" in infos
+    # agreement ends the backoff: the next round after the interval
+    sim.now = sim.s.deadline()
+    sim.s.echoed((4, "wan0"), agreed("203.0.113.5"), sim.now, 0.5)
+    assert sim.s.echoes[(4, "wan0")].failures == 0 and sim.s.echoes[(4, "wan0")].next_at == sim.now + 60
+    assert sim.wanted() == {"www.example.com": "203.0.113.5"}
+
+
+def test_records_of_one_family_and_device_share_one_round():
+    cfg = conf(record(), record("mail", "mail.example.com"), record("v6", "www.example.com", type="AAAA"),
+               agent={"echo": ["http://192.0.2.80/a"]})
+    sim = Sim(cfg, (dev("wan0", "100.64.0.2", "fd00::2"),))
+    assert sorted(r.key for r in sim.due().echo) == [(4, "wan0"), (6, "wan0")]
+    sim.s.echoed((4, "wan0"), agreed("203.0.113.5"), sim.now, 0.5)
+    assert sim.wanted() == {"www.example.com": "203.0.113.5", "mail.example.com": "203.0.113.5"}
+    assert [r.key for r in sim.due().echo] == [(6, "wan0")]
+
+
+def test_an_answer_for_an_echo_no_longer_needed_is_ignored():
+    sim = behind_nat()
+    sim.kernel(dev("wan0", WAN))
+    sim.s.echoed((4, "wan0"), agreed("203.0.113.5"), sim.now, 0.5)
+    assert sim.wanted() == {"www.example.com": WAN} and not sim.s.echoes
+
+
+def test_the_source_health_lives_with_its_check():
+    sim = behind_nat()
+    (rnd,) = sim.due().echo
+    rnd.health["http://192.0.2.80/a"] = "what echo.ask keeps"
+    sim.s.echoed(rnd.key, NO_AGREEMENT, sim.now, 0.5)
+    sim.now = sim.s.deadline()
+    assert sim.due().echo[0].health == {"http://192.0.2.80/a": "what echo.ask keeps"}
+
+
+# ------------------------------------------------------------------ reload
+
+
+def test_reload_keeps_what_is_confirmed_for_unchanged_records_and_forgets_changed_ones():
+    cfg = conf(record(), record("mail", "mail.example.com"), record("old", "old.example.com"))
+    sim = Sim(cfg)
+    sim.land()
+    sim.notes()
+    new = conf(record(), record("mail", "mail.example.com", ttl=300), record("new", "new.example.com"))
+    sim.at(5).s.reload(new, sim.now)
+    # www: unchanged, confirmed: nothing to send; mail: changed, read afresh; new: new
+    assert sim.wanted() == {"mail.example.com": WAN, "new.example.com": WAN}
+    assert sim.track().confirmed == WAN and sim.track("mail.example.com").confirmed is None
+    notes = sim.notes(INFO)
+    assert "old.example.com A: no longer in the config; left as it is at the server" in notes
+    assert notes[-1] == "config reloaded: 3 record(s)"
+    assert [r["name"] for r in sim.s.take_rows(sim.now, WALL0)] == ["www.example.com", "mail.example.com", "new.example.com"]
+
+
+def test_reload_keeps_a_planned_retry_and_asks_every_echo_afresh():
+    sim = Sim(conf(record(), record("nat", "nat.example.com", device="wan1"), agent={"echo": ["http://192.0.2.80/a"]}),
+              (dev("wan0", WAN), dev("wan1", "100.64.0.2")))
+    sim.s.echoed((4, "wan1"), agreed("203.0.113.5"), sim.now, 0.5)
+    sim.fail()
+    assert sim.s.deadline() == T0 + 1
+    sim.at(0.5).s.reload(sim.cfg, sim.now)
+    assert [r.key for r in sim.due().echo] == [(4, "wan1")]  # asked again at once
+    assert sim.track().retry_at == T0 + 1 and sim.track().failures == 1  # www's retry stays
+
+
+# ------------------------------------------------------------------ option interface (netifd)
+
+
+def test_a_network_is_asked_of_netifd_before_its_record_is_decided():
+    sim = Sim(conf(record(device="", interface="wan")), (dev("pppoe-wan", WAN),))
+    assert sim.due().networks == ("wan",) and not sim.due().sync and sim.notes(WARNING) == []
+    sim.s.bound("wan", "pppoe-wan", sim.now)
+    assert sim.due().networks == () and sim.wanted() == {"www.example.com": WAN}
+    sim.land()
+    # a link came or went: netifd may have moved the network; the same answer changes nothing
+    sim.kernel(dev("eth1"))
+    assert sim.due().networks == ("wan",)
+    sim.s.bound("wan", "pppoe-wan", sim.now)
+    assert not sim.due()
+    # netifd's own event; then it names no device
+    sim.s.netifd({"wan", "lan"})
+    assert sim.due().networks == ("wan",)  # lan: no record names it
+    sim.s.bound("wan", None, sim.now)
+    assert "www.example.com A: no address (network wan: netifd names no device for it now); record left as it is (198.51.100.2)" in sim.notes(WARNING)
+
+
+def test_a_network_on_a_new_device_moves_its_records():
+    sim = Sim(conf(record(device="", interface="wan")), (dev("pppoe-wan", WAN), dev("eth1", "198.51.100.9")))
+    sim.s.bound("wan", "pppoe-wan", sim.now)
+    sim.land()
+    sim.s.bound("wan", "eth1", sim.now)
+    assert sim.wanted() == {"www.example.com": "198.51.100.9"}
+    sim.land()
+    sim.kernel(dev("eth1", "198.51.100.10"))  # the record now follows eth1's events
+    assert sim.wanted() == {"www.example.com": "198.51.100.10"}
+
+
+# ------------------------------------------------------------------ hooks
+
+
+def test_a_change_that_landed_runs_the_hook_and_a_hook_too_slow_is_killed():
+    sim = Sim(conf(record(), agent={"hook": "/etc/ddns-edge/on-change", "hook_timeout": 5}))
+    assert sim.land(old=frozenset({"192.0.2.9"})) == [Hook(sim.record, "192.0.2.9", WAN, "interface wan0")]
+    sim.s.hook_started(4242, sim.now)
+    assert sim.s.deadline() == T0 + 5 and sim.due().kill == ()
+    assert sim.at(5).due().kill == (4242,)
+    sim.s.hook_ended(4242)
+    assert sim.s.deadline() is None
+    # already right at the server: no hook
+    sim.kernel(dev("wan0", "198.51.100.3"))
+    assert sim.land(changed=False) == []
+
+
+def test_the_hook_says_what_this_agent_confirmed_when_the_server_held_nothing_else():
+    sim = Sim(conf(record(), agent={"hook": "/bin/true"}))
+    sim.land(changed=False)
+    sim.kernel(dev("wan0", "198.51.100.3"))
+    (hook,) = sim.land(old=frozenset())
+    assert (hook.old, hook.new) == (WAN, "198.51.100.3")
+
+
+# ------------------------------------------------------------------ the state file's rows
+
+
+def test_rows_say_what_is_published_from_where_and_are_given_only_when_changed():
+    sim = Sim()
+    sim.s.take_rows(sim.now, WALL0)
+    assert sim.s.take_rows(sim.now, WALL0) is None
+    sim.at(2).land()
+    (row,) = sim.s.take_rows(sim.now, WALL0 + 2)
+    assert row == {"name": "www.example.com", "type": "A", "address": WAN, "source": "interface wan0",
+                   "changed_at": WALL0 + 2, "confirmed_at": WALL0 + 2, "last_error": None, "error_at": None,
+                   "failures": 0, "next_retry": None}
+    assert sim.s.take_rows(sim.now, WALL0 + 2) is None
+    sim.kernel(dev("wan0", "198.51.100.3"))
+    (row,) = sim.s.take_rows(sim.now, WALL0 + 2)
+    assert row["address"] == WAN and row["source"] is None  # wanted is not what is published yet
+
+
+def test_notes_go_out_once():
+    sim = Sim()
+    assert sim.notes() and sim.notes() == []
+
+
+def test_a_sync_for_a_record_reloaded_meanwhile_is_not_taken():
+    sim = Sim()
+    old = sim.record
+    sim.s.reload(conf(record(ttl=300)), sim.now)
+    sim.s.synced({old: Outcome(WAN, True)}, sim.now, WALL0, 0.5)
+    assert sim.track().confirmed is None and sim.wanted() == {"www.example.com": WAN}
+
+
+def test_a_sync_for_echo_sources_parsed_from_the_config():
+    # the echo sources reach the schedule as parsed values (config.py used echo_wire's parser)
+    assert ECHO_CONF.agent.echo == (parse_source("http://192.0.2.80/a"), parse_source("http://192.0.2.80/b"))

@@ -1,0 +1,115 @@
+"""sync.py: records grouped into one sync_zone per zone, server and key; outcomes; errors said once.
+
+dnsupdate's discovery and sync_zone are handed in (their own tests, and the netns tests,
+run them against real servers); here they are recording stand-ins."""
+
+import logging
+
+import pytest
+
+from ddns_edge import config, dnsupdate
+from ddns_edge.errors import UpdateError
+from ddns_edge.model import Current, Outcome
+from ddns_edge.sync import Targets, sync
+
+S256 = "Wi28mLDG6l5YrDIg27zPh5tvG2jWR4GBt1Sq3WUUop8="
+TEXT = (
+    f"config key 'home'\n\toption secret '{S256}'\n"
+    f"config key 'other'\n\toption name 'other-key'\n\toption secret '{S256}'\n"
+    "config record 'www'\n\toption name 'www.example.com'\n\toption device 'wan0'\n\toption key 'home'\n"
+    "config record 'mail'\n\toption name 'mail.example.com'\n\toption device 'wan0'\n\toption key 'home'\n"
+    "config record 'ftp'\n\toption name 'ftp.example.com'\n\toption device 'wan0'\n\toption key 'other'\n"
+    "config record 'net'\n\toption name 'www.example.net'\n\toption device 'wan0'\n\toption key 'home'\n"
+)
+CFG = config.parse(TEXT, "/etc/config/ddns-edge")
+WWW, MAIL, FTP, NET = CFG.records
+
+
+class Server:
+    """Records each sync_zone call; answers from `results` (name -> Result fields)."""
+
+    def __init__(self, **results):
+        self.calls = []
+        self.results = results
+
+    def __call__(self, target, key, wants):
+        self.calls.append((target.zone, key.name, [w.name for w in wants]))
+        return [dnsupdate.Result(w, **self.results.get(w.name, {"changed": True, "old": Current(frozenset({"192.0.2.9"}), 60)}))
+                for w in wants]
+
+
+def discover(found):
+    def run(record, resolver):
+        found.append(record.name)
+        zone = record.name.split(".", 1)[1]
+        return dnsupdate.Target(zone, "192.0.2.53")
+    return run
+
+
+def test_one_call_per_zone_server_and_key(oplog):
+    found, server = [], Server()
+    out = sync(CFG, {r: "198.51.100.2" for r in CFG.records}, Targets(discover(found)), server)
+    assert sorted(server.calls) == [
+        ("example.com", "home", ["www.example.com", "mail.example.com"]),
+        ("example.com", "other-key", ["ftp.example.com"]),
+        ("example.net", "home", ["www.example.net"]),
+    ]
+    assert all(o == Outcome("198.51.100.2", True, Current(frozenset({"192.0.2.9"}), 60)) for o in out.values())
+    assert "www.example.com A: now 198.51.100.2 (was 192.0.2.9)" in oplog.text
+
+
+def test_already_right_is_said_and_sends_nothing_more(oplog):
+    server = Server(**{"www.example.com": {"changed": False, "old": Current(frozenset({"198.51.100.2"}), 60)}})
+    out = sync(CFG, {WWW: "198.51.100.2"}, Targets(discover([])), server)
+    assert out[WWW].ok and not out[WWW].changed
+    assert "www.example.com A: already 198.51.100.2 at the server; nothing sent" in oplog.text
+
+
+def test_a_failure_is_said_once_then_as_a_reminder_and_the_target_found_afresh(oplog):
+    found = []
+    targets = Targets(discover(found))
+    for timeout in (5, 7):  # the same failure, other numbers: the same news
+        server = Server(**{"www.example.com": {"error": f"www.example.com A: update: no answer within {timeout} s"}})
+        out = sync(CFG, {WWW: "198.51.100.2"}, targets, server)
+        assert not out[WWW].ok and out[WWW].address == "198.51.100.2"
+    levels = [(r.levelno, r.getMessage()) for r in oplog.records]
+    assert levels == [(logging.ERROR, "www.example.com A: update: no answer within 5 s"),
+                      (logging.INFO, "still failing: www.example.com A: update: no answer within 7 s")]
+    assert found == ["www.example.com", "www.example.com"]  # after a failure the primary may have moved
+    sync(CFG, {WWW: "198.51.100.2"}, targets, Server())  # fine again
+    oplog.clear()
+    sync(CFG, {WWW: "198.51.100.2"}, targets, Server(**{"www.example.com": {"error": "www.example.com A: update: no answer within 5 s"}}))
+    assert [r.levelno for r in oplog.records] == [logging.ERROR]  # news again
+
+
+def test_a_record_whose_target_cannot_be_found_fails_alone(oplog):
+    def discover_some(record, resolver):
+        if record.name == "mail.example.com":
+            raise UpdateError("mail.example.com A: cannot find its zone")
+        return dnsupdate.Target("example.com", "192.0.2.53")
+
+    server = Server()
+    out = sync(CFG, {WWW: "198.51.100.2", MAIL: "198.51.100.2"}, Targets(discover_some), server)
+    assert out[MAIL].error == "mail.example.com A: cannot find its zone" and out[WWW].ok
+    assert server.calls == [("example.com", "home", ["www.example.com"])]
+    assert "mail.example.com A: cannot find its zone" in oplog.text
+
+
+@pytest.mark.parametrize("options, looks_up", [
+    ("", True),
+    ("\toption zone 'example.com'\n\toption server '192.0.2.53'\n", False),
+    ("\toption zone 'example.com'\n\toption server 'ns1.example.com'\n", True),  # the server's name
+])
+def test_a_resolver_only_when_something_must_be_looked_up(options, looks_up):
+    cfg = config.parse(f"config key 'home'\n\toption secret '{S256}'\nconfig record 'r'\n\toption name 'www.example.com'\n"
+                       f"\toption device 'wan0'\n{options}", "/c")
+    given = []
+    targets = Targets(lambda record, resolver: given.append(resolver) or dnsupdate.Target("example.com", "192.0.2.53"))
+    try:
+        targets(cfg.records[0])
+    except UpdateError as e:  # a machine without /etc/resolv.conf: said as such, and only when one is needed
+        assert looks_up and "no resolver in /etc/resolv.conf" in str(e)
+        return
+    assert (given[0] is not None) is looks_up
+    targets(cfg.records[0])
+    assert len(given) == 1  # found once
