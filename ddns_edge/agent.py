@@ -21,12 +21,13 @@ import signal
 import socket
 import subprocess
 import time
+from typing import Callable
 
 from ddns_edge import config as config_mod
 from ddns_edge import dnsupdate, echo, report, state, ubus
 from ddns_edge.devices import View
 from ddns_edge.errors import ConfigError
-from ddns_edge.model import Agreement, Config
+from ddns_edge.model import Agreement, Config, Outcome, Record
 from ddns_edge.netlink import Subscription
 from ddns_edge.schedule import EchoRound, Hook, Schedule
 from ddns_edge.sync import Targets, sync
@@ -44,7 +45,10 @@ class Stop(BaseException):
 
 
 class Loop:
-    def __init__(self, config: Config, config_path: str, log_level: str | None = None, rcvbuf: int | None = None):
+    def __init__(self, config: Config, config_path: str, log_level: str | None = None, rcvbuf: int | None = None,
+                 ask: Callable[..., Agreement] = echo.ask, sync: Callable[..., dict[Record, Outcome]] = sync):
+        self.ask = ask  # echo.ask and sync.sync; tests hand in stand-ins
+        self.sync = sync
         self.config = config
         self.config_path = config_path
         self.log_level = log_level
@@ -77,7 +81,7 @@ class Loop:
         wanted = s.due(time.monotonic()).sync
         if wanted:
             try:
-                outcomes = sync(self.config, wanted, self.targets)
+                outcomes = self.sync(self.config, wanted, self.targets)
             except Exception as e:  # a bug must not end the daemon: log, back off, go on
                 log.error("update round failed unexpectedly: %s: %s", type(e).__name__, e, exc_info=log.isEnabledFor(10))
                 outcomes = {record: None for record in wanted}
@@ -96,7 +100,7 @@ class Loop:
         family, device = rnd.key
         sources, quorum = echo.sources_of(self.config.agent)
         try:
-            return echo.ask(sources, family, device, quorum, rnd.health)
+            return self.ask(sources, family, device, quorum, rnd.health)
         except Exception as e:  # a bug must not end the daemon: log, back off, go on
             log.error("echo round failed unexpectedly: %s: %s", type(e).__name__, e, exc_info=log.isEnabledFor(10))
             return Agreement(None, "the echo round failed unexpectedly (see log)")

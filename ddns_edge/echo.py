@@ -260,7 +260,7 @@ def _address_of(host: str, family: int, timeout: float) -> str:
         raise _Failed(f"cannot resolve {host}: {type(e).__name__}") from None
 
 
-def _socket(family: int, kind: int, device: str | None):
+def _socket(family: int, kind: int, device: str | None) -> socket.socket:
 
     sock = socket.socket(socket.AF_INET if family == 4 else socket.AF_INET6, kind | socket.SOCK_CLOEXEC)
     if device:
@@ -277,7 +277,7 @@ def _socket(family: int, kind: int, device: str | None):
 _tls_context = None
 
 
-def _tls():
+def _tls() -> ssl.SSLContext:
     """The default TLS context: the system's CAs (SSL_CERT_FILE / SSL_CERT_DIR honoured), host names checked."""
     global _tls_context
     if _tls_context is None:

@@ -14,9 +14,11 @@ start on a PC, more on a router). That import is the one that stays inside a fun
 from __future__ import annotations
 
 import errno
+import importlib.util
 import ipaddress
 import socket
 import struct
+import sys
 
 from ddns_edge.model import FOREVER, Address, AddressChange, KernelEvent, Link, LinkGone
 
@@ -101,9 +103,6 @@ def _classes() -> dict:
     as a bare module for the two imports and taken out of sys.modules again, so that a
     later `import pyroute2` gets the real package."""
     if not _CLASSES:
-        import importlib.util
-        import sys
-
         stub = None
         if "pyroute2" not in sys.modules:
             spec = importlib.util.find_spec("pyroute2")

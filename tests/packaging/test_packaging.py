@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import tarfile
+import time
 
 import pytest
 
@@ -647,8 +648,6 @@ class Lsb:
         return int(self.pidfile.read_text())
 
     def wait_log(self, text: str, timeout: float = 5) -> bool:
-        import time
-
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if text in self.log.read_text():
@@ -675,8 +674,11 @@ def alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    with open(f"/proc/{pid}/stat") as f:
-        return f.read().split(") ", 1)[1][0] != "Z"
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:  # reaped between the two looks
+        return False
 
 
 def test_lsb_lifecycle(lsb):
@@ -714,11 +716,9 @@ def test_lsb_status_of_a_dead_agent_with_a_pid_file(lsb):
     assert lsb("start")[0] == 0
     pid = lsb.pid()
     os.kill(pid, 9)
-    for _ in range(100):
+    for _ in range(600):
         if not alive(pid):
             break
-        import time
-
         time.sleep(0.05)
     rc, out = lsb("status")
     assert rc == 1 and "dead" in out

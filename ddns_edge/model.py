@@ -1,0 +1,242 @@
+"""The domain's values, in one place: plain frozen dataclasses, no project imports, no I/O.
+
+- the config: Agent (the `config agent` section), Key, Record, Config, EchoSource;
+- what the kernel says: Address, and netlink's events Link, LinkGone, AddressChange, folded
+  by devices.View into a Device per name;
+- what the echo says: Answer (one source), Agreement (a round);
+- what a record should carry: Detection;
+- what the server holds and what a sync did: Current, Outcome.
+
+Validation happens where these are made (config.py, echo_wire.py, netlink.py): a value of a
+type below is already checked, and the rest of the agent never re-reads strings.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Union
+
+IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+
+FOREVER = 0xFFFFFFFF  # the kernel's "infinite" address lifetime
+
+
+# ------------------------------------------------------------------ the config
+
+
+@dataclass(frozen=True)
+class EchoSource:
+    """One echo source, parsed and checked (echo_wire.parse_source). `shown` is how the log
+    names it: the URL without its password."""
+
+    text: str = field(repr=False)  # as configured: may hold a password, never shown
+    kind: str  # http | https | dns | exec
+    shown: str
+    host: str = ""  # http(s): host; dns: server (name or address)
+    port: int = 0
+    target: str = "/"  # http(s): path and query
+    auth: tuple[str, str] | None = field(default=None, repr=False)  # http(s): user, password
+    name: str = ""  # dns: the name to ask
+    rtype: str | None = None  # dns: A | AAAA | TXT; None: the record's own type
+    command: str = ""  # exec
+
+    def __str__(self) -> str:
+        return self.shown
+
+
+@dataclass(frozen=True)
+class Agent:
+    """The `config agent` section."""
+
+    log_level: str = "info"
+    state_dir: str = "/var/run/ddns-edge"
+    echo: tuple[EchoSource, ...] = ()  # () means the built-in list
+    echo_interval: int = 300
+    echo_quorum: int | None = None  # None: 2 of the list (1 when it has one source)
+    hook: str | None = None
+    hook_timeout: int = 30  # seconds before a hook still running is killed
+
+
+@dataclass(frozen=True)
+class Key:
+    """A TSIG key (dnsupdate.tsig_key makes dnspython's from it)."""
+
+    section: str  # uci section name ("@key[N]" for an anonymous one)
+    name: str  # TSIG key name, no trailing dot
+    algorithm: str  # one of keys.ALGORITHMS
+    secret: bytes = field(repr=False)  # never shown
+    origin: str  # "PATH:LINE" where the secret was defined (config option or key file)
+
+
+@dataclass(frozen=True)
+class Record:
+    """A `config record` section: one name and type, and where its address comes from."""
+
+    section: str
+    name: str  # owner name, no trailing dot
+    type: str  # "A" | "AAAA"
+    device: str | None  # kernel interface name
+    interface: str | None  # OpenWrt logical network name (its device comes from netifd)
+    source: str  # auto | interface | echo
+    key: str  # key section name
+    ttl: int
+    zone: str | None
+    server: str | None  # IP address or host name
+    port: int
+    enabled: bool
+    line: int  # line of `config record`
+    path: str
+
+    @property
+    def label(self) -> str:
+        """How the log names it: 'www.example.com A'."""
+        return f"{self.name} {self.type}"
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str
+    agent: Agent
+    keys: dict[str, Key]  # by section name
+    records: tuple[Record, ...]  # enabled and disabled, in file order
+
+    def enabled_records(self) -> tuple[Record, ...]:
+        return tuple(r for r in self.records if r.enabled)
+
+
+# ------------------------------------------------------------------ the kernel
+
+
+@dataclass(frozen=True)
+class Address:
+    """One address of an interface, as the kernel reports it."""
+
+    address: IPAddress
+    prefixlen: int = 0
+    flags: int = 0  # IFA_F_* (addresses.py)
+    preferred: int = FOREVER  # seconds left of preferred lifetime
+    valid: int = FOREVER
+
+    @property
+    def version(self) -> int:
+        return self.address.version
+
+
+@dataclass(frozen=True)
+class Link:
+    """RTM_NEWLINK: device `index` is called `name`; `up`: IFF_UP and IFF_RUNNING."""
+
+    index: int
+    name: str
+    up: bool
+
+
+@dataclass(frozen=True)
+class LinkGone:
+    """RTM_DELLINK: device `index` is gone (with its addresses)."""
+
+    index: int
+
+
+@dataclass(frozen=True)
+class AddressChange:
+    """RTM_NEWADDR (`gone` False) or RTM_DELADDR (`gone` True) on device `index`."""
+
+    index: int
+    address: Address
+    gone: bool = False
+
+
+KernelEvent = Union[Link, LinkGone, AddressChange]
+
+
+@dataclass(frozen=True)
+class Device:
+    """A device by name, as devices.View sees it now."""
+
+    name: str
+    up: bool
+    addresses: tuple[Address, ...] = ()
+
+
+# ------------------------------------------------------------------ the echo
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one echo source said: a usable address, or why it was rejected."""
+
+    address: IPAddress | None = None
+    rejected: str | None = None
+
+    def __str__(self) -> str:
+        return str(self.address) if self.address is not None else f"rejected: {self.rejected}"
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """An echo round's outcome: the agreed address (or None and why), who agreed, every answer."""
+
+    address: IPAddress | None
+    reason: str
+    agreed: tuple[str, ...] = ()
+    answers: tuple[tuple[str, Answer], ...] = ()  # (source shown, answer)
+
+    def __str__(self) -> str:
+        return f"{self.address} ({self.reason})" if self.address is not None else self.reason
+
+
+EchoKey = tuple[int, Union[str, None]]  # (address family 4|6, device or None): records that share a round
+
+
+# ------------------------------------------------------------------ a record's address
+
+
+@dataclass(frozen=True)
+class Detection:
+    """The address a record should carry (None: leave the record as it is), and why.
+
+    `needs_echo`: the address must come from an echo round; `agreed`: the echo sources that
+    agreed on it; `answers`: what each source asked said."""
+
+    address: str | None
+    origin: str  # "interface wan0", "network wan", "echo"
+    reason: str
+    needs_echo: bool = False
+    agreed: tuple[str, ...] = ()
+    answers: tuple[tuple[str, Answer], ...] = ()
+
+    def __str__(self) -> str:
+        if self.address is None:
+            return f"no address ({self.origin}: {self.reason})"
+        return f"{self.address} ({self.origin}: {self.reason})"
+
+
+# ------------------------------------------------------------------ the server
+
+
+@dataclass(frozen=True)
+class Current:
+    """A record's RRset as read from the primary: its rdata texts and TTL (None when absent)."""
+
+    rdatas: frozenset[str] = frozenset()
+    ttl: int | None = None
+
+    @property
+    def absent(self) -> bool:
+        return not self.rdatas
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One record's sync: landed (`changed`), already right, or `error` (a line for the operator)."""
+
+    address: str | None
+    changed: bool = False
+    old: Current = Current()
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None

@@ -1,0 +1,431 @@
+"""The rules of `ddns-edge run` (pure): fed with what happened and the time, asked what is due.
+
+Two rules this module keeps:
+- Everything `run` decides lives here: when a record is synced and retried, when the echo
+  is asked, when netifd is asked, when a hook has run too long, what the state file says
+  and what the operator is told. agent.py does what this module says and feeds back what
+  happened; it decides nothing of its own.
+- Nothing here reads a clock, draws a random number or touches a socket or a file. `now`
+  (monotonic seconds), `wall` (seconds since the epoch, for the state file) and `rand`
+  (uniform in [0, 1), for jitter) come in as arguments; what to do goes out as values.
+
+Theory of operation, in the shape of h11's ConnectionState: one method per kind of input,
+and plain queries for what holds now.
+
+    start(devices, now)             the kernel's devices when `run` starts
+    kernel(changed, went_up, now)   devices whose link or addresses changed (None: gone)
+    netifd(networks)                netifd said something about these networks
+    bound(network, device, now)     netifd's answer: the device a network is on now
+    echoed(key, agreement, now, rand)    an echo round's outcome
+    synced(outcomes, now, wall, rand)    a sync's outcomes; returns the hooks to run
+    hook_started(pid, now) / hook_ended(pid)
+    reload(config, now)             a new config: unchanged records keep what is known
+
+    due(now) -> Due        what to do now: networks to ask, echo rounds, records to sync, hooks to kill
+    deadline() -> float    when something is due next; None when nothing is pending
+    take_rows(now, wall)   the state file's rows when they changed, else None
+    take_notes()           what to tell the operator, as (level, line)
+
+What each input re-decides (the table the methods below keep):
+
+    input                               re-decided
+    ---------------------------------   ---------------------------------------------------
+    a record's device changed           the record (its Detection, see `_decide`)
+      ... and its link came up          a failing record is retried at once, not after backoff
+    any change on an echo's device      that echo: a round at once (a reconnect behind NAT)
+    a device came, went, or went up/down every network is asked of netifd again
+    netifd's event about a network      that network is asked again
+    netifd names a new device           the records of that network
+    an echo round answered              the records that use it; the next round is planned
+    a sync landed                       confirmed; a hook when the record changed
+    a sync failed                       retried after backoff (1 s doubling to 300 s, +-20 %)
+    reload                              records whose config changed start afresh, others
+                                        keep what is confirmed; every echo is asked afresh
+
+What a record should do when it is re-decided (`_decide`):
+
+    the Detection says                  then
+    ---------------------------------   ---------------------------------------------------
+    the echo must answer first          wait for the round (due now); no sync, no warning
+    no address                          no sync; "record left as it is", said once
+    the address this agent confirmed    nothing pending; the backoff is reset
+    a new address                       said; the backoff is reset; sync now
+    the same unconfirmed address        sync now, unless a retry is already planned
+
+Room left for what comes next: route events (a record that failed for want of a route is
+retried when one appears) and delayed verification go in as further inputs and rows of
+these tables, with a deadline of their own.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from dataclasses import dataclass, field, replace
+from typing import Collection, Mapping
+
+from ddns_edge import report
+from ddns_edge.detect import detect, echo_key, echo_label
+from ddns_edge.model import Agreement, Config, Detection, Device, EchoKey, Outcome, Record
+
+BACKOFF_FIRST = 1.0  # seconds before the first retry
+BACKOFF_CAP = 300.0  # never wait longer than five minutes
+BACKOFF_JITTER = 0.2  # +-20 %, so that routers that lost the server together do not return together
+
+DEBUG, INFO, WARNING, ERROR = logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR
+
+
+def backoff(failures: int, rand: float) -> float:
+    """Seconds to wait after the `failures`-th failure in a row (1, 2, 4, ... capped at 300).
+
+    `rand` is uniform in [0, 1): the jitter. The cap holds after the jitter too."""
+    if failures < 1:
+        return 0.0
+    base = min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** min(failures - 1, 30))
+    return min(BACKOFF_CAP, base * (1 - BACKOFF_JITTER + 2 * BACKOFF_JITTER * rand))
+
+
+def echo_delay(agreed: bool, failures: int, interval: float, rand: float) -> float:
+    """Seconds until an echo's next round: the interval after agreement, a growing backoff after failures."""
+    return float(interval) if agreed else backoff(max(failures, 1), rand)
+
+
+# ------------------------------------------------------------------ values
+
+
+@dataclass
+class Track:
+    """What is known of one record between events."""
+
+    record: Record  # as configured
+    device: str | None  # the kernel device now: option device, or netifd's answer for option interface
+    confirmed: str | None = None  # the address this agent last confirmed at the server
+    wanted: Detection | None = None
+    failures: int = 0
+    retry_at: float | None = None  # monotonic; None: no sync planned
+    last_error: str | None = None
+    error_at: float | None = None  # wall clock, as the state file says it
+    changed_at: float | None = None
+    confirmed_at: float | None = None
+
+    @property
+    def bound(self) -> Record:
+        """The record with its device as it is now."""
+        return self.record if self.device == self.record.device else replace(self.record, device=self.device)
+
+
+@dataclass
+class EchoCheck:
+    """The echo of one (family, device): its last outcome and when to ask again."""
+
+    key: EchoKey
+    next_at: float | None  # monotonic; None: nothing planned
+    result: Agreement | None = None
+    failures: int = 0  # rounds in a row without agreement
+    health: dict = field(default_factory=dict)  # the echo's own memory of its sources (echo.Health), kept with the check
+
+    @property
+    def label(self) -> str:
+        return echo_label(self.key)
+
+
+@dataclass(frozen=True)
+class EchoRound:
+    """A round to run: over `key` (family, device), with the check's source health to update."""
+
+    key: EchoKey
+    health: dict
+
+
+@dataclass(frozen=True)
+class Hook:
+    """The hook to run after a change landed."""
+
+    record: Record
+    old: str  # what the server held, comma-separated ("" for nothing)
+    new: str
+    source: str  # where the address came from ("interface wan0", "echo")
+
+
+@dataclass(frozen=True)
+class Due:
+    networks: tuple[str, ...] = ()  # ask netifd which device each is on (before anything else)
+    echo: tuple[EchoRound, ...] = ()
+    sync: Mapping[Record, str] = field(default_factory=dict)  # record (as configured) -> address to publish
+    kill: tuple[int, ...] = ()  # hooks (process ids) that ran too long
+
+    def __bool__(self) -> bool:
+        return bool(self.networks or self.echo or self.sync or self.kill)
+
+
+# ------------------------------------------------------------------ the schedule
+
+
+class Schedule:
+    def __init__(self, config: Config):
+        self.config = config
+        self.tracks: dict[tuple[str, str], Track] = {}
+        self.devices: dict[str, Device] = {}
+        self.networks: dict[str, str | None] = {}  # OpenWrt network -> its device, as netifd last said
+        self.to_ask: set[str] = set()  # networks to ask netifd about
+        self.echoes: dict[EchoKey, EchoCheck] = {}
+        self.hooks: dict[int, float] = {}  # pid -> when it is killed
+        self._notes: list[tuple[int, str]] = []
+        self._once = report.Once(lambda level, line: self._notes.append((level, line)))
+        self._rows_changed = True
+        self._adopt(config)
+
+    # ---------------------------------------------------------- inputs
+
+    def start(self, devices: Mapping[str, Device], now: float) -> None:
+        """The kernel's devices when `run` starts: decide every record."""
+        self.devices = dict(devices)
+        self.to_ask = self._networks()
+        for track in self.tracks.values():
+            self._decide(track, now)
+        self._prune_echoes()
+
+    def kernel(self, changed: Mapping[str, Device | None], went_up: Collection[str], now: float, resync: bool = False) -> None:
+        """Devices whose link or addresses changed (None: the device is gone); `went_up`: links
+        that came up since the last call; `resync`: after a full re-read (overflow), ask netifd
+        about every network too."""
+        links = resync
+        for name, device in changed.items():
+            old = self.devices.get(name)
+            if device is None:
+                self.devices.pop(name, None)
+            else:
+                self.devices[name] = device
+            links = links or old is None or device is None or old.up != device.up
+        if links:
+            self.to_ask |= self._networks()  # netifd may have moved a network to another device
+        for check in self.echoes.values():
+            if check.key[1] in changed:
+                check.next_at = now  # new addresses behind the NAT may mean a new public one
+        for track in self.tracks.values():
+            if track.device in changed:
+                if track.failures and track.device in went_up:
+                    track.retry_at = now  # the link came (back) up: retry at once
+                self._decide(track, now)
+        self._prune_echoes()
+
+    def netifd(self, networks: Collection[str]) -> None:
+        """netifd announced something (ifup, ifdown, an update) about `networks`: ask again."""
+        self.to_ask |= set(networks) & self._networks()
+
+    def bound(self, network: str, device: str | None, now: float) -> None:
+        """netifd says `network` is on `device` now (None: on none)."""
+        self.to_ask.discard(network)
+        known = network in self.networks
+        if known and self.networks[network] == device:
+            return
+        self.networks[network] = device
+        for track in self.tracks.values():
+            if track.record.interface == network:
+                track.device = device
+                self._decide(track, now)
+        self._prune_echoes()
+
+    def echoed(self, key: EchoKey, result: Agreement, now: float, rand: float) -> None:
+        """An echo round over `key` ended (at `now`) with `result`."""
+        check = self.echoes.get(key)
+        if check is None:
+            return  # no longer needed
+        agreed = result.address is not None
+        check.failures = 0 if agreed else check.failures + 1
+        delay = echo_delay(agreed, check.failures, self.config.agent.echo_interval, rand)
+        check.next_at = now + delay
+        self._say_round(check, result, delay)
+        check.result = result
+        for track in self.tracks.values():
+            if echo_key(track.bound) == key:
+                self._decide(track, now)
+
+    def synced(self, outcomes: Mapping[Record, Outcome | None], now: float, wall: float, rand: float) -> list[Hook]:
+        """A sync ended (at `now`): an Outcome per record, None where it failed unexpectedly.
+        Returns the hooks to run."""
+        hooks = []
+        for record, outcome in outcomes.items():
+            track = self.tracks.get((record.name, record.type))
+            if track is None or track.record != record:
+                continue
+            self._rows_changed = True
+            if outcome is not None and outcome.ok:
+                old = track.confirmed
+                track.confirmed = outcome.address
+                track.confirmed_at = wall
+                track.failures = 0
+                track.retry_at = None
+                track.last_error = None
+                if outcome.changed:
+                    track.changed_at = wall
+                    if self.config.agent.hook:
+                        was = ", ".join(sorted(outcome.old.rdatas)) or old or ""
+                        source = track.wanted.origin if track.wanted else ""
+                        hooks.append(Hook(track.record, was, outcome.address, source))
+            else:
+                track.failures += 1
+                track.last_error = outcome.error if outcome is not None else "unexpected error (see log)"
+                track.error_at = wall
+                delay = backoff(track.failures, rand)
+                track.retry_at = now + delay
+                self._note(INFO, f"{record.label}: retry {track.failures} in {delay:.1f} s")
+        return hooks
+
+    def hook_started(self, pid: int, now: float) -> None:
+        self.hooks[pid] = now + self.config.agent.hook_timeout
+
+    def hook_ended(self, pid: int) -> None:
+        self.hooks.pop(pid, None)
+
+    def reload(self, config: Config, now: float) -> None:
+        """A new config: records whose section is unchanged keep what is known of them (what
+        is confirmed, a planned retry); changed and new ones start afresh (their server is read
+        before anything is trusted); removed ones are left as they are at the server."""
+        self._adopt(config)
+        self.to_ask = self._networks()
+        for track in self.tracks.values():
+            self._decide(track, now)
+        self._prune_echoes()
+        self._note(INFO, f"config reloaded: {len(self.tracks)} record(s)")
+
+    # ---------------------------------------------------------- queries
+
+    def due(self, now: float) -> Due:
+        """What is due at `now`. The caller does it and reports back (bound, echoed, synced,
+        hook_ended); until then it stays due."""
+        echo = tuple(EchoRound(c.key, c.health) for c in self.echoes.values() if c.next_at is not None and c.next_at <= now)
+        sync = {t.record: t.wanted.address for t in self.tracks.values()
+                if t.retry_at is not None and t.retry_at <= now and t.wanted is not None and t.wanted.address is not None}
+        kill = tuple(pid for pid, at in self.hooks.items() if at <= now)
+        return Due(tuple(sorted(self.to_ask)), echo, sync, kill)
+
+    @property
+    def follows_networks(self) -> bool:
+        """Whether some record names an OpenWrt network (then netifd's events are worth following)."""
+        return bool(self._networks())
+
+    def deadline(self) -> float | None:
+        """When something is due next (monotonic); None: nothing is pending, sleep until an event.
+        Networks to ask are not in it: they are asked as soon as they are due."""
+        times = [t.retry_at for t in self.tracks.values() if t.retry_at is not None]
+        times += [c.next_at for c in self.echoes.values() if c.next_at is not None]
+        times += self.hooks.values()
+        return min(times) if times else None
+
+    def take_rows(self, now: float, wall: float) -> list[dict] | None:
+        """The state file's rows (state.render) when they changed since last taken, else None."""
+        if not self._rows_changed:
+            return None
+        self._rows_changed = False
+        return [self._row(t, now, wall) for t in self.tracks.values()]
+
+    def take_notes(self) -> list[tuple[int, str]]:
+        notes, self._notes = self._notes, []
+        return notes
+
+    # ---------------------------------------------------------- the rules
+
+    def _adopt(self, config: Config) -> None:
+        old = self.tracks
+        self.tracks = {}
+        for record in config.enabled_records():
+            key = (record.name, record.type)
+            track = old.get(key)
+            if track is None or track.record != record:
+                device = record.device if record.interface is None else self.networks.get(record.interface)
+                track = Track(record, device)
+            self.tracks[key] = track
+        for name, rtype in old.keys() - self.tracks.keys():
+            self._note(INFO, f"{name} {rtype}: no longer in the config; left as it is at the server")
+        self.config = config
+        self.echoes = {}  # sources or interval may have changed: ask afresh
+        self._rows_changed = True
+
+    def _networks(self) -> set[str]:
+        return {t.record.interface for t in self.tracks.values() if t.record.interface is not None}
+
+    def _decide(self, track: Track, now: float) -> None:
+        """Recompute what the record should carry; plan a sync when it differs (the table above)."""
+        record = track.bound
+        if record.interface is not None and record.interface not in self.networks:
+            return  # netifd has not been asked yet: decide when it answers
+        published = ipaddress.ip_address(track.confirmed) if track.confirmed else None
+        device = self.devices.get(track.device) if track.device is not None else None
+        addresses = device.addresses if device is not None else None
+        found = detect(record, addresses, published)
+        if found.needs_echo:
+            check = self._echo_check(echo_key(record), now)
+            if check.result is None:  # a round is due: decide when it has answered
+                track.wanted = found
+                track.retry_at = None
+                return
+            found = detect(record, addresses, published, check.result)
+        previous, track.wanted = track.wanted, found
+        if previous is None or previous != found:
+            self._rows_changed = True
+        if found.address is None:
+            track.retry_at = None
+            line = f"{record.label}: {found}; record left as it is" + (f" ({track.confirmed})" if track.confirmed else "")
+            self._once.say(WARNING, line, ("left", record.label), again_level=None)
+            return
+        self._once.forget(("left", record.label))
+        if found.address == track.confirmed:
+            track.retry_at = None
+            track.failures = 0
+            return
+        if previous is None or previous.address != found.address:
+            self._note(INFO, f"{record.label}: {found}")
+            track.failures = 0  # a new address resets the backoff
+            track.retry_at = now
+        elif track.retry_at is None:
+            track.retry_at = now
+
+    def _echo_check(self, key: EchoKey, now: float) -> EchoCheck:
+        check = self.echoes.get(key)
+        if check is None:
+            check = self.echoes[key] = EchoCheck(key, next_at=now)
+        return check
+
+    def _prune_echoes(self) -> None:
+        """Forget the checks no record needs any more: their timers stop."""
+        needed = {echo_key(t.bound) for t in self.tracks.values() if t.wanted is not None and t.wanted.needs_echo}
+        for key in self.echoes.keys() - needed:
+            self._note(INFO, f"{self.echoes.pop(key).label}: no longer needed; stopped")
+
+    def _say_round(self, check: EchoCheck, result: Agreement, delay: float) -> None:
+        """Each rejection (a warning when new, else info), and the outcome."""
+        label = check.label
+        for shown, answer in result.answers:
+            subject = (label, shown)
+            if answer.address is not None:
+                self._once.forget(subject)
+                self._note(DEBUG, f"{label}: {shown}: {answer.address}")
+            else:
+                self._once.say(WARNING, f"{label}: {shown} rejected: {answer.rejected}", subject,
+                               again=f"{label}: {shown} rejected again: {answer.rejected}", again_level=INFO)
+        if result.address is not None:
+            self._once.forget((label, "outcome"))
+            before = check.result.address if check.result is not None else None
+            self._note(INFO if result.address != before else DEBUG, f"{label}: {result}; next check in {delay:.0f} s")
+        else:
+            self._once.say(WARNING, f"{label}: {result}; next try in {delay:.1f} s", (label, "outcome"), same=str(result),
+                           again=f"{label}: still no agreement; next try in {delay:.1f} s", again_level=INFO)
+
+    def _row(self, track: Track, now: float, wall: float) -> dict:
+        wanted = track.wanted
+        return {
+            "name": track.record.name,
+            "type": track.record.type,
+            "address": track.confirmed,
+            "source": wanted.origin if wanted is not None and wanted.address == track.confirmed else None,
+            "changed_at": track.changed_at,
+            "confirmed_at": track.confirmed_at,
+            "last_error": track.last_error,
+            "error_at": track.error_at,
+            "failures": track.failures,
+            "next_retry": None if track.retry_at is None else wall + max(0.0, track.retry_at - now),
+        }
+
+    def _note(self, level: int, line: str) -> None:
+        self._notes.append((level, line))
