@@ -24,7 +24,7 @@ import time
 from typing import Callable
 
 from ddns_edge import config as config_mod
-from ddns_edge import dnsupdate, echo, report, state, ubus
+from ddns_edge import dnsupdate, report, state, ubus
 from ddns_edge.devices import View
 from ddns_edge.errors import ConfigError
 from ddns_edge.model import Agreement, Config, Outcome, Record
@@ -46,8 +46,8 @@ class Stop(BaseException):
 
 class Loop:
     def __init__(self, config: Config, config_path: str, log_level: str | None = None, rcvbuf: int | None = None,
-                 ask: Callable[..., Agreement] = echo.ask, sync: Callable[..., dict[Record, Outcome]] = sync):
-        self.ask = ask  # echo.ask and sync.sync; tests hand in stand-ins
+                 ask: Callable[..., Agreement] | None = None, sync: Callable[..., dict[Record, Outcome]] = sync):
+        self.ask = ask  # echo.ask (imported at the first round) and sync.sync; tests hand in stand-ins
         self.sync = sync
         self.config = config
         self.config_path = config_path
@@ -97,10 +97,14 @@ class Loop:
             self.statefile.write(state.render(rows, time.time()))
 
     def _ask_echo(self, rnd: EchoRound) -> Agreement:
+        # echo.py (ssl, subprocess, the resolver) is imported at the first round: most routers
+        # have a public WAN address and never need it (about 2 MB of RSS).
+        from ddns_edge import echo
+
         family, device = rnd.key
         sources, quorum = echo.sources_of(self.config.agent)
         try:
-            return self.ask(sources, family, device, quorum, rnd.health)
+            return (self.ask or echo.ask)(sources, family, device, quorum, rnd.health)
         except Exception as e:  # a bug must not end the daemon: log, back off, go on
             log.error("echo round failed unexpectedly: %s: %s", type(e).__name__, e, exc_info=log.isEnabledFor(10))
             return Agreement(None, "the echo round failed unexpectedly (see log)")
@@ -194,7 +198,7 @@ class Loop:
         if new.agent.state_dir != self.config.agent.state_dir:
             self.statefile = state.StateFile(new.agent.state_dir)
         self.config = new
-        self.targets = Targets()  # zones and primaries are found afresh
+        self.targets = self.targets.fresh()  # zones and primaries are found afresh
         self.schedule.reload(new, time.monotonic())
         self._listen_ubus()
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ddns_edge import __version__, report
+from ddns_edge import __version__, lean, report
 from ddns_edge.errors import DdnsEdgeError
-from ddns_edge.model import Agreement, Config, Detection, EchoKey, Record
+from ddns_edge.model import Agreement, Config, Detection, EchoKey, Record, Wanted
 
 DEFAULT_CONFIG = "/etc/config/ddns-edge"
 
@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     report.setup(args.log_level or "info")
+    if args.command != "keygen":
+        lean.dnspython()
     try:
         return COMMANDS[args.command](args)
     except DdnsEdgeError as e:
@@ -118,7 +120,7 @@ def cmd_once(args: argparse.Namespace) -> int:
             report.log.error("%s: %s; record left as it is", record.label, found)
             failed += 1
         else:
-            wanted[record] = found.address
+            wanted[record] = Wanted(found.address)
     outcomes = sync(cfg, wanted, Targets())
     failed += sum(not o.ok for o in outcomes.values())
     return 1 if failed else 0

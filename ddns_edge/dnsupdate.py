@@ -9,12 +9,12 @@ Result.error): what failed, at which server, with which key, and what to check.
 from __future__ import annotations
 
 import errno
-import ipaddress
+import functools
 import os
 import select
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable
 
 import dns.exception
@@ -25,12 +25,12 @@ import dns.rcode
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
-import dns.resolver
 import dns.tsig
 import dns.update
 
 from ddns_edge.errors import UpdateError
-from ddns_edge.model import Current, Key, Record
+from ddns_edge.model import Current, Key
+from ddns_edge import plan, updatewire
 from ddns_edge.plan import CAS_ATTEMPTS, Change, needs_change
 
 TIMEOUT = 5.0  # seconds for one exchange with the server
@@ -66,9 +66,6 @@ class Rejected(Exception):
         self.detail = detail
 
 
-# ---------------------------------------------------------------- discovery
-
-
 def _absolute(name: str) -> dns.name.Name:
     return dns.name.from_text(name)
 
@@ -77,62 +74,11 @@ def _text(name: dns.name.Name) -> str:
     return name.to_text(omit_final_dot=True)
 
 
+@functools.lru_cache(maxsize=64)
 def tsig_key(key: Key) -> dns.tsig.Key:
-    """The dnspython key to sign with."""
+    """The dnspython key to sign with (made once per key)."""
     algorithm = dns.tsig.HMAC_MD5 if key.algorithm == "hmac-md5" else key.algorithm
     return dns.tsig.Key(key.name, key.secret, algorithm)
-
-
-def discover(record: Record, resolver: dns.resolver.Resolver | None = None, timeout: float = TIMEOUT) -> Target:
-    """The record's zone (option zone, else by SOA) and primary (option server, else SOA MNAME).
-
-    Uses the system resolver, as nsupdate does, only for what the config leaves out.
-    """
-    what = f"{record.name} {record.type}"
-    if record.zone and record.server:
-        return Target(record.zone, _address_of(record.server, resolver, what), record.port, record.server)
-    resolver = resolver or system_resolver(what, timeout)
-    try:
-        if record.zone:
-            zone = _absolute(record.zone)
-        else:
-            zone = dns.resolver.zone_for_name(_absolute(record.name), resolver=resolver, lifetime=timeout)
-        server = record.server
-        if server is None:
-            soa = resolver.resolve(zone, "SOA", lifetime=timeout)
-            server = _text(soa[0].mname)
-    except dns.resolver.NoNameservers as e:
-        raise UpdateError(f"{what}: cannot find its zone: the resolvers in /etc/resolv.conf failed ({_short(e)}); set option zone and option server") from None
-    except dns.exception.Timeout:
-        raise UpdateError(f"{what}: cannot find its zone: no answer from the resolvers in /etc/resolv.conf within {timeout:g} s; set option zone and option server") from None
-    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer, dns.resolver.NoRootSOA):
-        raise UpdateError(f"{what}: cannot find its zone: no SOA above this name through the system resolver; set option zone and option server") from None
-    return Target(_text(zone), _address_of(server, resolver, what), record.port, server)
-
-
-def system_resolver(what: str, timeout: float = TIMEOUT) -> dns.resolver.Resolver:
-    try:
-        resolver = dns.resolver.Resolver()
-    except dns.resolver.NoResolverConfiguration:
-        raise UpdateError(f"{what}: no resolver in /etc/resolv.conf to find the zone and server; set option zone and option server") from None
-    resolver.lifetime = timeout
-    return resolver
-
-
-def _address_of(host: str, resolver: dns.resolver.Resolver | None, what: str) -> str:
-    try:
-        return str(ipaddress.ip_address(host))
-    except ValueError:
-        pass
-    resolver = resolver or system_resolver(what, TIMEOUT)
-    for rtype in ("A", "AAAA"):
-        try:
-            return resolver.resolve(host, rtype)[0].to_text()
-        except (dns.resolver.NoAnswer, dns.resolver.NXDOMAIN):
-            continue
-        except dns.exception.DNSException as e:
-            raise UpdateError(f"{what}: cannot resolve the server name {host}: {_short(e)}") from None
-    raise UpdateError(f"{what}: the server name {host} has no A or AAAA record; set option server to its address")
 
 
 # ---------------------------------------------------------------- exchange
@@ -289,12 +235,28 @@ def _server_time(message: dns.message.Message) -> int | None:
 # ---------------------------------------------------------------- read and swap
 
 
-def read(target: Target, name: str, rtype: str, key: Key, timeout: float = TIMEOUT) -> Current:
+class ServerClock:
+    """The server's clock against ours (`offset`, seconds, server minus local), from the time
+    signed in its last correctly signed answer; None until one came. It sets the fudge of
+    the next UPDATE (plan.fudge)."""
+
+    def __init__(self):
+        self.offset: float | None = None
+
+    def saw(self, answer: dns.message.Message, now: float) -> None:
+        if answer.tsig:
+            self.offset = answer.tsig[0].time_signed - now
+
+
+def read(target: Target, name: str, rtype: str, key: Key, timeout: float = TIMEOUT,
+         clock: ServerClock | None = None) -> Current:
     """The record's RRset as the primary holds it now, with a signed query (no cache between)."""
     query = dns.message.make_query(_absolute(name), rtype, want_dnssec=False)
     query.flags &= ~dns.flags.RD
     query.use_tsig(tsig_key(key))
     answer = exchange(query, target, timeout)
+    if clock is not None:
+        clock.saw(answer, time.time())
     rdtype = dns.rdatatype.from_text(rtype)
     try:
         rrset = answer.find_rrset(answer.answer, _absolute(name), dns.rdataclass.IN, rdtype)
@@ -303,42 +265,56 @@ def read(target: Target, name: str, rtype: str, key: Key, timeout: float = TIMEO
     return Current(frozenset(rd.to_text() for rd in rrset), rrset.ttl)
 
 
-def build_update(zone: str, changes: Iterable[Change], key: Key) -> dns.update.UpdateMessage:
-    """One UPDATE for `changes` in `zone`: each RRset must be exactly as read, then is replaced."""
-    update = dns.update.UpdateMessage(_absolute(zone))
-    for change in changes:
-        name = _absolute(change.name)
-        rdtype = dns.rdatatype.from_text(change.rtype)
-        if change.old.absent:
-            update.absent(name, rdtype)
-        else:
-            # rdatas, not an Rdataset: dnspython then gives the prerequisite TTL 0 (RFC 2136 2.4)
-            old = [dns.rdata.from_text(dns.rdataclass.IN, rdtype, text) for text in sorted(change.old.rdatas)]
-            update.present(name, *old)
-        update.delete(name, rdtype)
-        update.add(name, change.ttl, rdtype, change.new)
-    update.use_tsig(tsig_key(key))
-    return update
+class SignedUpdate(dns.update.UpdateMessage):
+    """An UPDATE as exchange() needs a request: dnspython's message for its ID, zone, key and
+    MAC (answers are matched and verified against them), its wire written and signed by
+    updatewire.encode, which is about ten times faster than rendering it with dnspython."""
+
+    def __init__(self, zone: str, changes: Iterable[Change], key: Key, fudge: int):
+        super().__init__(_absolute(zone))
+        self.zone_text, self.changes, self.key, self.fudge = zone, list(changes), key, fudge
+        self.keyring = tsig_key(key)  # what the answer's signature is checked with
+
+        self._mac: bytes | None = None
+
+    @property
+    def mac(self) -> bytes | None:  # the request MAC an answer's signature covers (RFC 8945 4.3.1)
+        return self._mac
+
+    def to_wire(self, *args, **kwargs) -> bytes:
+        wire, self._mac = updatewire.encode(self.id, self.zone_text, self.changes, self.key, self.fudge, int(time.time()))
+        return wire
+
+
+def build_update(zone: str, changes: Iterable[Change], key: Key, fudge: int = plan.FUDGE_MAX) -> SignedUpdate:
+    """One UPDATE for `changes` in `zone`: each RRset must be exactly as known, then is
+    replaced; signed with `fudge` (plan.fudge: how long the server will take a copy of it)."""
+    return SignedUpdate(zone, changes, key, fudge)
 
 
 @dataclass(frozen=True)
 class Want:
-    """A record and the address it should carry."""
+    """A record, the address it should carry, and the RRset the server holds as this agent
+    knows it (None: read it first)."""
 
     name: str
     rtype: str
     ttl: int
     address: str
+    known: Current | None = None
 
 
 @dataclass(frozen=True)
 class Result:
-    """What happened to one record: `changed` (an UPDATE landed), already right, or `error`."""
+    """What happened to one record: `changed` (an UPDATE landed), already right, or `error`.
+    `sent`: an UPDATE for it left, and a copy may land within `window` seconds."""
 
     want: Want
     changed: bool = False
     old: Current = Current()
     error: str | None = None  # the operator's line when the record could not be made right
+    sent: bool = False
+    window: float = 0.0
 
 
 # Failures of a several-record UPDATE that may be one record's fault (a policy that refuses
@@ -346,47 +322,65 @@ class Result:
 _SPLIT_ON = (dns.rcode.REFUSED, dns.rcode.NOTZONE)
 
 
-def sync_zone(target: Target, key: Key, wants: list[Want], timeout: float = TIMEOUT) -> list[Result]:
+def sync_zone(target: Target, key: Key, wants: list[Want], timeout: float = TIMEOUT,
+              clock: ServerClock | None = None) -> list[Result]:
     """Bring every record in `wants` (all in target.zone, one key) to its address.
 
-    Reads each RRset; sends nothing when all are right; else one compare-and-swap UPDATE
-    for those that differ. A lost race (NXRRSET/YXRRSET: someone changed a record between
-    our read and our swap) re-reads and retries, CAS_ATTEMPTS times at most. Returns one
+    A record whose RRset is known (as this agent left or read it) is swapped from that at
+    once: one message. The others are read first, and nothing is sent for those already
+    right. The compare-and-swap UPDATE holds every record that differs. A failed
+    prerequisite (NXRRSET/YXRRSET: someone, or a delayed copy of an UPDATE, changed a
+    record) reads everything again and retries, CAS_ATTEMPTS times at most. Returns one
     Result per want, in order; a failure is a Result with `error` set, never an exception.
     """
+    clock = clock if clock is not None else ServerClock()
+    sent: dict[Want, float] = {}  # the records in an UPDATE that left, and its replay window
+    known = {w: w.known for w in wants}
+
+    def stamped(results: list[Result]) -> list[Result]:
+        return [replace(r, sent=True, window=max(r.window, sent[r.want])) if r.want in sent else r for r in results]
+
     for attempt in range(1, CAS_ATTEMPTS + 1):
-        current = {}
-        changes = []
+        current: dict[Want, Current] = {}
+        changes: dict[Want, Change] = {}
         for want in wants:
-            try:
-                current[want] = read(target, want.name, want.rtype, key, timeout)
-            except (Rejected, OSError) as e:
-                return _failed(wants, explain(e, f"{want.name} {want.rtype}", "read", target, key, timeout))
-            change = needs_change(want.name, want.rtype, want.ttl, current[want], want.address)
+            have = known.get(want)
+            if have is None:
+                try:
+                    have = read(target, want.name, want.rtype, key, timeout, clock)
+                except (Rejected, OSError) as e:
+                    return stamped(_failed(wants, explain(e, f"{want.name} {want.rtype}", "read", target, key, timeout)))
+            current[want] = have
+            change = needs_change(want.name, want.rtype, want.ttl, have, want.address)
             if change is not None:
-                changes.append(change)
+                changes[want] = change
         if not changes:
-            return [Result(w, False, current[w]) for w in wants]
+            return stamped([Result(w, False, current[w]) for w in wants])
         if len(changes) > MAX_CHANGES:  # a thousand records: several UPDATEs of the zone, each atomic
-            first = {(c.name, c.rtype) for c in changes[:MAX_CHANGES]}
-            done = sync_zone(target, key, [w for w in wants if (w.name, w.rtype) in first], timeout)
-            rest = sync_zone(target, key, [w for w in wants if (w.name, w.rtype) not in first], timeout)
-            merged = {(r.want.name, r.want.rtype): r for r in done + rest}
-            return [merged[(w.name, w.rtype)] for w in wants]
-        names = ", ".join(f"{c.name} {c.rtype}" for c in changes)
+            first = set(list(changes)[:MAX_CHANGES])
+            done = sync_zone(target, key, [w for w in wants if w in first], timeout, clock)
+            rest = sync_zone(target, key, [w for w in wants if w not in first], timeout, clock)
+            merged = {r.want: r for r in done + rest}
+            return stamped([merged[w] for w in wants])
+        names = ", ".join(f"{c.name} {c.rtype}" for c in changes.values())
+        fudge = plan.fudge(clock.offset)
+        window = plan.replay_window(fudge, clock.offset)
+        for w in changes:
+            sent[w] = max(sent.get(w, 0.0), window)
         try:
-            exchange(build_update(target.zone, changes, key), target, timeout)
+            answer = exchange(build_update(target.zone, changes.values(), key, fudge), target, timeout)
         except Rejected as e:
             if e.rcode in (dns.rcode.NXRRSET, dns.rcode.YXRRSET) and not e.tsig_error and attempt < CAS_ATTEMPTS:
-                continue  # lost a race with another writer: read again
+                known = {}  # not as known: someone (or a delayed copy of an UPDATE) changed it; read again
+                continue
             if e.rcode in _SPLIT_ON and not e.tsig_error and len(changes) > 1:
-                alone = {(c.name, c.rtype) for c in changes}
-                return [sync_zone(target, key, [w], timeout)[0] if (w.name, w.rtype) in alone else Result(w, False, current[w]) for w in wants]
-            return _failed(wants, explain(e, names, "update", target, key, timeout))
+                return stamped([sync_zone(target, key, [w], timeout, clock)[0] if w in changes else Result(w, False, current[w])
+                                for w in wants])
+            return stamped(_failed(wants, explain(e, names, "update", target, key, timeout)))
         except OSError as e:
-            return _failed(wants, explain(e, names, "update", target, key, timeout))
-        changed = {(c.name, c.rtype) for c in changes}
-        return [Result(w, (w.name, w.rtype) in changed, current[w]) for w in wants]
+            return stamped(_failed(wants, explain(e, names, "update", target, key, timeout)))
+        clock.saw(answer, time.time())
+        return stamped([Result(w, w in changes, current[w]) for w in wants])
     raise AssertionError("unreachable")
 
 

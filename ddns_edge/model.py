@@ -5,7 +5,7 @@
   by devices.View into a Device per name;
 - what the echo says: Answer (one source), Agreement (a round);
 - what a record should carry: Detection;
-- what the server holds and what a sync did: Current, Outcome.
+- what the server holds, what a sync should do and what it did: Current, Wanted, Outcome.
 
 Validation happens where these are made (config.py, echo_wire.py, netlink.py): a value of a
 type below is already checked, and the rest of the agent never re-reads strings.
@@ -229,13 +229,28 @@ class Current:
 
 
 @dataclass(frozen=True)
+class Wanted:
+    """What a sync should make of a record: `address`, from `known` (the RRset the server holds,
+    as this agent last left or read it; None: read it first)."""
+
+    address: str
+    known: Current | None = None
+
+
+@dataclass(frozen=True)
 class Outcome:
-    """One record's sync: landed (`changed`), already right, or `error` (a line for the operator)."""
+    """One record's sync: landed (`changed`), already right, or `error` (a line for the operator).
+
+    `sent`: an UPDATE for the record left (whatever came back): a copy of it may still land at
+    the server within `window` seconds (its TSIG fudge, plan.replay_window), so the record is
+    read once more after that."""
 
     address: str | None
     changed: bool = False
     old: Current = Current()
     error: str | None = None
+    sent: bool = False
+    window: float = 0.0
 
     @property
     def ok(self) -> bool:

@@ -35,3 +35,30 @@ def needs_change(name: str, rtype: str, ttl: int, current: Current, wanted: str)
     if is_right(current, wanted, ttl):
         return None
     return Change(name, rtype, ttl, current, wanted)
+
+
+# ------------------------------------------------------------------ the replay window
+
+FUDGE_MIN = 10  # seconds: the TSIG fudge of an UPDATE when the clocks agree
+FUDGE_MARGIN = 5  # seconds added to the clock offset seen
+FUDGE_MAX = 300  # RFC 8945's recommended fudge; never wider: a clock further off is named, not hidden
+WINDOW_MARGIN = 2  # seconds: the signed time is truncated to a second, and a round trip passes
+
+
+def fudge(offset: float | None) -> int:
+    """The TSIG fudge to sign an UPDATE with, given the server's clock minus ours (None: not
+    known yet). The server takes a signed message only while its clock is within `fudge` of
+    the time signed, so a copy of the UPDATE held back or replayed later is refused: the
+    smaller the fudge, the sooner no copy can land. Small when the clocks agree, wide enough
+    for the offset seen when they do not, and never wider than 300 s."""
+    if offset is None:
+        return FUDGE_MAX
+    return min(FUDGE_MAX, max(FUDGE_MIN, int(abs(offset)) + FUDGE_MARGIN))
+
+
+def replay_window(fudge: int, offset: float | None) -> float:
+    """Seconds after an UPDATE signed with `fudge` leaves until no copy of it can land: its
+    time signed plus the fudge, on the server's clock, which may be behind ours (`offset` < 0)
+    and then lets a delayed copy in later. Unknown offset: as far behind as a fudge allows."""
+    behind = FUDGE_MAX if offset is None else max(0.0, -offset)
+    return fudge + behind + WINDOW_MARGIN

@@ -11,6 +11,8 @@ import logging
 import sys
 from typing import Callable, Hashable
 
+from ddns_edge.model import Current
+
 NOTICE = 25
 logging.addLevelName(NOTICE, "NOTICE")
 
@@ -81,8 +83,11 @@ def notice(message: str, *args) -> None:
     log.log(NOTICE, message, *args)
 
 
-def landed(name: str, rtype: str, old: frozenset[str], new: str) -> None:
-    was = ", ".join(sorted(old)) if old else "nothing"
+def landed(name: str, rtype: str, old: Current, new: str, ttl: int) -> None:
+    if old.rdatas == frozenset({new}):  # only the TTL was not as configured
+        notice("%s %s: TTL now %d (was %s); still %s", name, rtype, ttl, old.ttl, new)
+        return
+    was = ", ".join(sorted(old.rdatas)) if old.rdatas else "nothing"
     notice("%s %s: now %s (was %s)", name, rtype, new, was)
 
 

@@ -37,10 +37,16 @@ What each input re-decides (the table the methods below keep):
     netifd's event about a network      that network is asked again
     netifd names a new device           the records of that network
     an echo round answered              the records that use it; the next round is planned
-    a sync landed                       confirmed; a hook when the record changed
-    a sync failed                       retried after backoff (1 s doubling to 300 s, +-20 %)
+    a sync landed                       confirmed, and known: the next change swaps from it
+                                        without reading (one message); a hook when it changed
+    a sync failed (or timed out)        not known: read first next time; retried after backoff
+                                        (1 s doubling to 300 s, +-20 %)
+    an UPDATE left (whatever came back) the record is read once when its replay window has
+                                        passed (its TSIG fudge: no copy can land after it),
+                                        and set back, with a warning, if a copy changed it
     reload                              records whose config changed start afresh, others
-                                        keep what is confirmed; every echo is asked afresh
+                                        keep what is confirmed and known; every echo is asked
+                                        afresh; the check of UPDATEs already sent stays
 
 What a record should do when it is re-decided (`_decide`):
 
@@ -52,9 +58,13 @@ What a record should do when it is re-decided (`_decide`):
     a new address                       said; the backoff is reset; sync now
     the same unconfirmed address        sync now, unless a retry is already planned
 
+What a sync is asked to do (`due`): swap from the RRset as known when it is known and no
+check is due; else read first (at start, after a reload of the record, after a failure,
+and for the check after an UPDATE's window; a record left as it is is checked against
+what this agent left there).
+
 Room left for what comes next: route events (a record that failed for want of a route is
-retried when one appears) and delayed verification go in as further inputs and rows of
-these tables, with a deadline of their own.
+retried when one appears) go in as a further input and rows of these tables.
 """
 
 from __future__ import annotations
@@ -66,7 +76,7 @@ from typing import Collection, Mapping
 
 from ddns_edge import report
 from ddns_edge.detect import detect, echo_key, echo_label
-from ddns_edge.model import Agreement, Config, Detection, Device, EchoKey, Outcome, Record
+from ddns_edge.model import Agreement, Config, Current, Detection, Device, EchoKey, Outcome, Record, Wanted
 
 BACKOFF_FIRST = 1.0  # seconds before the first retry
 BACKOFF_CAP = 300.0  # never wait longer than five minutes
@@ -100,6 +110,8 @@ class Track:
     record: Record  # as configured
     device: str | None  # the kernel device now: option device, or netifd's answer for option interface
     confirmed: str | None = None  # the address this agent last confirmed at the server
+    known: bool = False  # the server holds exactly `confirmed` with the record's TTL, and nothing since says otherwise
+    verify_at: float | None = None  # monotonic: read the record again then (no copy of an UPDATE sent can land after it)
     wanted: Detection | None = None
     failures: int = 0
     retry_at: float | None = None  # monotonic; None: no sync planned
@@ -107,6 +119,17 @@ class Track:
     error_at: float | None = None  # wall clock, as the state file says it
     changed_at: float | None = None
     confirmed_at: float | None = None
+
+    @property
+    def wanted_address(self) -> str | None:
+        return self.wanted.address if self.wanted is not None else None
+
+    @property
+    def known_rrset(self) -> Current | None:
+        """The RRset the server holds as this agent knows it (None: read it before a swap)."""
+        if not self.known or self.confirmed is None:
+            return None
+        return Current(frozenset({self.confirmed}), self.record.ttl)
 
     @property
     def bound(self) -> Record:
@@ -151,7 +174,7 @@ class Hook:
 class Due:
     networks: tuple[str, ...] = ()  # ask netifd which device each is on (before anything else)
     echo: tuple[EchoRound, ...] = ()
-    sync: Mapping[Record, str] = field(default_factory=dict)  # record (as configured) -> address to publish
+    sync: Mapping[Record, Wanted] = field(default_factory=dict)  # record (as configured) -> what to make of it
     kill: tuple[int, ...] = ()  # hooks (process ids) that ran too long
 
     def __bool__(self) -> bool:
@@ -250,13 +273,18 @@ class Schedule:
             if track is None or track.record != record:
                 continue
             self._rows_changed = True
+            verifying = track.verify_at is not None and track.verify_at <= now
             if outcome is not None and outcome.ok:
+                self._say_not_as_left(track, outcome, verifying)
                 old = track.confirmed
                 track.confirmed = outcome.address
+                track.known = True
                 track.confirmed_at = wall
                 track.failures = 0
                 track.retry_at = None
                 track.last_error = None
+                if verifying and not outcome.sent:
+                    track.verify_at = None  # read after the window: as this agent left it
                 if outcome.changed:
                     track.changed_at = wall
                     if self.config.agent.hook:
@@ -264,12 +292,17 @@ class Schedule:
                         source = track.wanted.origin if track.wanted else ""
                         hooks.append(Hook(track.record, was, outcome.address, source))
             else:
+                track.known = False  # a failure, a timeout: what the server holds is read next time
                 track.failures += 1
                 track.last_error = outcome.error if outcome is not None else "unexpected error (see log)"
                 track.error_at = wall
                 delay = backoff(track.failures, rand)
                 track.retry_at = now + delay
+                if track.verify_at is not None:
+                    track.verify_at = max(track.verify_at, track.retry_at)
                 self._note(INFO, f"{record.label}: retry {track.failures} in {delay:.1f} s")
+            if outcome is not None and outcome.sent:  # a copy may land until the window closes: read after it
+                track.verify_at = max(track.verify_at or 0.0, now + outcome.window)
         return hooks
 
     def hook_started(self, pid: int, now: float) -> None:
@@ -295,8 +328,14 @@ class Schedule:
         """What is due at `now`. The caller does it and reports back (bound, echoed, synced,
         hook_ended); until then it stays due."""
         echo = tuple(EchoRound(c.key, c.health) for c in self.echoes.values() if c.next_at is not None and c.next_at <= now)
-        sync = {t.record: t.wanted.address for t in self.tracks.values()
-                if t.retry_at is not None and t.retry_at <= now and t.wanted is not None and t.wanted.address is not None}
+        sync = {}
+        for t in self.tracks.values():
+            verify = t.verify_at is not None and t.verify_at <= now
+            wanted = t.wanted.address if t.wanted is not None else None
+            if t.retry_at is not None and t.retry_at <= now and wanted is not None:
+                sync[t.record] = Wanted(wanted, None if verify else t.known_rrset)
+            elif verify and (wanted or t.confirmed):
+                sync[t.record] = Wanted(wanted or t.confirmed, None)  # read it: set back what a late copy changed
         kill = tuple(pid for pid, at in self.hooks.items() if at <= now)
         return Due(tuple(sorted(self.to_ask)), echo, sync, kill)
 
@@ -309,6 +348,7 @@ class Schedule:
         """When something is due next (monotonic); None: nothing is pending, sleep until an event.
         Networks to ask are not in it: they are asked as soon as they are due."""
         times = [t.retry_at for t in self.tracks.values() if t.retry_at is not None]
+        times += [t.verify_at for t in self.tracks.values() if t.verify_at is not None and (t.wanted_address or t.confirmed)]
         times += [c.next_at for c in self.echoes.values() if c.next_at is not None]
         times += self.hooks.values()
         return min(times) if times else None
@@ -334,7 +374,8 @@ class Schedule:
             track = old.get(key)
             if track is None or track.record != record:
                 device = record.device if record.interface is None else self.networks.get(record.interface)
-                track = Track(record, device)
+                verify_at = track.verify_at if track is not None else None  # copies of UPDATEs already sent
+                track = Track(record, device, verify_at=verify_at)
             self.tracks[key] = track
         for name, rtype in old.keys() - self.tracks.keys():
             self._note(INFO, f"{name} {rtype}: no longer in the config; left as it is at the server")
@@ -380,6 +421,20 @@ class Schedule:
             track.retry_at = now
         elif track.retry_at is None:
             track.retry_at = now
+
+    def _say_not_as_left(self, track: Track, outcome: Outcome, verifying: bool) -> None:
+        """The server held something else than this agent left there: say so (it was set back)."""
+        left = track.known_rrset if track.known else None
+        if left is None and verifying and track.confirmed is not None:
+            left = Current(frozenset({track.confirmed}), track.record.ttl)
+        if left is None or outcome.old == left:
+            return
+        held = ", ".join(sorted(outcome.old.rdatas)) or "nothing"
+        if outcome.old.rdatas == left.rdatas:
+            held += f" with TTL {outcome.old.ttl}"
+        done = f"set back to {outcome.address}" if outcome.changed else f"it is {outcome.address} as wanted"
+        self._note(WARNING, f"{track.record.label}: the server held {held}, not {track.confirmed} as this agent left it "
+                            f"(a delayed or replayed UPDATE, or another writer); {done}")
 
     def _echo_check(self, key: EchoKey, now: float) -> EchoCheck:
         check = self.echoes.get(key)

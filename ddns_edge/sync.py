@@ -11,31 +11,47 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
-from typing import Callable, Mapping
-
-import dns.resolver
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from ddns_edge import dnsupdate, report
 from ddns_edge.errors import UpdateError
-from ddns_edge.model import Config, Key, Outcome, Record
+from ddns_edge.model import Config, Outcome, Record, Wanted
 
-SyncZone = Callable[[dnsupdate.Target, Key, list[dnsupdate.Want]], list[dnsupdate.Result]]
+if TYPE_CHECKING:
+    import dns.resolver
+
+SyncZone = Callable[..., list[dnsupdate.Result]]  # dnsupdate.sync_zone(target, key, wants, clock=...)
 
 
 class Targets:
     """Zone and primary of each record, found once (by SOA when the config leaves them out),
-    and what was last said of each record's failures."""
+    each server's clock against ours, and what was last said of each record's failures."""
 
-    def __init__(self, discover: Callable = dnsupdate.discover):
+    def __init__(self, discover: Callable | None = None):
         self._discover = discover
         self._found: dict[tuple, dnsupdate.Target] = {}
         self._shared_resolver: dns.resolver.Resolver | None = None
+        self._clocks: dict[tuple[str, int], dnsupdate.ServerClock] = {}
         self.once = report.Once()
+
+    def clock(self, target: dnsupdate.Target) -> dnsupdate.ServerClock:
+        """The server's clock against ours, as its signed answers told."""
+        return self._clocks.setdefault((target.server, target.port), dnsupdate.ServerClock())
+
+    def fresh(self) -> Targets:
+        """For a new config: zones and primaries found afresh; what the servers' clocks said is kept."""
+        new = Targets(self._discover)
+        new._clocks = self._clocks
+        return new
 
     def __call__(self, record: Record) -> dnsupdate.Target:
         key = (record.name, record.zone, record.server, record.port)
         if key not in self._found:
-            self._found[key] = self._discover(record, self._resolver(record))
+            if self._discover is None and record.zone and record.server and _is_address(record.server):
+                self._found[key] = dnsupdate.Target(record.zone, record.server, record.port, record.server)  # nothing to look up
+            else:
+                discover = self._discover or _discovery().discover
+                self._found[key] = discover(record, self._resolver(record))
         return self._found[key]
 
     def _resolver(self, record: Record) -> dns.resolver.Resolver | None:
@@ -44,8 +60,9 @@ class Targets:
         if record.zone and record.server and _is_address(record.server):
             return None  # nothing to look up
         if self._shared_resolver is None:
-            self._shared_resolver = dnsupdate.system_resolver(record.label)
-            self._shared_resolver.cache = dns.resolver.Cache()
+            discovery = _discovery()
+            self._shared_resolver = discovery.system_resolver(record.label)
+            self._shared_resolver.cache = discovery.dns.resolver.Cache()
         return self._shared_resolver
 
     def forget(self, record: Record) -> None:
@@ -60,37 +77,46 @@ class Targets:
                       again=f"still failing: {error}", again_level=logging.INFO)
 
 
-def sync(config: Config, wanted: Mapping[Record, str], targets: Targets,
+def sync(config: Config, wanted: Mapping[Record, Wanted], targets: Targets,
          sync_zone: SyncZone = dnsupdate.sync_zone) -> dict[Record, Outcome]:
-    """Update `wanted` ({Record: address}); returns {Record: Outcome}. Never raises UpdateError."""
+    """Update `wanted`; returns {Record: Outcome}. Never raises UpdateError."""
     outcomes: dict[Record, Outcome] = {}
     groups: dict[tuple, list[Record]] = {}
-    for record, address in wanted.items():
+    for record, want in wanted.items():
         try:
             target = targets(record)
         except UpdateError as e:
-            outcomes[record] = Outcome(address, error=str(e))
+            outcomes[record] = Outcome(want.address, error=str(e))
             targets.say([record], str(e))
             continue
         groups.setdefault((target, record.key), []).append(record)
     for (target, key_section), records in groups.items():
         key = config.keys[key_section]
-        wants = [dnsupdate.Want(r.name, r.type, r.ttl, wanted[r]) for r in records]
-        results = sync_zone(target, key, wants)
+        wants = [dnsupdate.Want(r.name, r.type, r.ttl, wanted[r].address, wanted[r].known) for r in records]
+        results = sync_zone(target, key, wants, clock=targets.clock(target))
         for error in dict.fromkeys(r.error for r in results if r.error):
             targets.say([rec for rec, r in zip(records, results, strict=True) if r.error == error], error)
         for record, result in zip(records, results, strict=True):
+            address = wanted[record].address
             if result.error:
-                outcomes[record] = Outcome(wanted[record], error=result.error)
+                outcomes[record] = Outcome(address, error=result.error, sent=result.sent, window=result.window)
                 targets.forget(record)
                 continue
             targets.once.forget(record.label)
             if result.changed:
-                report.landed(record.name, record.type, result.old.rdatas, wanted[record])
+                report.landed(record.name, record.type, result.old, address, record.ttl)
             else:
-                report.already(record.name, record.type, wanted[record])
-            outcomes[record] = Outcome(wanted[record], result.changed, result.old)
+                report.already(record.name, record.type, address)
+            outcomes[record] = Outcome(address, result.changed, result.old, sent=result.sent, window=result.window)
     return outcomes
+
+
+def _discovery():
+    """discovery.py, imported on first need: dnspython's resolver and ssl cost about 2 MB of
+    RSS, which a config that names every zone and server never pays."""
+    from ddns_edge import discovery
+
+    return discovery
 
 
 def _is_address(text: str) -> bool:

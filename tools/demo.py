@@ -103,6 +103,12 @@ def main() -> int:
             say(f"the record followed in {took * 1000:.0f} ms (as seen by polling dig), "
                 f"with {world.dns_packets() - before} DNS messages from the router")
 
+        before, last = world.dns_packets(), time.monotonic()
+        say("waiting for the agent's one check of the record (once no copy of its last UPDATE can land) ...")
+        while world.dns_packets() == before and time.monotonic() - last < 30:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        say(f"the check: {world.dns_packets() - before} DNS message(s), {time.monotonic() - last:.0f} s after the last change")
         before = world.dns_packets()
         say("idle for 3 s: nothing changes, so nothing is sent ...")
         time.sleep(3)

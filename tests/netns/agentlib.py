@@ -96,8 +96,10 @@ class Daemon:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, kind, value, tb):
         self.stop()
+        if kind is not None:  # a failing test shows what the agent said (pytest prints captured output)
+            print(f"--- agent log ({self.log_path}) ---\n{self.log()[-4000:]}")
 
 
 def wait_dig(world, name, rtype, want, timeout=15.0):

@@ -172,6 +172,7 @@ def test_idle_sends_nothing(world, tmp_path):
     with Daemon(world, conf) as agent:
         wait_dig(world, "www.example.com", "A", ["198.51.100.2"])
         agent.wait_log("now 198.51.100.2")
+        agent.wait_log("already 198.51.100.2 at the server", timeout=30)  # the one read after the UPDATE's replay window
         before = world.dns_packets()
         cpu_before = _cpu_ticks(agent.proc.pid)
         time.sleep(10)

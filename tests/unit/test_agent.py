@@ -54,8 +54,8 @@ def test_what_is_due_is_done_and_fed_back(tmp_path):
         return Agreement(ipaddress.ip_address("203.0.113.5"), "from http://192.0.2.80/ip")
 
     def sync(cfg, wanted, targets):
-        synced.append({r.name: a for r, a in wanted.items()})
-        return {r: Outcome(a, True) for r, a in wanted.items()}
+        synced.append({r.name: w.address for r, w in wanted.items()})
+        return {r: Outcome(w.address, True) for r, w in wanted.items()}
 
     lp = loop(tmp_path, "100.64.0.2", ask, sync)
     lp._step()

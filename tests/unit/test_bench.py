@@ -112,11 +112,15 @@ def test_fmt_ratio(theirs, ours, text):
 
 def _edge(**over):
     edge = {
-        "latency": {"p50": 0.008, "p99": 0.02},
+        "latency": {"p50": 0.003, "p99": 0.008},
+        "agent_time": {"p50": 0.0008, "p99": 0.002},
         "startup": {"discovery": {"p50": 0.4}},
         "memory": {"rss_end_mb": 41.0, "growth_mb": 0.3},
         "idle": {"packets_per_min": 0, "cpu_s_per_min": 0.0},
-        "cost": {"max_messages_one_change": 2},
+        "cost": {"max_messages_one_change": 1},
+        "check": {"reads": 1, "after_s": 12.1},
+        "replay": {"late copy": {"wrong_s": 11.0, "reads": 1, "updates": 1}, "replay": {"wrong_s": 9.5, "reads": 1, "updates": 1},
+                   "wrong_s_max": 11.0},
         "noop": {"packets": 0},
         "scale": {"updates_per_change_max": 1},
     }
@@ -131,6 +135,9 @@ def test_check_targets():
     assert rows["RSS after 1,000 changes"]["met"] is False
     assert rows["RSS growth"]["met"] is True
     assert rows["idle CPU / min"]["met"] is True
+    assert rows["agent time p50"]["met"] is True and rows["replay: record wrong for"]["met"] is True
+    assert rows["messages per change"]["met"] is True
+    assert {r["what"]: r for r in bench.check_targets(_edge(cost={"max_messages_one_change": 2}))}["messages per change"]["met"] is False
 
 
 def test_check_targets_edges_and_missing():
@@ -150,6 +157,8 @@ def test_render_table_marks_misses_and_ddclient():
     results["targets"] = bench.check_targets(results["ddns_edge"])
     text = bench.render_table(results)
     assert "<= 40 MB MISSED" in text
-    assert "<= 10 ms met" in text
-    assert "30.00 s *" in text and "3,750×" in text
+    assert "<= 4 ms met" in text and "<= 10 ms met" in text
+    assert "late copy of an UPDATE: record wrong for / messages to set it back" in text and "11.00 s / 1 + 1" in text
+    assert "800 µs / 2.0 ms" in text  # the agent's own time
+    assert "30.00 s *" in text and "10,000×" in text
     assert "bounded by its polling" in text

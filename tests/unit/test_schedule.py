@@ -16,7 +16,7 @@ import pytest
 from ddns_edge import config
 from ddns_edge.addresses import IFA_F_PERMANENT, IFA_F_TEMPORARY, IFA_F_TENTATIVE
 from ddns_edge.echo_wire import parse_source
-from ddns_edge.model import Address, Agreement, Answer, Current, Device, Outcome
+from ddns_edge.model import Address, Agreement, Answer, Current, Device, Outcome, Wanted
 from ddns_edge.schedule import BACKOFF_CAP, Hook, Schedule, backoff, echo_delay
 
 INFO, WARNING, DEBUG = logging.INFO, logging.WARNING, logging.DEBUG
@@ -80,16 +80,25 @@ class Sim:
         return self.s.due(self.now)
 
     def wanted(self) -> dict[str, str]:
-        return {r.name: a for r, a in self.due().sync.items()}
+        return {r.name: w.address for r, w in self.due().sync.items()}
 
     def land(self, changed=True, old=frozenset()):
         """The server took every due sync."""
         due = self.due().sync
-        return self.s.synced({r: Outcome(a, changed, Current(old, 60)) for r, a in due.items()}, self.now, WALL0 + self.now - T0, 0.5)
+        return self.s.synced({r: Outcome(w.address, changed, Current(old, 60), sent=changed, window=12.0) for r, w in due.items()},
+                             self.now, WALL0 + self.now - T0, 0.5)
+
+    def settle(self):
+        """The read after an UPDATE's replay window: the server holds what this agent left."""
+        self.now = self.s.deadline()
+        due = self.due().sync
+        assert due and all(w.known is None for w in due.values()), due
+        return self.s.synced({r: Outcome(w.address, False, Current(frozenset({w.address}), 60)) for r, w in due.items()},
+                             self.now, WALL0 + self.now - T0, 0.5)
 
     def fail(self, error="www.example.com A: update at 192.0.2.53 with key ddns-key: no answer within 5 s"):
         due = self.due().sync
-        return self.s.synced({r: Outcome(a, error=error) for r, a in due.items()}, self.now, WALL0 + self.now - T0, 0.5)
+        return self.s.synced({r: Outcome(w.address, error=error) for r, w in due.items()}, self.now, WALL0 + self.now - T0, 0.5)
 
     def kernel(self, *devices: Device, gone=(), went_up=()):
         changed = {d.name: d for d in devices} | {name: None for name in gone}
@@ -163,6 +172,8 @@ def test_start(options, devices, sync, echo, said):
 def test_idle_after_landing_nothing_is_due_and_no_timer_runs():
     sim = Sim()
     assert sim.land() == []  # no hook configured
+    assert not sim.due() and sim.s.deadline() == T0 + 12  # one read after the UPDATE's replay window
+    sim.settle()
     assert not sim.due() and sim.s.deadline() is None
     sim.kernel(dev("wan0", WAN))  # an event that changes nothing for the record
     assert not sim.due() and sim.s.deadline() is None
@@ -185,6 +196,7 @@ def test_a_burst_ends_in_one_sync_to_the_final_address():
 def test_a_change_and_back_before_the_sync_sends_nothing():
     sim = Sim()
     sim.land()
+    sim.settle()
     sim.kernel(dev("wan0", "198.51.100.3"))
     sim.kernel(dev("wan0", WAN))  # back to what the server holds, before anything was sent
     assert not sim.due() and sim.s.deadline() is None
@@ -244,8 +256,10 @@ def test_a_link_coming_up_retries_a_failing_record_at_once(failing, up_device, r
         sim.fail()
     else:
         sim.land()
+        sim.settle()
     sim.kernel(dev(up_device, WAN if up_device == "wan0" else "192.168.1.1", up=False))
-    sim.at(0.1).kernel(dev(up_device, WAN if up_device == "wan0" else "192.168.1.1"), went_up=[up_device])
+    sim.now += 0.1
+    sim.kernel(dev(up_device, WAN if up_device == "wan0" else "192.168.1.1"), went_up=[up_device])
     assert bool(sim.due().sync) is retried_now
     assert sim.s.deadline() == (sim.now if retried_now else (T0 + 1 if failing else None))
 
@@ -253,6 +267,7 @@ def test_a_link_coming_up_retries_a_failing_record_at_once(failing, up_device, r
 def test_an_address_back_to_the_confirmed_one_ends_a_retry():
     sim = Sim()
     sim.land()
+    sim.settle()
     sim.kernel(dev("wan0", "198.51.100.3"))
     sim.fail()
     sim.kernel(dev("wan0", WAN))
@@ -265,6 +280,7 @@ def test_an_address_back_to_the_confirmed_one_ends_a_retry():
 def test_an_address_that_goes_leaves_the_record_and_says_so_once():
     sim = Sim()
     sim.land()
+    sim.settle()
     sim.notes()
     sim.kernel(dev("wan0"))  # the address went
     line = "www.example.com A: no address (interface wan0: no IPv4 address); record left as it is (198.51.100.2)"
@@ -302,22 +318,25 @@ def test_the_echo_is_asked_only_while_needed():
     sim.s.echoed(rnd.key, agreed("203.0.113.5"), sim.now, 0.5)
     assert sim.wanted() == {"www.example.com": "203.0.113.5"} and not sim.due().echo
     sim.land()
+    sim.settle()
     assert sim.s.deadline() == T0 + 60  # re-checked every echo_interval while needed
     # a device event behind the NAT (a reconnect): ask at once
-    sim.at(10).kernel(dev("wan0", "100.64.0.3"))
+    sim.at(20).kernel(dev("wan0", "100.64.0.3"))
     assert [r.key for r in sim.due().echo] == [(4, "wan0")]
     sim.s.echoed((4, "wan0"), agreed("203.0.113.6"), sim.now, 0.5)
     assert sim.wanted() == {"www.example.com": "203.0.113.6"}
     sim.land()
+    sim.settle()
     sim.notes()
     # another device's events do not matter
-    sim.at(20).kernel(dev("lan", "192.168.1.1"))
-    assert not sim.due() and sim.s.deadline() == T0 + 70
+    sim.at(40).kernel(dev("lan", "192.168.1.1"))
+    assert not sim.due() and sim.s.deadline() == T0 + 80
     # a public address on the device again: the echo stops, its timer with it
-    sim.at(30).kernel(dev("wan0", WAN))
+    sim.at(50).kernel(dev("wan0", WAN))
     assert "echo over IPv4 via wan0: no longer needed; stopped" in sim.notes(INFO)
     assert sim.wanted() == {"www.example.com": WAN} and not sim.s.echoes
     sim.land()
+    sim.settle()
     assert sim.s.deadline() is None
 
 
@@ -445,7 +464,7 @@ def test_a_change_that_landed_runs_the_hook_and_a_hook_too_slow_is_killed():
     assert sim.s.deadline() == T0 + 5 and sim.due().kill == ()
     assert sim.at(5).due().kill == (4242,)
     sim.s.hook_ended(4242)
-    assert sim.s.deadline() is None
+    assert sim.s.deadline() == T0 + 12  # (the read after the UPDATE's replay window)
     # already right at the server: no hook
     sim.kernel(dev("wan0", "198.51.100.3"))
     assert sim.land(changed=False) == []
@@ -493,3 +512,115 @@ def test_a_sync_for_a_record_reloaded_meanwhile_is_not_taken():
 def test_a_sync_for_echo_sources_parsed_from_the_config():
     # the echo sources reach the schedule as parsed values (config.py used echo_wire's parser)
     assert ECHO_CONF.agent.echo == (parse_source("http://192.0.2.80/a"), parse_source("http://192.0.2.80/b"))
+
+
+# ------------------------------------------------------------------ one message per change, and the replay defence
+
+
+def test_a_change_swaps_from_the_rrset_this_agent_knows_without_reading_it():
+    sim = Sim()
+    assert sim.due().sync[sim.record].known is None  # at start: read first
+    sim.land()
+    sim.kernel(dev("wan0", "198.51.100.3"))
+    assert sim.due().sync[sim.record] == Wanted("198.51.100.3", Current(frozenset({WAN}), 60))
+
+
+@pytest.mark.parametrize("after", ["a failure", "a reload of the record", "a verification due"])
+def test_what_is_not_known_is_read_first(after):
+    sim = Sim()
+    sim.land()
+    if after == "a failure":
+        sim.kernel(dev("wan0", "198.51.100.3"))
+        sim.fail()  # a timeout too: the UPDATE may or may not have landed
+        sim.now = sim.s.deadline()
+    elif after == "a reload of the record":
+        sim.s.reload(conf(record(ttl=300)), sim.now)
+        sim.kernel(dev("wan0", "198.51.100.3"))
+    else:
+        sim.at(12).kernel(dev("wan0", "198.51.100.3"))
+    (wanted,) = sim.due().sync.values()
+    assert wanted.address == "198.51.100.3" and wanted.known is None
+
+
+def test_an_unchanged_record_keeps_what_it_knows_across_a_reload():
+    sim = Sim()
+    sim.land()
+    sim.s.reload(sim.cfg, sim.now)
+    sim.kernel(dev("wan0", "198.51.100.3"))
+    assert sim.due().sync[sim.record].known == Current(frozenset({WAN}), 60)
+
+
+def test_every_update_sent_is_checked_once_its_replay_window_has_passed():
+    sim = Sim()
+    sim.s.synced({sim.record: Outcome(WAN, True, Current(), sent=True, window=14.0)}, sim.now, WALL0, 0.5)
+    assert sim.s.deadline() == T0 + 14 and not sim.due()
+    sim.at(5).kernel(dev("wan0", "198.51.100.3"))  # another change inside the window: the window moves
+    sim.s.synced({sim.record: Outcome("198.51.100.3", True, Current(frozenset({WAN}), 60), sent=True, window=14.0)},
+                 sim.now, WALL0, 0.5)
+    assert sim.s.deadline() == T0 + 19
+    sim.now = T0 + 19
+    assert sim.due().sync == {sim.record: Wanted("198.51.100.3", None)}  # read, set back if it must
+    sim.s.synced({sim.record: Outcome("198.51.100.3", False, Current(frozenset({"198.51.100.3"}), 60))}, sim.now, WALL0, 0.5)
+    assert not sim.due() and sim.s.deadline() is None and sim.notes(WARNING) == []
+    # an UPDATE that failed (no answer) may land late all the same
+    sim.kernel(dev("wan0", "198.51.100.4"))
+    sim.s.synced({sim.record: Outcome("198.51.100.4", error="no answer", sent=True, window=14.0)}, sim.now, WALL0, 0.5)
+    assert sim.track().verify_at == sim.now + 14 and sim.track().retry_at == sim.now + 1
+
+
+def test_a_late_copy_found_by_the_read_is_said_and_set_back():
+    """A->B->A: the UPDATE to .3 was held and landed after the one back to .2 (the issue's case)."""
+    sim = Sim()
+    sim.land()
+    sim.kernel(dev("wan0", "198.51.100.3"))
+    sim.land(old=frozenset({WAN}))
+    sim.kernel(dev("wan0", WAN))
+    sim.land(old=frozenset({"198.51.100.3"}))
+    sim.notes()
+    sim.now = sim.s.deadline()
+    assert sim.due().sync == {sim.record: Wanted(WAN, None)}
+    # the read finds .3 (the held copy landed) and the swap sets .2 back
+    sim.s.synced({sim.record: Outcome(WAN, True, Current(frozenset({"198.51.100.3"}), 60), sent=True, window=12.0)},
+                 sim.now, WALL0, 0.5)
+    assert sim.notes(WARNING) == ["www.example.com A: the server held 198.51.100.3, not 198.51.100.2 as this agent left it "
+                                  "(a delayed or replayed UPDATE, or another writer); set back to 198.51.100.2"]
+    assert sim.s.deadline() == sim.now + 12  # and that swap is checked in turn
+    sim.settle()
+    assert sim.s.deadline() is None
+
+
+def test_a_failed_prerequisite_found_on_the_way_is_said_too():
+    sim = Sim()
+    sim.land()
+    sim.settle()
+    sim.kernel(dev("wan0", "198.51.100.3"))
+    # swapped from what this agent knew (.2): NXRRSET, read .9, swapped from .9
+    sim.s.synced({sim.record: Outcome("198.51.100.3", True, Current(frozenset({"198.51.100.9"}), 60), sent=True, window=12.0)},
+                 sim.now, WALL0, 0.5)
+    assert any("the server held 198.51.100.9, not 198.51.100.2" in n for n in sim.notes(WARNING))
+
+
+def test_a_record_left_as_it_is_is_still_checked_against_late_copies():
+    sim = Sim()
+    sim.land()
+    sim.kernel(dev("wan0"))  # the address went: nothing to publish now
+    sim.now = sim.s.deadline()
+    assert sim.due().sync == {sim.record: Wanted(WAN, None)}  # what this agent left there
+
+
+def test_a_failed_check_waits_for_its_retry():
+    sim = Sim()
+    sim.land()
+    sim.now = sim.s.deadline()
+    sim.fail()
+    assert not sim.due() and sim.s.deadline() == sim.now + 1  # no busy loop on a check that failed
+    sim.now += 1
+    assert sim.due().sync == {sim.record: Wanted(WAN, None)}
+
+
+def test_a_reload_keeps_the_check_of_updates_already_sent():
+    sim = Sim()
+    sim.land()
+    sim.at(1).s.reload(conf(record(ttl=300)), sim.now)
+    sim.fail()  # the changed record's read fails: nothing sent this time
+    assert sim.track().verify_at == T0 + 12  # the check of the UPDATE sent before the reload stays

@@ -9,7 +9,7 @@ import pytest
 
 from ddns_edge import config, dnsupdate
 from ddns_edge.errors import UpdateError
-from ddns_edge.model import Current, Outcome
+from ddns_edge.model import Current, Outcome, Wanted
 from ddns_edge.sync import Targets, sync
 
 S256 = "Wi28mLDG6l5YrDIg27zPh5tvG2jWR4GBt1Sq3WUUop8="
@@ -32,7 +32,7 @@ class Server:
         self.calls = []
         self.results = results
 
-    def __call__(self, target, key, wants):
+    def __call__(self, target, key, wants, clock=None):
         self.calls.append((target.zone, key.name, [w.name for w in wants]))
         return [dnsupdate.Result(w, **self.results.get(w.name, {"changed": True, "old": Current(frozenset({"192.0.2.9"}), 60)}))
                 for w in wants]
@@ -48,7 +48,7 @@ def discover(found):
 
 def test_one_call_per_zone_server_and_key(oplog):
     found, server = [], Server()
-    out = sync(CFG, {r: "198.51.100.2" for r in CFG.records}, Targets(discover(found)), server)
+    out = sync(CFG, {r: Wanted("198.51.100.2") for r in CFG.records}, Targets(discover(found)), server)
     assert sorted(server.calls) == [
         ("example.com", "home", ["www.example.com", "mail.example.com"]),
         ("example.com", "other-key", ["ftp.example.com"]),
@@ -60,7 +60,7 @@ def test_one_call_per_zone_server_and_key(oplog):
 
 def test_already_right_is_said_and_sends_nothing_more(oplog):
     server = Server(**{"www.example.com": {"changed": False, "old": Current(frozenset({"198.51.100.2"}), 60)}})
-    out = sync(CFG, {WWW: "198.51.100.2"}, Targets(discover([])), server)
+    out = sync(CFG, {WWW: Wanted("198.51.100.2")}, Targets(discover([])), server)
     assert out[WWW].ok and not out[WWW].changed
     assert "www.example.com A: already 198.51.100.2 at the server; nothing sent" in oplog.text
 
@@ -70,15 +70,15 @@ def test_a_failure_is_said_once_then_as_a_reminder_and_the_target_found_afresh(o
     targets = Targets(discover(found))
     for timeout in (5, 7):  # the same failure, other numbers: the same news
         server = Server(**{"www.example.com": {"error": f"www.example.com A: update: no answer within {timeout} s"}})
-        out = sync(CFG, {WWW: "198.51.100.2"}, targets, server)
+        out = sync(CFG, {WWW: Wanted("198.51.100.2")}, targets, server)
         assert not out[WWW].ok and out[WWW].address == "198.51.100.2"
     levels = [(r.levelno, r.getMessage()) for r in oplog.records]
     assert levels == [(logging.ERROR, "www.example.com A: update: no answer within 5 s"),
                       (logging.INFO, "still failing: www.example.com A: update: no answer within 7 s")]
     assert found == ["www.example.com", "www.example.com"]  # after a failure the primary may have moved
-    sync(CFG, {WWW: "198.51.100.2"}, targets, Server())  # fine again
+    sync(CFG, {WWW: Wanted("198.51.100.2")}, targets, Server())  # fine again
     oplog.clear()
-    sync(CFG, {WWW: "198.51.100.2"}, targets, Server(**{"www.example.com": {"error": "www.example.com A: update: no answer within 5 s"}}))
+    sync(CFG, {WWW: Wanted("198.51.100.2")}, targets, Server(**{"www.example.com": {"error": "www.example.com A: update: no answer within 5 s"}}))
     assert [r.levelno for r in oplog.records] == [logging.ERROR]  # news again
 
 
@@ -89,7 +89,7 @@ def test_a_record_whose_target_cannot_be_found_fails_alone(oplog):
         return dnsupdate.Target("example.com", "192.0.2.53")
 
     server = Server()
-    out = sync(CFG, {WWW: "198.51.100.2", MAIL: "198.51.100.2"}, Targets(discover_some), server)
+    out = sync(CFG, {WWW: Wanted("198.51.100.2"), MAIL: Wanted("198.51.100.2")}, Targets(discover_some), server)
     assert out[MAIL].error == "mail.example.com A: cannot find its zone" and out[WWW].ok
     assert server.calls == [("example.com", "home", ["www.example.com"])]
     assert "mail.example.com A: cannot find its zone" in oplog.text

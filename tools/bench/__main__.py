@@ -47,7 +47,7 @@ def machine() -> dict:
     }
 
 
-PHASES = ("startup", "main", "latency", "noop", "idle", "scale", "ddclient")
+PHASES = ("startup", "main", "latency", "check", "noop", "idle", "replay", "scale", "ddclient")
 
 
 def run(args) -> dict:
@@ -74,8 +74,10 @@ def run(args) -> dict:
                 got = phase("latency", lambda: bench.latency_and_memory(main["stats"]["rss_kib"]))
                 if got:
                     edge.update(got)
+                edge["check"] = phase("check", bench.check)
                 edge["noop"] = phase("noop", bench.noop)
                 edge["idle"] = phase("idle", bench.idle)
+                edge["replay"] = phase("replay", bench.replay)
                 bench.stop_agent()
             edge["scale"] = phase("scale", bench.scale)
             bench.stop_agent()

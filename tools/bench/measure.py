@@ -20,6 +20,8 @@ import dns.message
 from pyroute2 import IPRoute
 
 from tests.netns.agentlib import Daemon, record, write_config
+from tests.netns.replayproxy import Proxy
+from tools.bench.stamps import Stamps
 from tools.bench.report import (
     BENCH_TABLE,
     DECOY,
@@ -269,6 +271,7 @@ class Bench:
         self.poller = Poller(world)
         self.wan = Wan(world)
         self.counters = Counters(world)
+        self.stamps = Stamps(netns, world.rtr_ns, world.wan)
         self.agent = None
 
     def say(self, message: str) -> None:
@@ -328,15 +331,15 @@ class Bench:
 
     def start_main(self) -> dict:
         self.decoy()
-        self.agent, took = self.start(self.config("main"))
+        self.agent, took = self.start(self.config("main", zone=ZONE, server=self.world.bind_addr4))
         time.sleep(0.2)  # let it write its state file and settle
         stats = proc_stats(self.agent.proc.pid)
         self.say(f"agent started (pid {self.agent.proc.pid}) in {fmt_seconds(took)}, RSS {fmt_mb(stats['rss_kib'])}")
         return {"startup": took, "stats": stats}
 
-    def one_change(self, timeout: float = 10) -> tuple[float, float]:
+    def one_change(self, timeout: float = 10) -> tuple[float, float, float | None]:
         """One WAN change, waited for at BIND and then in the agent's state file; returns
-        (latency, resolution).
+        (latency, resolution, the agent's own time from the kernel's event to its UPDATE leaving).
 
         The second wait matters: BIND answers the new address as soon as it commits, before
         its UPDATE response is back at the router. Changing the address again in between
@@ -349,7 +352,7 @@ class Bench:
             self.wait_confirmed(address, timeout, "main")
         except BenchError as e:
             raise BenchError(f"{e}; agent log tail:\n{self.agent.log()[-1500:]}") from None
-        return seen.at - at, seen.at - max(seen.after, at)
+        return seen.at - at, seen.at - max(seen.after, at), self.stamps.agent_time(at)
 
     def wait_confirmed(self, address: str, timeout: float, name: str) -> None:
         """Until the state file of the agent run with config `name` says it confirmed `address` for RECORD."""
@@ -369,13 +372,15 @@ class Bench:
 
     def latency_and_memory(self, rss_start_kib: int) -> dict:
         n, total = self.args.latency_changes, self.args.changes
-        latencies, resolutions, per_change = [], [], []
+        latencies, resolutions, per_change, agent_times = [], [], [], []
         before = self.counters.snapshot()
         previous = before
         for _ in range(n):
-            lat, res = self.one_change()
+            lat, res, agent_time = self.one_change()
             latencies.append(lat)
             resolutions.append(res)
+            if agent_time is not None:
+                agent_times.append(agent_time)
             time.sleep(self.rng.uniform(0.02, 0.06))
             now = self.counters.snapshot()  # the agent is idle again: its messages for this change are all in
             per_change.append(delta(previous, now))
@@ -383,7 +388,8 @@ class Bench:
         spaced = delta(before, previous)
         rss_mid = proc_stats(self.agent.proc.pid)["rss_kib"]
         self.say(f"latency over {n} spaced changes: p50 {fmt_seconds(percentile(latencies, 50))}, p99 {fmt_seconds(percentile(latencies, 99))}, "
-                 f"max {fmt_seconds(max(latencies))}")
+                 f"max {fmt_seconds(max(latencies))}; the agent's own time, event to UPDATE sent: p50 "
+                 f"{fmt_seconds(percentile(agent_times, 50) if agent_times else None)}")
         back = []
         rss_trace = [(0, rss_start_kib), (n, rss_mid)]
         t0 = time.monotonic()
@@ -403,6 +409,7 @@ class Bench:
         msgs = [messages(d) for d in per_change]
         return {
             "latency": lat,
+            "agent_time": summarize(agent_times) if agent_times else None,
             "latency_back_to_back": summarize(back) if back else None,
             "memory": {
                 "changes": total,
@@ -429,6 +436,60 @@ class Bench:
                                  "updates_per_change": b2b["updates"] / max(1, total - n)},
             },
         }
+
+    def check(self) -> dict:
+        """The replay defence's cost after the changes: the one read the agent makes once no
+        copy of its last UPDATE can land any more (plan.replay_window after it)."""
+        last = time.monotonic()
+        before = self.counters.snapshot()
+        deadline = last + 60
+        while time.monotonic() < deadline:
+            d = delta(before, self.counters.snapshot())
+            if d["packets"]:
+                break
+            time.sleep(0.05)
+        waited = time.monotonic() - last
+        time.sleep(1)
+        d = delta(before, self.counters.snapshot())
+        self.say(f"the check after the last change: {d['reads']} read(s), {d['updates']} UPDATE(s), {waited:.1f} s after it")
+        return {"reads": d["reads"], "updates": d["updates"], "after_s": waited}
+
+    def replay(self) -> dict:
+        """A late copy and a replayed UPDATE (A->B landing after B->A, through a man in the
+        middle in the isp, tests/netns/replayproxy.py): how long the record stays wrong, and
+        the messages the agent spends setting it back."""
+        out = {}
+        proxy = Proxy(self.world)
+        try:
+            for case in ("late copy", "replay"):
+                a = self.wan.address
+                proxy.command("hold" if case == "late copy" else "capture")
+                b, _ = self.wan.next()
+                if case == "late copy":
+                    proxy.expect("held")
+                self.poller.wait_for(RECORD, [b], timeout=20)
+                self.wait_confirmed(b, 20, "main")
+                self.wan.change(a)
+                self.poller.wait_for(RECORD, [a], timeout=20)
+                self.wait_confirmed(a, 20, "main")
+                before = proxy.stats()
+                proxy.command("release" if case == "late copy" else "replay")
+                landed = time.monotonic()
+                answer = proxy.expect("released" if case == "late copy" else "replayed")
+                if answer.split("=")[1] != "0":
+                    raise BenchError(f"{case}: BIND did not take the copy ({answer}): nothing to set back")
+                seen = self.poller.wait_for(RECORD, [a], timeout=60, interval=0.01)
+                time.sleep(1)
+                after = proxy.stats()
+                out[case] = {"wrong_s": seen.at - landed, "reads": after["queries"] - before["queries"],
+                             "updates": after["updates"] - before["updates"]}
+                self.say(f"{case}: BIND held the wrong address for {out[case]['wrong_s']:.1f} s; the agent set it back with "
+                         f"{out[case]['reads']} read(s) and {out[case]['updates']} UPDATE(s)")
+                proxy.command("capture")  # (harmless when already capturing)
+        finally:
+            proxy.close()
+        out["wrong_s_max"] = max(v["wrong_s"] for v in out.values())
+        return out
 
     def noop(self) -> dict:
         w, reps, wan = self.world, self.args.noop_reps, self.wan
@@ -556,6 +617,7 @@ class Bench:
         self.stop_agent()
         self.poller.close()
         self.wan.close()
+        self.stamps.close()
 
 
 # ================================================================ ddclient

@@ -1,0 +1,83 @@
+"""updatewire.encode against dnspython: the same UPDATE, and a MAC dnspython accepts with the key."""
+
+import base64
+import time
+
+import dns.message
+import dns.name
+import dns.opcode
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import dns.tsig
+import dns.update
+import pytest
+
+from ddns_edge import dnsupdate, updatewire
+from ddns_edge.keys import ALGORITHMS
+from ddns_edge.model import Current, Key
+from ddns_edge.plan import Change
+
+SECRET = base64.b64decode("c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYg==")
+CHANGES = {
+    "from absent": [Change("www.example.com", "A", 60, Current(), "198.51.100.2")],
+    "from two rdatas": [Change("www.example.com", "A", 300, Current(frozenset({"198.51.100.7", "198.51.100.8"}), 60), "198.51.100.2")],
+    "AAAA": [Change("v6.example.com", "AAAA", 60, Current(frozenset({"2001:db8::1"}), 60), "2001:db8:1::2")],
+    "several": [Change(f"h{i}.sub.example.com", "A", 60, Current(frozenset({"192.0.2.1"}), 60), f"198.51.100.{i}") for i in range(5)],
+    "wildcard and apex": [Change("*.example.com", "A", 60, Current(), "198.51.100.2"), Change("example.com", "A", 60, Current(), "198.51.100.2")],
+}
+
+
+def dnspython_update(zone, changes, key):
+    """The UPDATE as dnspython writes it (what ddns-edge sent before updatewire)."""
+    update = dns.update.UpdateMessage(dns.name.from_text(zone))
+    for c in changes:
+        name, rdtype = dns.name.from_text(c.name), dns.rdatatype.from_text(c.rtype)
+        if c.old.absent:
+            update.absent(name, rdtype)
+        else:
+            update.present(name, *[dns.rdata.from_text(dns.rdataclass.IN, rdtype, t) for t in sorted(c.old.rdatas)])
+        update.delete(name, rdtype)
+        update.add(name, c.ttl, rdtype, c.new)
+    return update
+
+
+@pytest.mark.parametrize("what", list(CHANGES))
+@pytest.mark.parametrize("algorithm", list(ALGORITHMS))
+def test_the_same_update_as_dnspython_and_a_mac_it_accepts(what, algorithm):
+    key = Key("home", "DDNS-Key.example", algorithm, SECRET, "test")
+    wire, mac = updatewire.encode(0x1234, "example.com", CHANGES[what], key, 10, int(time.time()))
+    keyring = dnsupdate.tsig_key(key)
+    got = dns.message.from_wire(wire, keyring=keyring)  # checks the MAC and the time
+    want = dns.message.from_wire(dnspython_update("example.com", CHANGES[what], key).to_wire())  # parsed alike
+    assert got.id == 0x1234 and got.opcode() == dns.opcode.UPDATE and got.had_tsig
+    assert got.zone == want.zone and got.prerequisite == want.prerequisite and got.update == want.update
+    assert got.tsig[0].fudge == 10 and got.tsig[0].mac == mac
+
+
+def test_a_wrong_secret_or_a_changed_byte_is_refused():
+    key = Key("home", "ddns-key", "hmac-sha256", SECRET, "test")
+    wire, _ = updatewire.encode(7, "example.com", CHANGES["from absent"], key, 10, int(time.time()))
+    with pytest.raises(dns.tsig.BadSignature):
+        dns.message.from_wire(wire, keyring=dns.tsig.Key("ddns-key", b"another secret", "hmac-sha256"))
+    tampered = bytearray(wire)
+    tampered[wire.index(bytes([198, 51, 100, 2]))] ^= 1  # the new address
+    with pytest.raises(dns.tsig.BadSignature):
+        dns.message.from_wire(bytes(tampered), keyring=dnsupdate.tsig_key(key))
+
+
+def test_the_time_signed_is_what_the_server_checks_against_the_fudge():
+    key = Key("home", "ddns-key", "hmac-sha256", SECRET, "test")
+    wire, _ = updatewire.encode(7, "example.com", CHANGES["from absent"], key, 10, int(time.time()) - 60)
+    with pytest.raises(dns.tsig.BadTime):  # a copy a minute old is refused with a 10 s fudge
+        dns.message.from_wire(wire, keyring=dnsupdate.tsig_key(key))
+
+
+def test_signed_update_answers_are_matched_against_its_mac():
+    key = Key("home", "ddns-key", "hmac-sha256", SECRET, "test")
+    request = dnsupdate.build_update("example.com", CHANGES["from absent"], key, 10)
+    wire = request.to_wire()
+    query = dns.message.from_wire(wire, keyring=dnsupdate.tsig_key(key))
+    answer = dns.message.make_response(query).to_wire()
+    assert request.is_response(dns.message.from_wire(answer, keyring=False))
+    assert dns.message.from_wire(answer, keyring=request.keyring, request_mac=request.mac).rcode() == 0
