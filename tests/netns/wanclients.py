@@ -386,11 +386,17 @@ class Slaac(WanClient, _Radvd):
     def temporary(self) -> list[str]:
         return [a["local"] for a in self.addresses() if a.get("temporary")]
 
-    def renumber(self, new: str = SLAAC_PREFIX2, timeout: float = 20) -> str:
-        """Announce `new` and the old prefix deprecated (preferred lifetime 0); returns the
-        new stable address once usable (the old ones then are deprecated)."""
+    def announce(self, new: str) -> str:
+        """radvd announces `new` and the current prefix deprecated (preferred lifetime 0);
+        returns the old prefix."""
         old, self.prefix = self.prefix, new
         self._reload_radvd(radvd_conf([(old, 0, 3600), (new, 1800, 3600)]))
+        return old
+
+    def renumber(self, new: str = SLAAC_PREFIX2, timeout: float = 20) -> str:
+        """announce() `new`; returns the new stable address once usable and the old ones
+        deprecated."""
+        old = self.announce(new)
         address = self.wait_stable(new, timeout)
         wait_until(lambda: not self.stable(old), timeout, f"the addresses in {old} deprecated")
         return address
