@@ -18,26 +18,19 @@ import ipaddress
 import pytest
 
 from tests.netns.agentlib import Daemon, wait_dig, wait_for
-from tests.netns.wanclients import DHCP4_RANGE, Dhcp4, agent_config, trouble
-from tests.netns.world import World
+from tests.netns.wanclients import DHCP4_RANGE, Dhcp4, serve, start_agent, trouble
 
 NAME = "www.example.com"
 
 
 @pytest.fixture(scope="module")
 def dhcp():
-    with World(routes="client") as w:
-        w.start_bind()
-        client = Dhcp4(w)
-        client.start()
+    with serve(Dhcp4) as client:
         yield client
 
 
 def agent(dhcp, tmp_path) -> Daemon:
-    w = dhcp.world
-    daemon = Daemon(w, agent_config(w, tmp_path / "ddns-edge", "A", w.wan, str(tmp_path / "state")))
-    wait_dig(w, NAME, "A", [dhcp.address()])
-    return daemon
+    return start_agent(dhcp.world, tmp_path, "A", dhcp.world.wan, dhcp.address())
 
 
 def nak_on_renew(dhcp, new: str) -> str:

@@ -13,19 +13,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.netns.agentlib import Daemon, wait_dig
-from tests.netns.wanclients import Dhcp6, agent_config, trouble
-from tests.netns.world import ISP_LINK_LOCAL, World
+from tests.netns.agentlib import wait_dig
+from tests.netns.wanclients import Dhcp6, serve, start_agent, trouble
+from tests.netns.world import ISP_LINK_LOCAL
 
 NAME = "www.example.com"
 
 
 @pytest.fixture(scope="module")
 def dhcp6():
-    with World(routes="client") as w:
-        w.start_bind()
-        client = Dhcp6(w)
-        client.start()
+    with serve(Dhcp6) as client:
         yield client
 
 
@@ -34,8 +31,7 @@ def test_the_record_follows_an_ia_na_renewed_to_another_address(dhcp6, tmp_path)
     first = dhcp6.address()
     assert first == Dhcp6.FIRST
     assert [a["prefixlen"] for a in dhcp6.addr_info() if a.get("scope") == "global"] == [128]
-    with Daemon(w, agent_config(w, tmp_path / "ddns-edge", "AAAA", w.wan, str(tmp_path / "state"))) as daemon:
-        wait_dig(w, NAME, "AAAA", [first])
+    with start_agent(w, tmp_path, "AAAA", w.wan, first) as daemon:
         for new in ("2001:db8:1::d002", "2001:db8:1::d003"):
             old = dhcp6.address()
             dhcp6.move_lease(new)

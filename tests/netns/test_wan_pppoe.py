@@ -20,8 +20,7 @@ from __future__ import annotations
 import pytest
 
 from tests.netns.agentlib import Daemon, wait_dig
-from tests.netns.wanclients import PPPOE_LOCAL, PPPOE_POOL, Pppoe, agent_config, trouble
-from tests.netns.world import World
+from tests.netns.wanclients import PPPOE_LOCAL, PPPOE_POOL, Pppoe, serve, start_agent, trouble
 
 NAME = "www.example.com"
 NEEDS_ROUTE_EVENTS = "needs route events in run (issue 11, agent side)"
@@ -29,19 +28,12 @@ NEEDS_ROUTE_EVENTS = "needs route events in run (issue 11, agent side)"
 
 @pytest.fixture(scope="module", params=["pppd-defaultroute", "openwrt-nodefaultroute"])
 def pppoe(request):
-    with World(routes="client") as w:
-        w.start_bind()
-        client = Pppoe(w, defaultroute=request.param == "pppd-defaultroute")
-        client.start()
+    with serve(Pppoe, defaultroute=request.param == "pppd-defaultroute") as client:
         yield client
 
 
 def agent(pppoe, tmp_path) -> Daemon:
-    w = pppoe.world
-    conf = agent_config(w, tmp_path / "ddns-edge", "A", pppoe.ifname, str(tmp_path / "state"))
-    daemon = Daemon(w, conf)
-    wait_dig(w, NAME, "A", [pppoe.connection()["address"]])
-    return daemon
+    return start_agent(pppoe.world, tmp_path, "A", pppoe.ifname, pppoe.connection()["address"])
 
 
 def test_the_record_follows_each_reconnect_to_a_new_device(pppoe, tmp_path):

@@ -18,26 +18,20 @@ import ipaddress
 import pytest
 
 from tests.netns.agentlib import Daemon, wait_dig
-from tests.netns.wanclients import SLAAC_PREFIX2, Slaac, agent_config, trouble
-from tests.netns.world import ISP_LINK_LOCAL, World
+from tests.netns.wanclients import SLAAC_PREFIX2, Slaac, serve, start_agent, trouble
+from tests.netns.world import ISP_LINK_LOCAL
 
 NAME = "www.example.com"
 
 
 @pytest.fixture(scope="module")
 def slaac():
-    with World(routes="client") as w:
-        w.start_bind()
-        client = Slaac(w)
-        client.start()
+    with serve(Slaac) as client:
         yield client
 
 
 def agent(slaac, tmp_path) -> Daemon:
-    w = slaac.world
-    daemon = Daemon(w, agent_config(w, tmp_path / "ddns-edge", "AAAA", w.wan, str(tmp_path / "state")))
-    wait_dig(w, NAME, "AAAA", [slaac.stable(slaac.prefix)])
-    return daemon
+    return start_agent(slaac.world, tmp_path, "AAAA", slaac.world.wan, slaac.stable(slaac.prefix))
 
 
 def test_the_record_gets_the_stable_address_never_a_temporary_one(slaac, tmp_path):

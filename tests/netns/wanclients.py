@@ -32,12 +32,13 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import contextlib
 import signal
 import subprocess
 import sys
-import time
 
-from tests.netns.world import ISP_RTR, WorldError, _run
+from tests.netns.agentlib import Daemon, record, wait_dig, wait_for, write_config
+from tests.netns.world import ISP_RTR, World, _run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STANDIN = os.path.join(HERE, "pppd_standin.py")
@@ -47,17 +48,6 @@ PPPOE_POOL = [f"198.51.100.{n}" for n in range(101, 105)]  # -R 198.51.100.101 -
 DHCP4_RANGE = ("198.51.100.100", "198.51.100.199")
 SLAAC_PREFIX, SLAAC_PREFIX2 = "2001:db8:1::/64", "2001:db8:2::/64"
 DHCP6_POOL = ("2001:db8:1::1000", "2001:db8:1::1fff")
-
-def wait_until(predicate, timeout: float, what: str, interval: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise WorldError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(interval)
-
 
 def _write(path: str, text: str, mode: int = 0o644) -> str:
     with open(path, "w") as f:
@@ -100,6 +90,21 @@ class WanClient:
         except ValueError:
             return []
 
+    def address(self) -> str | None:
+        """The client's address once usable, with the default route there too (None: not yet)."""
+        raise NotImplementedError
+
+    def diagnostics(self) -> str:
+        return ""
+
+    def wait_address(self, other_than: str | None, timeout: float = 20) -> str:
+        """Wait for the client to have an address other than `other_than`; returns it."""
+        try:
+            return wait_for(lambda: (a := self.address()) and a != other_than and a, timeout,
+                            f"{self.name}: an address other than {other_than}")
+        except AssertionError as e:
+            raise AssertionError(f"{e}\n{self.diagnostics()}") from None
+
     def default_routes(self, family: int) -> list[dict]:
         out = _run(["ip", "-n", self.world.rtr_ns, "-j", f"-{family}", "route", "show", "default"]).stdout
         return json.loads(out)
@@ -118,11 +123,27 @@ class WanClient:
 # ================================================================ the agent with a client
 
 
+@contextlib.contextmanager
+def serve(client_class, **options):
+    """A world (routes="client", BIND serving example.com) with `client_class` started in it:
+    yields the client; the world goes at the end."""
+    with World(routes="client") as world:
+        world.start_bind()
+        client = client_class(world, **options)
+        client.start()
+        yield client
+
+
+def start_agent(world, tmp_path, rtype: str, device: str, address: str, name: str = "www.example.com") -> Daemon:
+    """`ddns-edge run` for one record on `device`, once BIND answers `address` for it."""
+    daemon = Daemon(world, agent_config(world, tmp_path / "ddns-edge", rtype, device, str(tmp_path / "state"), name))
+    wait_dig(world, name, rtype, [address])
+    return daemon
+
+
 def agent_config(world, path, rtype: str, device: str, state_dir: str, name: str = "www.example.com") -> str:
     """A config for one record on `device`, with zone and server given (the server over the
     record's family: a router on an IPv6-only WAN reaches BIND over IPv6)."""
-    from tests.netns.agentlib import record, write_config
-
     server = world.bind_addr6 if rtype == "AAAA" else world.bind_addr4
     return write_config(path, world, record("www", name, rtype, device, zone=world.zones[0], server=server),
                         agent={"state_dir": state_dir})
@@ -198,9 +219,9 @@ class Pppoe(WanClient):
             c = self.connection()
             return c if c and (old is None or c["ifindex"] != old["ifindex"]) else None
         try:
-            return wait_until(ready, timeout, f"{self.ifname} up with an address and a default route")
-        except WorldError as e:
-            raise WorldError(f"{e}\npppd log:\n{self.log('pppd.log')[-2000:]}\nisp pppd log:\n"
+            return wait_for(ready, timeout, f"{self.ifname} up with an address and a default route")
+        except AssertionError as e:
+            raise AssertionError(f"{e}\npppd log:\n{self.log('pppd.log')[-2000:]}\nisp pppd log:\n"
                              f"{self.log('pppd-isp.log')[-1000:]}\n{self.log('pppd.stderr')[-1000:]}") from None
 
     def _isp_pppds(self) -> list[int]:
@@ -220,7 +241,7 @@ class Pppoe(WanClient):
         """The ISP ends the session (its pppd terminates the link: LCP Terminate, then PADT)."""
         pids = self._isp_pppds()
         if not pids:
-            raise WorldError("no session at the isp to hang up")
+            raise AssertionError("no session at the isp to hang up")
         for pid in pids:
             os.kill(pid, signal.SIGTERM)
 
@@ -277,6 +298,7 @@ class Dhcp4(WanClient):
             "--log-dhcp", f"--log-facility={self.dir}/dnsmasq.log"], "dnsmasq.out")
         script = _write(os.path.join(self.dir, "dhcp.script"), UDHCPC_SCRIPT.format(log=f"{self.dir}/events.log"), 0o755)
         # OpenWrt's proto dhcp: udhcpc -f -t 0 -i DEV -s /lib/netifd/dhcp.script -C -R
+        # (and here -T 1: a discover a second, not every 3 s, to keep the tests short)
         self.client = self._spawn(w.rtr_ns, ["busybox", "udhcpc", "-f", "-t", "0", "-T", "1", "-i", w.wan,
                                              "-s", script, "-C", "-R"], "udhcpc.log")
         return self.wait_address(None, timeout)
@@ -288,20 +310,15 @@ class Dhcp4(WanClient):
             return None
         return addrs[0]
 
-    def wait_address(self, other_than: str | None, timeout: float = 20) -> str:
-        try:
-            return wait_until(lambda: (a := self.address()) and a != other_than and a, timeout,
-                              f"a DHCP lease other than {other_than}")
-        except WorldError as e:
-            raise WorldError(f"{e}\nudhcpc:\n{self.log('udhcpc.log')[-1500:]}\ndnsmasq:\n"
-                             f"{self.log('dnsmasq.log')[-1500:]}") from None
+    def diagnostics(self) -> str:
+        return f"udhcpc:\n{self.log('udhcpc.log')[-1500:]}\ndnsmasq:\n{self.log('dnsmasq.log')[-1500:]}"
 
     def move_lease(self, address: str) -> None:
         """The ISP re-homes the router: its lease is now `address` (a dhcp-host, reloaded)."""
         _write(self.hosts, f"{self.mac},{address}\n")
         before = self.log("dnsmasq.log").count(f"read {self.hosts}")
         self.server.send_signal(signal.SIGHUP)
-        wait_until(lambda: self.log("dnsmasq.log").count(f"read {self.hosts}") > before, 5,
+        wait_for(lambda: self.log("dnsmasq.log").count(f"read {self.hosts}") > before, 5,
                    "dnsmasq to read its hosts file again")
 
     def renew(self) -> None:
@@ -379,9 +396,9 @@ class Slaac(WanClient, _Radvd):
 
     def wait_stable(self, prefix: str, timeout: float = 20) -> str:
         try:
-            return wait_until(lambda: self.stable(prefix), timeout, f"a usable SLAAC address in {prefix}")
-        except WorldError as e:
-            raise WorldError(f"{e}; addresses: {self.addresses()}\nradvd:\n{self.log('radvd.log')[-1500:]}") from None
+            return wait_for(lambda: self.stable(prefix), timeout, f"a usable SLAAC address in {prefix}")
+        except AssertionError as e:
+            raise AssertionError(f"{e}; addresses: {self.addresses()}\nradvd:\n{self.log('radvd.log')[-1500:]}") from None
 
     def temporary(self) -> list[str]:
         return [a["local"] for a in self.addresses() if a.get("temporary")]
@@ -398,7 +415,7 @@ class Slaac(WanClient, _Radvd):
         deprecated."""
         old = self.announce(new)
         address = self.wait_stable(new, timeout)
-        wait_until(lambda: not self.stable(old), timeout, f"the addresses in {old} deprecated")
+        wait_for(lambda: not self.stable(old), timeout, f"the addresses in {old} deprecated")
         return address
 
 
@@ -457,20 +474,16 @@ class Dhcp6(WanClient, _Radvd):
                 return a["local"]
         return None
 
-    def wait_address(self, other_than: str | None, timeout: float = 20) -> str:
-        try:
-            return wait_until(lambda: (a := self.address()) and a != other_than and a, timeout,
-                              f"a DHCPv6 address other than {other_than}")
-        except WorldError as e:
-            raise WorldError(f"{e}; addresses: {self.addr_info()}\ndhcpcd:\n{self.log('dhcpcd.log')[-1500:]}\n"
-                             f"kea:\n{self.log('kea.log')[-1500:]}") from None
+    def diagnostics(self) -> str:
+        return (f"addresses: {self.addr_info()}\ndhcpcd:\n{self.log('dhcpcd.log')[-1500:]}\n"
+                f"kea:\n{self.log('kea.log')[-1500:]}")
 
     def move_lease(self, address: str) -> None:
         """The ISP reserves `address` for the router instead (Kea reloads on SIGHUP)."""
         self._write_kea(address)
         before = self.log("kea.log").count("DHCP6_DYNAMIC_RECONFIGURATION_SUCCESS")
         self.server.send_signal(signal.SIGHUP)
-        wait_until(lambda: self.log("kea.log").count("DHCP6_DYNAMIC_RECONFIGURATION_SUCCESS") > before, 10,
+        wait_for(lambda: self.log("kea.log").count("DHCP6_DYNAMIC_RECONFIGURATION_SUCCESS") > before, 10,
                    "kea-dhcp6 to reload")
 
     def renew(self) -> None:

@@ -20,7 +20,7 @@ import dns.flags
 import dns.message
 from pyroute2 import IPRoute
 
-from tests.netns.agentlib import Daemon, record, write_config
+from tests.netns.agentlib import Daemon, record, wait_for, write_config
 from tools.bench.report import (
     BENCH_TABLE,
     DECOY,
@@ -125,36 +125,27 @@ class Poller:
     def wait_for(self, name: str, want: Iterable[str], timeout: float, interval: float = 0.001, rtype: str = "A") -> Seen:
         """Poll every `interval` until BIND answers exactly `want`."""
         want = frozenset(want)
-        deadline = time.monotonic() + timeout
-        before = None
-        polls = 0
-        while True:
-            found, sent, got = self.query(name, rtype)
-            polls += 1
-            if found == want:
-                return Seen(got, before if before is not None else sent, polls)
-            before = sent
-            if got > deadline:
-                raise BenchError(f"BIND did not answer {name} {rtype} {sorted(want)} within {timeout:g} s (last answer: {sorted(found) if found is not None else 'none'})")
-            pause = sent + interval - time.monotonic()
-            if pause > 0:
-                time.sleep(pause)
-
+        return self._poll(name, rtype, lambda found: found == want, timeout, interval,
+                          f"BIND did not answer {name} {rtype} {sorted(want)} within {timeout:g} s")[0]
 
     def wait_change(self, name: str, old: Iterable[str], timeout: float, interval: float = 0.001,
                     rtype: str = "A") -> tuple[Seen, frozenset]:
         """Poll every `interval` until BIND answers something else than `old` (and not nothing)."""
         old = frozenset(old)
+        return self._poll(name, rtype, lambda found: bool(found) and found != old, timeout, interval,
+                          f"BIND still answers {name} {rtype} {sorted(old)} after {timeout:g} s")
+
+    def _poll(self, name, rtype, done, timeout, interval, failure) -> tuple[Seen, frozenset]:
         deadline = time.monotonic() + timeout
         before, polls = None, 0
         while True:
             found, sent, got = self.query(name, rtype)
             polls += 1
-            if found and found != old:
+            if done(found):
                 return Seen(got, before if before is not None else sent, polls), found
             before = sent
             if got > deadline:
-                raise BenchError(f"BIND still answers {name} {rtype} {sorted(found or [])} after {timeout:g} s")
+                raise BenchError(f"{failure} (last answer: {sorted(found) if found is not None else 'none'})")
             pause = sent + interval - time.monotonic()
             if pause > 0:
                 time.sleep(pause)
@@ -747,7 +738,7 @@ def _client_driver(kind: str, world):
 
             def release_renew():
                 client.release()
-                wc.wait_until(lambda: client.address() is None, 10, "the release")
+                wait_for(lambda: client.address() is None, 10, "the release")
                 client.renew()
             return release_renew, (lambda old: client.wait_address(old, 30))
         return "A", world.wan, first, change
