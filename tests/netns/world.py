@@ -346,7 +346,8 @@ class World:
         routes = [self._client_route(ipaddress.ip_interface(a)) for a in addresses]
         if any(ipaddress.ip_interface(a).version == 6 for a in addresses):
             routes.append(f"route replace ::/0 via {ISP_LINK_LOCAL} dev {self.wan}")
-        self._ip(self.rtr_ns, *[r for r in routes if r])
+        if any(routes):
+            self._ip(self.rtr_ns, *[r for r in routes if r])
 
     def _client_route(self, iface) -> str | None:
         """routes="client": the IPv4 default route a DHCP client adds for `iface`, via the
