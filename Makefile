@@ -1,8 +1,9 @@
 # make test | demo | lint
 #
 # As root on a fresh Debian, `make test` sets the machine up first: the tools the
-# integration tests run (iproute2, nftables, bind9, bind9-dnsutils; apt-get, without
-# starting Debian's own named), and a venv with the package and its test extra.
+# integration tests run (iproute2, nftables, bind9, bind9-dnsutils, and the WAN clients'
+# pppoe, dnsmasq-base, radvd, kea-dhcp6-server, dhcpcd-base; apt-get, without starting any
+# of their services), and a venv with the package and its test extra.
 # Without root it only warns about missing tools (tests/netns/conftest.py decides).
 
 PYTHON ?= python3
@@ -11,9 +12,12 @@ PYTEST_ARGS ?=
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed.stamp
 
-# The tools the netns world runs, and the Debian packages that hold them.
-TOOLS := ip nft named dig nsupdate tsig-keygen faketime busybox openssl
-PACKAGES := iproute2 nftables bind9 bind9-dnsutils faketime busybox openssl
+# The tools the netns world runs, and the Debian packages that hold them. The WAN clients
+# (tests/netns/wanclients.py): rp-pppoe, dnsmasq, busybox udhcpc, radvd, Kea, dhcpcd.
+TOOLS := ip nft named dig nsupdate tsig-keygen named-journalprint faketime busybox openssl \
+	pppoe-server pppoe dnsmasq radvd kea-dhcp6 dhcpcd
+PACKAGES := iproute2 nftables bind9 bind9-dnsutils faketime busybox openssl \
+	pppoe dnsmasq-base radvd kea-dhcp6-server dhcpcd-base
 
 export PATH := $(PATH):/usr/sbin:/sbin
 

@@ -19,6 +19,12 @@ Rules the code below keeps:
 - The WAN address may become anything (another prefix, a private address) without touching
   the isp: the isp routes every address it has no better route for out of its `to-rtr`
   link, and the router's default routes are `onlink`, so they survive address changes.
+  That is kinder than a router: `World(routes="client")` keeps no route artificially. The
+  default routes then come and go as a WAN client makes them: IPv4 via the isp's address in
+  the WAN's subnet (added to the isp when missing), put back after each address change, as
+  busybox udhcpc's stock script does (ifconfig, then `route add default`); IPv6 via the isp's
+  link-local address, as a Router Advertisement installs it. strip_wan() leaves the link bare
+  for a real client (tests/netns/wanclients.py: PPPoE, DHCPv4, SLAAC, DHCPv6).
 - No address is ever tentative unless a test asks for DAD: the infrastructure links carry
   fixed link-local addresses and every infrastructure IPv6 address is `nodad`.
 - The isp's DNS counters see only what the router sends: `dig()`, `serial()` and
@@ -26,7 +32,8 @@ Rules the code below keeps:
 - Everything a world makes carries its unique name (prefix, pid, random), and close()
   removes it all: processes, namespaces (and so the veths), /etc/netns/<rtr>, the temp dir.
 
-Needs root, iproute2, nftables and bind9 (named, dig, nsupdate, tsig-keygen). Importable
+Needs root, iproute2, nftables and bind9 (named, dig, nsupdate, tsig-keygen), and for the WAN
+clients pppoe, dnsmasq-base, busybox, radvd, kea-dhcp6-server and dhcpcd-base. Importable
 from pytest (tests/netns/conftest.py) and from a script (tools/demo.py, python -m tools.demo).
 """
 
@@ -55,12 +62,15 @@ ISP_RTR_ADDR4, ISP_RTR_ADDR6 = "198.51.100.1/24", "2001:db8:1::1/64"
 ISP_SRV_ADDR4, ISP_SRV_ADDR6 = "192.0.2.1/24", "2001:db8:53::1/64"
 SRV_ADDR4, SRV_ADDR6 = "192.0.2.53/24", "2001:db8:53::53/64"
 GATEWAY4, GATEWAY6 = (a.split("/")[0] for a in (ISP_RTR_ADDR4, ISP_RTR_ADDR6))
+ISP_LINK_LOCAL = "fe80::1"  # the isp's link-local address on to-rtr: where IPv6 routes from RAs point
 
 ISP_RTR, ISP_SRV, SRV_IF = "to-rtr", "to-srv", "eth0"  # link names inside their namespaces
 NFT_TABLE = "ddns_edge"
 DNS_COUNTERS = ("dns_udp4", "dns_tcp4", "dns_udp6", "dns_tcp6")
 
-TOOLS = ("ip", "nft", "named", "dig", "nsupdate", "tsig-keygen", "openssl")
+TOOLS = ("ip", "nft", "named", "dig", "nsupdate", "tsig-keygen", "named-journalprint", "openssl",
+         # the WAN clients (wanclients.py)
+         "pppoe-server", "pppoe", "dnsmasq", "busybox", "radvd", "kea-dhcp6", "dhcpcd")
 
 ECHO_ADDR4, ECHO_ADDR6 = "192.0.2.80/24", "2001:db8:53::80/64"
 NAT_TABLE = "ddns_edge_nat"
@@ -165,7 +175,11 @@ class World:
     bind_addr4 = SRV_ADDR4.split("/")[0]
     bind_addr6 = SRV_ADDR6.split("/")[0]
 
-    def __init__(self, prefix: str = PREFIX, wan: str = "wan0", handle_signals: bool = False):
+    def __init__(self, prefix: str = PREFIX, wan: str = "wan0", handle_signals: bool = False,
+                 routes: str = "onlink"):
+        if routes not in ("onlink", "client"):
+            raise ValueError(f"routes must be 'onlink' or 'client', not {routes!r}")
+        self.routes = routes
         self.name = f"{prefix}{os.getpid()}-{secrets.token_hex(2)}"
         self.rtr_ns, self.isp_ns, self.srv_ns = (f"{self.name}-{n}" for n in ("rtr", "isp", "srv"))
         self.wan = wan
@@ -300,8 +314,12 @@ class World:
 
     def popen(self, args: Sequence[str], **kw) -> subprocess.Popen:
         """subprocess.Popen(args) inside rtr; close() stops it if it still runs."""
+        return self.popen_in(self.rtr_ns, args, **kw)
+
+    def popen_in(self, ns: str, args: Sequence[str], **kw) -> subprocess.Popen:
+        """subprocess.Popen(args) inside the world's namespace `ns`; close() stops it."""
         kw.setdefault("preexec_fn", _die_with_parent)
-        proc = subprocess.Popen(["ip", "netns", "exec", self.rtr_ns, *args], **kw)
+        proc = subprocess.Popen(["ip", "netns", "exec", ns, *args], **kw)
         self._procs.append(proc)
         return proc
 
@@ -315,30 +333,81 @@ class World:
         _run(["ip", "link", "add", self.wan, "netns", self.rtr_ns, "type", "veth",
               "peer", "name", ISP_RTR, "netns", self.isp_ns])
         # Every address without a better route lives behind the router: the WAN may change freely.
-        self._ip(self.isp_ns, *_link_lines(ISP_RTR, "fe80::1/64", ISP_RTR_ADDR4, ISP_RTR_ADDR6),
+        self._ip(self.isp_ns, *_link_lines(ISP_RTR, f"{ISP_LINK_LOCAL}/64", ISP_RTR_ADDR4, ISP_RTR_ADDR6),
                  f"route add default dev {ISP_RTR}", f"route add ::/0 dev {ISP_RTR}")
         lines = ["link set lo up", *_link_lines(self.wan, "fe80::2/64")]
         lines += [f"addr add {a} dev {self.wan}" + (" nodad" if ":" in a else "") for a in addresses]
-        lines += [f"route replace default via {GATEWAY4} dev {self.wan} onlink",
-                  f"route replace ::/0 via {GATEWAY6} dev {self.wan} onlink"]
+        if self.routes == "onlink":
+            lines += [f"route replace default via {GATEWAY4} dev {self.wan} onlink",
+                      f"route replace ::/0 via {GATEWAY6} dev {self.wan} onlink"]
+            self._ip(self.rtr_ns, *lines)
+            return
         self._ip(self.rtr_ns, *lines)
+        routes = [self._client_route(ipaddress.ip_interface(a)) for a in addresses]
+        if any(ipaddress.ip_interface(a).version == 6 for a in addresses):
+            routes.append(f"route replace ::/0 via {ISP_LINK_LOCAL} dev {self.wan}")
+        if any(routes):
+            self._ip(self.rtr_ns, *[r for r in routes if r])
+
+    def _client_route(self, iface) -> str | None:
+        """routes="client": the IPv4 default route a DHCP client adds for `iface`, via the
+        isp's address in its subnet (given to the isp first when it has none there)."""
+        if iface.version != 4 or iface.network.prefixlen >= 31:
+            return None
+        hosts = iface.network.hosts()
+        gateway = next(hosts)
+        if gateway == iface.ip:
+            gateway = next(hosts)
+        if f"{gateway}/{iface.network.prefixlen}" not in self._isp_wan_addresses():
+            self._ip(self.isp_ns, f"addr add {gateway}/{iface.network.prefixlen} dev {ISP_RTR}")
+        return f"route replace default via {gateway} dev {self.wan}"
+
+    def _isp_wan_addresses(self) -> list[str]:
+        out = _run(["ip", "-n", self.isp_ns, "-j", "addr", "show", "dev", ISP_RTR]).stdout
+        return [f"{a['local']}/{a['prefixlen']}" for link in json.loads(out) for a in link.get("addr_info", [])]
+
+    def strip_wan(self) -> None:
+        """Leave the WAN link bare for a WAN client: no global address, no default route.
+
+        The world is then routes="client": what routes the router has, the client made.
+        """
+        self.routes = "client"
+        for family, default in (("-4", "0.0.0.0/0"), ("-6", "::/0")):
+            _run(["ip", "-n", self.rtr_ns, family, "route", "flush", "dev", self.wan, "exact", default])
+        self._ip(self.rtr_ns, f"addr flush dev {self.wan} scope global")
 
     def set_wan(self, cidr: str, family: int | None = None) -> None:
         """Make `cidr` the WAN's only global address of its family (4 or 6).
 
         The new address is added first (IPv6: nodad), then the others of that family are
         deleted, so the link never goes without one (netlink shows an add, then deletes).
+        With routes="client", IPv4 goes as busybox udhcpc's stock script does it: the old
+        address goes (the kernel drops the default route with it), the new one comes, then
+        the default route via the isp's address in the new subnet; the IPv6 default route
+        (via the isp's link-local address, as from an RA) is left alone.
         """
         iface = ipaddress.ip_interface(cidr)
         if family is not None and family != iface.version:
             raise ValueError(f"{cidr} is not an IPv{family} address")
         family, cidr = iface.version, str(iface)
         current = self.wan_addresses(family)
+        if self.routes == "client" and family == 4:
+            # as busybox udhcpc's stock script: `ifconfig` swaps the address (the kernel
+            # drops the routes with the last one), then `route add default gw`
+            self._ip(self.rtr_ns, *[f"addr del {a} dev {self.wan}" for a in current if a != cidr],
+                     *([] if cidr in current else [f"addr add {cidr} dev {self.wan}"]))
+            route = self._client_route(iface)
+            if route:
+                self._ip(self.rtr_ns, route)
+            return
         if cidr not in current:
             self.add_addr(cidr, nodad=family == 6)
         old = [a for a in current if a != cidr]
         lines = [f"addr del {a} dev {self.wan}" for a in old]
         gw = f"default via {GATEWAY4}" if family == 4 else f"::/0 via {GATEWAY6}"
+        if self.routes == "client":
+            self._ip(self.rtr_ns, *lines)
+            return
         self._ip(self.rtr_ns, *lines, f"route replace {gw} dev {self.wan} onlink")
 
     def add_addr(self, cidr: str, *, dev: str | None = None, nodad: bool = False,
@@ -568,6 +637,18 @@ class World:
         if not soa:
             raise WorldError(f"no SOA for {zone or self.zones[0]}")
         return int(soa[0].split()[2])
+
+    def history(self, name: str, rtype: str = "A", zone: str | None = None) -> list[str]:
+        """Every address BIND ever added to `name`/`rtype` through an UPDATE, in order (its
+        journal, read with named-journalprint): what was published, even for a moment."""
+        zone = (zone or self.zones[0]).rstrip(".")
+        journal = os.path.join(self.dir or "", f"{zone}.db.jnl")
+        if not os.path.exists(journal):
+            return []
+        out = _run(["named-journalprint", journal]).stdout
+        owner = name.rstrip(".") + "."
+        return [f[-1] for f in (line.split() for line in out.splitlines())
+                if len(f) >= 6 and f[0] == "add" and f[1] == owner and f[-2] == rtype]
 
     def nsupdate(self, commands: str | Sequence[str], *, key_file: str | None = None,
                  server: str | None = None) -> subprocess.CompletedProcess:

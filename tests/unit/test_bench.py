@@ -1,7 +1,10 @@
 """The benchmark's pure helpers (tools/bench/report.py): percentiles, phases, the poller's wire check,
 BIND log parsing, targets and the table. No namespace, no root."""
 
+import ipaddress
 import random
+import socket
+import struct
 
 import dns.message
 import dns.rrset
@@ -162,3 +165,84 @@ def test_render_table_marks_misses_and_ddclient():
     assert "800 µs / 2.0 ms" in text  # the agent's own time
     assert "30.00 s *" in text and "10,000×" in text
     assert "bounded by its polling" in text
+
+
+# ---------------------------------------------------------------- the WAN clients' phases
+
+
+def _attr(kind, value):
+    raw = struct.pack("=HH", 4 + len(value), kind) + value
+    return raw + b"\0" * (-len(raw) % 4)
+
+
+def _addr_msg(kind, family, index, address, *, local=None, flags=0, ifa_flags=None, preferred=None):
+    attrs = _attr(bench.IFA_ADDRESS, ipaddress.ip_address(address).packed)
+    if local:
+        attrs += _attr(bench.IFA_LOCAL, ipaddress.ip_address(local).packed)
+    if ifa_flags is not None:
+        attrs += _attr(bench.IFA_FLAGS, struct.pack("=I", ifa_flags))
+    if preferred is not None:
+        attrs += _attr(bench.IFA_CACHEINFO, struct.pack("=IIII", preferred, 3600, 0, 0))
+    body = struct.pack("=BBBBI", family, 32 if family == socket.AF_INET else 64, flags, 0, index) + attrs
+    return struct.pack("=IHHII", 16 + len(body), kind, 0, 0, 0) + body
+
+
+def test_parse_addr_events_takes_the_local_side_of_a_point_to_point_address():
+    data = (_addr_msg(bench.RTM_NEWADDR, socket.AF_INET, 7, "198.51.100.1", local="198.51.100.101")
+            + struct.pack("=IHHII", 20, 16, 0, 0, 0) + b"\0" * 4  # a link message: skipped
+            + _addr_msg(bench.RTM_DELADDR, socket.AF_INET6, 2, "2001:db8::5", preferred=0))
+    assert bench.parse_addr_events(data) == [
+        bench.AddrEvent(True, 7, "198.51.100.101", 0, None),
+        bench.AddrEvent(False, 2, "2001:db8::5", 0, 0),
+    ]
+
+
+def test_parse_addr_events_survives_truncation():
+    data = _addr_msg(bench.RTM_NEWADDR, socket.AF_INET6, 2, "2001:db8::5")
+    for cut in range(len(data)):
+        assert bench.parse_addr_events(data[:cut]) == []
+
+
+@pytest.mark.parametrize("event, usable", [
+    (bench.AddrEvent(True, 2, "2001:db8::5", 0, 1800), True),
+    (bench.AddrEvent(True, 2, "2001:db8::5", bench.IFA_F_TENTATIVE, 1800), False),
+    (bench.AddrEvent(True, 2, "2001:db8::5", bench.IFA_F_DADFAILED, 1800), False),
+    (bench.AddrEvent(True, 2, "2001:db8::5", bench.IFA_F_DEPRECATED, 0), False),
+    (bench.AddrEvent(True, 2, "2001:db8::5", 0, 0), False),
+    (bench.AddrEvent(False, 2, "2001:db8::5", 0, 1800), False),
+    (bench.AddrEvent(True, 3, "198.51.100.101", 0, None), True),
+])
+def test_usable_is_what_the_address_rules_may_take(event, usable):
+    assert event.usable is usable
+
+
+def test_usable_since_is_the_end_of_dad_and_not_before_the_change():
+    a = "2001:db8:2::5"
+    events = [(1.0, bench.AddrEvent(True, 2, a, 0, 1800)),  # before the change: ignored
+              (5.0, bench.AddrEvent(True, 2, a, bench.IFA_F_TENTATIVE, 1800)),
+              (5.1, bench.AddrEvent(True, 2, "2001:db8:2::9", 0, 1800)),
+              (6.0, bench.AddrEvent(True, 2, a, 0, 1800))]
+    assert bench.usable_since(events, a, after=4.0) == 6.0
+    assert bench.usable_since(events, "2001:db8:3::1", after=0) is None
+
+
+def test_published_wrong_and_client_verdicts():
+    assert bench.published_wrong(["198.51.100.101", "198.51.100.1", "198.51.100.102"],
+                                 {"198.51.100.101", "198.51.100.102"}) == ["198.51.100.1"]
+    good = {"latency": {"p50": 0.005, "max": 0.09}, "error_lines": 0, "retry_lines": 0, "published_wrong": []}
+    assert bench.client_verdicts(good) == []
+    bad = {"latency": {"p50": 1.05, "max": 1.9}, "error_lines": 3, "retry_lines": 3, "published_wrong": ["x"]}
+    assert bench.client_verdicts(bad) == ["p50 <= 10 ms", "max <= 100 ms", "0 error lines", "0 retries",
+                                         "0 wrong addresses published"]
+
+
+def test_render_table_labels_veth_and_lists_each_client():
+    results = {"ddns_edge": _edge(), "clients": {
+        "dhcp4": {"label": "DHCPv4", "latency": {"n": 3, "p50": 1.05, "p99": 1.2, "max": 1.2},
+                  "error_lines": 3, "retry_lines": 3, "published_wrong": []},
+        "pppoe": {"label": "PPPoE", "error": "BenchError: no session"}}}
+    text = bench.render_table(results)
+    assert "latency p50 (veth, onlink routes)" in text
+    dhcp = next(line for line in text.splitlines() if line.startswith("DHCPv4"))
+    assert "1.05 s" in dhcp and "0 error lines" in dhcp
+    assert "NOT MEASURED: BenchError: no session" in text

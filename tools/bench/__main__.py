@@ -14,7 +14,7 @@ from importlib.metadata import version
 
 import tools.bench
 from tests.netns.world import World, missing_tools
-from tools.bench.measure import ROOT, Bench, measure_ddclient
+from tools.bench.measure import CLIENT_LABELS, ROOT, Bench, measure_client, measure_ddclient
 from tools.bench.report import check_targets, render_table
 
 
@@ -47,11 +47,11 @@ def machine() -> dict:
     }
 
 
-PHASES = ("startup", "main", "latency", "check", "noop", "idle", "replay", "scale", "ddclient")
+PHASES = ("startup", "main", "latency", "check", "noop", "idle", "replay", "scale", "clients", "ddclient")
 
 
 def run(args) -> dict:
-    results: dict = {"command": args.command, "machine": machine(), "ddns_edge": {}, "ddclient": {}, "errors": {},
+    results: dict = {"command": args.command, "machine": machine(), "ddns_edge": {}, "ddclient": {}, "clients": {}, "errors": {},
                      "method": tools.bench.__doc__.split("How each figure is measured (the same words are printed under the table):")[1].strip()}
     edge = results["ddns_edge"]
     World.sweep(prefix="ddnsbench-")  # what a killed bench left behind
@@ -68,21 +68,13 @@ def run(args) -> dict:
                     bench.say(f"{name}: {e}")
                     return None
 
-            edge["startup"] = phase("startup", bench.startup)
-            main = phase("main", bench.start_main)
-            if main is not None:
-                got = phase("latency", lambda: bench.latency_and_memory(main["stats"]["rss_kib"]))
-                if got:
-                    edge.update(got)
-                edge["check"] = phase("check", bench.check)
-                edge["noop"] = phase("noop", bench.noop)
-                edge["idle"] = phase("idle", bench.idle)
-                edge["replay"] = phase("replay", bench.replay)
-                bench.stop_agent()
-            edge["scale"] = phase("scale", bench.scale)
-            bench.stop_agent()
-            if args.no_ddclient:
-                results["ddclient"] = {"skipped": "--no-ddclient"}
+            if not args.only_clients:
+                veth_phases(bench, phase, edge)
+            for kind in args.clients:  # each in a world of its own, routes as the client makes them
+                got = phase(f"client {kind}", lambda kind=kind: measure_client(kind, args.client_changes, bench.say))
+                results["clients"][kind] = got or {"label": CLIENT_LABELS[kind], "error": results["errors"].get(f"client {kind}")}
+            if args.no_ddclient or args.only_clients:
+                results["ddclient"] = {"skipped": "--no-ddclient" if args.no_ddclient else "--only-clients"}
             else:
                 results["ddclient"] = phase("ddclient", lambda: measure_ddclient(bench)) or {}
         finally:
@@ -92,20 +84,47 @@ def run(args) -> dict:
     return results
 
 
+def veth_phases(bench, phase, edge: dict) -> None:
+    """The phases on the world's WAN veth (onlink routes): start-up, latency and memory, the
+    replay defence's check, no-ops, idle, late and replayed UPDATEs, scale."""
+    edge["startup"] = phase("startup", bench.startup)
+    main = phase("main", bench.start_main)
+    if main is not None:
+        got = phase("latency", lambda: bench.latency_and_memory(main["stats"]["rss_kib"]))
+        if got:
+            edge.update(got)
+        edge["check"] = phase("check", bench.check)
+        edge["noop"] = phase("noop", bench.noop)
+        edge["idle"] = phase("idle", bench.idle)
+        edge["replay"] = phase("replay", bench.replay)
+        bench.stop_agent()
+    edge["scale"] = phase("scale", bench.scale)
+    bench.stop_agent()
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python -m tools.bench", description="ddns-edge benchmark in the namespace world (root)")
     p.add_argument("--quick", action="store_true", help="fewer iterations: a quick look, not figures for the README")
     p.add_argument("--out", default=os.path.join(ROOT, "bench"), help="directory for results.json and results.txt (default: bench/)")
     p.add_argument("--no-ddclient", action="store_true", help="skip the ddclient comparison (about 5 minutes)")
     p.add_argument("--seed", type=int, default=None, help="seed for the random gaps and phases")
+    p.add_argument("--clients", default=",".join(CLIENT_LABELS),
+                   help=f"the WAN clients to measure, comma-separated (default: all of {','.join(CLIENT_LABELS)}; '' for none)")
+    p.add_argument("--only-clients", action="store_true", help="measure the WAN clients only (no veth phases, no ddclient)")
     args = p.parse_args(argv)
+    args.clients = [c for c in args.clients.split(",") if c]
+    unknown = [c for c in args.clients if c not in CLIENT_LABELS]
+    if unknown:
+        p.error(f"unknown client {', '.join(unknown)}: choose from {', '.join(CLIENT_LABELS)}")
     full = dict(latency_changes=200, changes=1000, startup_runs=7, noop_reps=20, idle=60.0, records=100,
-                scale_changes=5, ddclient_changes=4, ddclient_idle=True)
+                scale_changes=5, ddclient_changes=4, ddclient_idle=True, client_changes=20)
     quick = dict(latency_changes=100, changes=1000, startup_runs=3, noop_reps=5, idle=15.0, records=100,
-                 scale_changes=2, ddclient_changes=2, ddclient_idle=False)
+                 scale_changes=2, ddclient_changes=2, ddclient_idle=False, client_changes=5)
     for k, v in (quick if args.quick else full).items():
         setattr(args, k, v)
-    args.command = "python -m tools.bench" + (" --quick" if args.quick else "") + (" --no-ddclient" if args.no_ddclient else "")
+    args.command = ("python -m tools.bench" + (" --quick" if args.quick else "") + (" --no-ddclient" if args.no_ddclient else "")
+                    + (" --only-clients" if args.only_clients else "")
+                    + (f" --clients {','.join(args.clients)}" if args.clients != list(CLIENT_LABELS) else ""))
     args.t0 = time.monotonic()
     return args
 

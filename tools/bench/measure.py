@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from typing import Iterable, Sequence
@@ -19,7 +20,7 @@ import dns.flags
 import dns.message
 from pyroute2 import IPRoute
 
-from tests.netns.agentlib import Daemon, record, write_config
+from tests.netns.agentlib import Daemon, record, wait_for, write_config
 from tests.netns.replayproxy import Proxy
 from tools.bench.stamps import Stamps
 from tools.bench.report import (
@@ -34,9 +35,12 @@ from tools.bench.report import (
     delta,
     fmt_mb,
     fmt_seconds,
+    parse_addr_events,
     percentile,
+    published_wrong,
     stratified_phases,
     summarize,
+    usable_since,
     wan_address,
 )
 
@@ -123,20 +127,68 @@ class Poller:
     def wait_for(self, name: str, want: Iterable[str], timeout: float, interval: float = 0.001, rtype: str = "A") -> Seen:
         """Poll every `interval` until BIND answers exactly `want`."""
         want = frozenset(want)
+        return self._poll(name, rtype, lambda found: found == want, timeout, interval,
+                          f"BIND did not answer {name} {rtype} {sorted(want)} within {timeout:g} s")[0]
+
+    def wait_change(self, name: str, old: Iterable[str], timeout: float, interval: float = 0.001,
+                    rtype: str = "A") -> tuple[Seen, frozenset]:
+        """Poll every `interval` until BIND answers something else than `old` (and not nothing)."""
+        old = frozenset(old)
+        return self._poll(name, rtype, lambda found: bool(found) and found != old, timeout, interval,
+                          f"BIND still answers {name} {rtype} {sorted(old)} after {timeout:g} s")
+
+    def _poll(self, name, rtype, done, timeout, interval, failure) -> tuple[Seen, frozenset]:
         deadline = time.monotonic() + timeout
-        before = None
-        polls = 0
+        before, polls = None, 0
         while True:
             found, sent, got = self.query(name, rtype)
             polls += 1
-            if found == want:
-                return Seen(got, before if before is not None else sent, polls)
+            if done(found):
+                return Seen(got, before if before is not None else sent, polls), found
             before = sent
             if got > deadline:
-                raise BenchError(f"BIND did not answer {name} {rtype} {sorted(want)} within {timeout:g} s (last answer: {sorted(found) if found is not None else 'none'})")
+                raise BenchError(f"{failure} (last answer: {sorted(found) if found is not None else 'none'})")
             pause = sent + interval - time.monotonic()
             if pause > 0:
                 time.sleep(pause)
+
+
+class AddrListener:
+    """The bench's own rtnetlink listener in the router namespace: every address event, stamped
+    with time.monotonic() as a thread blocked in recv() reads it (rtnetlink carries no
+    timestamp of its own: SO_TIMESTAMPNS gives none on netlink sockets)."""
+
+    RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR = 0x10, 0x100
+
+    def __init__(self, world):
+        with netns(world.rtr_ns):
+            self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        self.sock.bind((0, self.RTMGRP_IPV4_IFADDR | self.RTMGRP_IPV6_IFADDR))
+        self.sock.settimeout(0.2)
+        self.events: list = []
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="addr-listener", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop:
+            try:
+                data = self.sock.recv(1 << 16)
+            except socket.timeout:
+                continue
+            except OSError:  # ENOBUFS: an overflow; the bench then misses an event and says so
+                continue
+            at = time.monotonic()
+            self.events.extend((at, e) for e in parse_addr_events(data))
+
+    def usable_since(self, address: str, after: float) -> float | None:
+        return usable_since(list(self.events), address, after)
+
+    def close(self) -> None:
+        self._stop = True
+        self._thread.join(2)
+        self.sock.close()
 
 
 class Wan:
@@ -704,3 +756,133 @@ def measure_ddclient(bench: Bench) -> dict:
         log.close()
     return out
 
+
+
+# ================================================================ the WAN clients
+
+
+# the order is the table's
+CLIENT_LABELS = {
+    "veth": "veth, addresses as udhcpc's stock script sets them",
+    "pppoe": "PPPoE, pppd defaultroute",
+    "pppoe-openwrt": "PPPoE, OpenWrt (nodefaultroute, netifd)",
+    "dhcp4": "DHCPv4, dnsmasq + udhcpc",
+    "slaac": "SLAAC, radvd + kernel (renumbering)",
+    "dhcp6": "DHCPv6 IA_NA, Kea + dhcpcd",
+}
+
+
+def _client_driver(kind: str, world):
+    """(rtype, device, first address, change(i) -> (trigger, settle(old) -> new address)) for a client."""
+    from tests.netns import wanclients as wc
+
+    if kind == "veth":  # the world's own WAN, routes="client": set_wan as udhcpc's stock script
+        def change(i):
+            new = f"198.51.100.{3 + i % 200}/24"
+            return (lambda: world.set_wan(new)), (lambda old: new.split("/")[0])
+        return "A", world.wan, "198.51.100.2", change
+    if kind in ("pppoe", "pppoe-openwrt"):
+        client = wc.Pppoe(world, defaultroute=kind == "pppoe")
+        first = client.start()
+
+        def change(i):
+            old = client.connection()
+            return client.hangup, (lambda _: client.wait_connected(old, 30)["address"])
+        return "A", client.ifname, first["address"], change
+    if kind == "dhcp4":
+        client = wc.Dhcp4(world)
+        first = client.start()
+
+        def change(i):
+            client.move_lease(f"198.51.100.{110 + i % 80}")
+            if i % 2 == 0:  # a NAK on renew
+                return client.renew, (lambda old: client.wait_address(old, 30))
+
+            def release_renew():
+                client.release()
+                wait_for(lambda: client.address() is None, 10, "the release")
+                client.renew()
+            return release_renew, (lambda old: client.wait_address(old, 30))
+        return "A", world.wan, first, change
+    if kind == "slaac":
+        client = wc.Slaac(world)
+        first = client.start()
+
+        def change(i):
+            prefix = f"2001:db8:{0x100 + i:x}::/64"
+            return (lambda: client.announce(prefix)), (lambda old: client.wait_stable(prefix, 30))
+        return "AAAA", world.wan, first, change
+    if kind == "dhcp6":
+        client = wc.Dhcp6(world)
+        first = client.start()
+
+        def change(i):
+            client.move_lease(f"2001:db8:1::e{i:03x}")
+            return client.renew, (lambda old: client.wait_address(old, 30))
+        return "AAAA", world.wan, first, change
+    raise ValueError(kind)
+
+
+def measure_client(kind: str, changes: int, say) -> dict:
+    """One client in its own world: `changes` address changes made by the client, each timed from
+    the address appearing (usable) in the kernel to BIND answering it; the agent's error and
+    retry lines over them; what BIND was given that never was the right address."""
+    from tests.netns.wanclients import agent_config, trouble
+    from tests.netns.world import World
+
+    label = CLIENT_LABELS[kind]
+    with World(prefix="ddnsbench-", routes="client") as world:
+        world.start_bind()
+        listener = AddrListener(world)
+        poller = Poller(world)
+        daemon = None
+        try:
+            rtype, device, first, change = _client_driver(kind, world)
+            conf = agent_config(world, os.path.join(world.dir, "agent.conf"), rtype, device,
+                                os.path.join(world.dir, "state"))
+            daemon = Daemon(world, conf)
+            poller.wait_for(RECORD, [first], timeout=30, rtype=rtype)
+            time.sleep(0.3)
+            start = len(daemon.log())
+            right, latencies, resolutions, current = {first}, [], [], first
+            for i in range(changes):
+                trigger, settle = change(i)
+                t0 = time.monotonic()
+                worker = threading.Thread(target=trigger)
+                worker.start()
+                seen, answer = poller.wait_change(RECORD, [current], timeout=60, rtype=rtype)
+                worker.join()
+                new = settle(current)
+                if answer != {new}:
+                    raise BenchError(f"BIND answered {sorted(answer)}, the client's address is {new}")
+                at = listener.usable_since(new, t0)
+                if at is None:
+                    raise BenchError(f"the listener saw no event making {new} usable")
+                latencies.append(seen.at - at)
+                resolutions.append(seen.at - max(seen.after, at))
+                right.add(new)
+                current = new
+                time.sleep(0.3)  # the agent idle again before the next change
+            log = daemon.log()[start:]
+        except BenchError as e:
+            raise BenchError(f"{label}: {e}; agent log tail:\n{daemon.log()[-1500:] if daemon else ''}") from None
+        finally:
+            if daemon is not None:
+                daemon.stop()
+            listener.close()
+            poller.close()
+        lines = trouble(log)
+        out = {
+            "label": label,
+            "rtype": rtype,
+            "latency": summarize(latencies),
+            "latency_each": latencies,
+            "resolution_p50": percentile(resolutions, 50),
+            "error_lines": sum(1 for line in lines if line.startswith("error:")),
+            "retry_lines": sum(1 for line in lines if not line.startswith("error:")),
+            "published_wrong": published_wrong(world.history(RECORD, rtype), right),
+            "example_error": next((line for line in lines if line.startswith("error:")), None),
+        }
+    say(f"{label}: p50 {fmt_seconds(out['latency']['p50'])}, max {fmt_seconds(out['latency']['max'])} over "
+        f"{changes} changes; {out['error_lines']} error lines, {out['retry_lines']} retries")
+    return out

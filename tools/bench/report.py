@@ -7,6 +7,8 @@ from __future__ import annotations
 import ipaddress
 import math
 import random
+import socket
+import struct
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -100,6 +102,115 @@ def answer_addresses(wire: bytes, rtype: int = 1) -> frozenset[str] | None:
         return frozenset(found)
     except IndexError:
         return None
+
+
+# ================================================================ the WAN clients' phases (pure)
+
+RTM_NEWADDR, RTM_DELADDR = 20, 21
+IFA_ADDRESS, IFA_LOCAL, IFA_CACHEINFO, IFA_FLAGS = 1, 2, 6, 8
+IFA_F_DADFAILED, IFA_F_DEPRECATED, IFA_F_TENTATIVE = 0x08, 0x20, 0x40
+
+
+@dataclass(frozen=True)
+class AddrEvent:
+    """One rtnetlink address message: new (or deleted), the link's index, the address (IPv4:
+    IFA_LOCAL, the router's own side of a point-to-point link; IPv6: IFA_ADDRESS), its flags
+    (IFA_FLAGS when given) and preferred lifetime (IFA_CACHEINFO, None when absent)."""
+
+    new: bool
+    index: int
+    address: str
+    flags: int
+    preferred: int | None = None
+
+    @property
+    def usable(self) -> bool:
+        """An address the address rules may publish: there, not tentative, not DAD-failed,
+        not deprecated (public or not is the record's business, not the event's)."""
+        return (self.new and not self.flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED | IFA_F_DEPRECATED)
+                and self.preferred != 0)
+
+
+def parse_addr_events(data: bytes) -> list[AddrEvent]:
+    """The RTM_NEWADDR/RTM_DELADDR messages in what one netlink read returned; others skipped."""
+    out, at = [], 0
+    while at + 16 <= len(data):
+        length, kind = struct.unpack_from("=IH", data, at)
+        if length < 16 or at + length > len(data):
+            break
+        if kind in (RTM_NEWADDR, RTM_DELADDR) and length >= 24:
+            family, _prefixlen, flags, _scope, index = struct.unpack_from("=BBBBI", data, at + 16)
+            attrs, pos = {}, at + 24
+            while pos + 4 <= at + length:
+                alen, atype = struct.unpack_from("=HH", data, pos)
+                if alen < 4:
+                    break
+                attrs[atype & 0x3FFF] = data[pos + 4:pos + alen]
+                pos += (alen + 3) & ~3
+            raw = (attrs.get(IFA_LOCAL) if family == socket.AF_INET else None) or attrs.get(IFA_ADDRESS)
+            if raw and len(raw) in (4, 16):
+                if len(attrs.get(IFA_FLAGS, b"")) >= 4:
+                    flags = struct.unpack_from("=I", attrs[IFA_FLAGS])[0]
+                cache = attrs.get(IFA_CACHEINFO, b"")
+                preferred = struct.unpack_from("=I", cache)[0] if len(cache) >= 16 else None
+                out.append(AddrEvent(kind == RTM_NEWADDR, index, str(ipaddress.ip_address(raw)), flags, preferred))
+        at += (length + 3) & ~3
+    return out
+
+
+def usable_since(events: Sequence[tuple[float, AddrEvent]], address: str, after: float) -> float | None:
+    """The time of the first event at or after `after` that shows `address` usable: the moment
+    it appeared in the kernel as the agent may take it (IPv6: DAD done). None if none did."""
+    for at, event in events:
+        if at >= after and event.address == address and event.usable:
+            return at
+    return None
+
+
+def published_wrong(published: Sequence[str], right: set[str]) -> list[str]:
+    """The addresses BIND was given (its journal, in order) that were never the right one:
+    a temporary, deprecated, private or peer address, or a stale one."""
+    return [a for a in published if a not in right]
+
+
+# The issue's targets for every client (for after the agent follows routes; reported, not enforced).
+CLIENT_TARGETS = (("p50", 0.010, "p50 <= 10 ms"), ("max", 0.100, "max <= 100 ms"))
+
+
+def client_verdicts(row: dict) -> list[str]:
+    """What a client row misses of the issue's targets (an empty list: all met)."""
+    lat = row.get("latency") or {}
+    missed = [shown for key, limit, shown in CLIENT_TARGETS if key in lat and lat[key] > limit]
+    if row.get("error_lines"):
+        missed.append("0 error lines")
+    if row.get("retry_lines"):
+        missed.append("0 retries")
+    if row.get("published_wrong"):
+        missed.append("0 wrong addresses published")
+    return missed
+
+
+def render_clients(clients: dict) -> list[str]:
+    """The per-client table: from the address appearing in the kernel to BIND answering it."""
+    if not clients:
+        return []
+    head = ("client (routes as the client makes them)", "n", "p50", "p99", "max", "errors", "retries", "wrong", "targets missed")
+    rows = []
+    for row in clients.values():
+        if row.get("error"):
+            rows.append((row.get("label", "?"), "-", "-", "-", "-", "-", "-", "-", f"NOT MEASURED: {row['error'][:60]}"))
+            continue
+        lat = row.get("latency") or {}
+        rows.append((row["label"], str(lat.get("n", 0)), fmt_seconds(lat.get("p50")), fmt_seconds(lat.get("p99")),
+                     fmt_seconds(lat.get("max")), str(row.get("error_lines", 0)), str(row.get("retry_lines", 0)),
+                     str(len(row.get("published_wrong") or [])), ", ".join(client_verdicts(row)) or "none"))
+    widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
+    fmt = "  ".join(f"{{:{'<' if i in (0, 8) else '>'}{w}}}" for i, w in enumerate(widths))
+    return ["", "Per WAN client: from the address appearing in the kernel (the bench's own rtnetlink listener in",
+            "the router namespace) to BIND answering it; errors and retries: the agent's error and backoff",
+            "lines over the changes; wrong: addresses BIND was given that were never the right one (journal).",
+            "Targets (issue 11): " + ", ".join(shown for _, _, shown in CLIENT_TARGETS) + ", 0 errors, 0 retries, 0 wrong.",
+            "", fmt.format(*head).rstrip(), "  ".join("-" * w for w in widths)] + [fmt.format(*r).rstrip() for r in rows]
 
 
 def delta(before: dict, after: dict) -> dict:
@@ -216,7 +327,7 @@ def render_table(results: dict) -> str:
     lat, dlat = e.get("latency") or {}, d.get("latency") or {}
     for p in ("p50", "p95", "p99", "max", "mean"):
         theirs = fmt_seconds(dlat.get(p)) + f" {dd_note}" if dlat else ""
-        row(f"latency {p}", fmt_seconds(lat.get(p)), f"latency.{p}", theirs, fmt_ratio(dlat.get(p), lat.get(p)) if dlat else "")
+        row(f"latency {p} (veth, onlink routes)", fmt_seconds(lat.get(p)), f"latency.{p}", theirs, fmt_ratio(dlat.get(p), lat.get(p)) if dlat else "")
     if lat:
         row(f"  (n = {lat.get('n')}; resolution p50)", fmt_seconds(lat.get("resolution_p50")), None,
             f"n = {dlat.get('n')}" if dlat else "")
@@ -285,10 +396,11 @@ def render_table(results: dict) -> str:
              f"command: {results.get('command', '?')}",
              ""]
     fmt = "  ".join(f"{{:{'<' if i == 0 else '>'}{w}}}" for i, w in enumerate(widths))
-    lines.append(fmt.format(*head).rstrip())
-    lines.append("  ".join("-" * w for w in widths))
-    lines += [fmt.format(*r).rstrip() for r in rows]
-    lines.append("")
+    if e:  # not with --only-clients
+        lines.append(fmt.format(*head).rstrip())
+        lines.append("  ".join("-" * w for w in widths))
+        lines += [fmt.format(*r).rstrip() for r in rows]
+        lines.append("")
     if d and d.get("latency"):
         lines.append("ratio: ddclient's figure divided by ddns-edge's.")
         lines.append(f"* ddclient polls every {d.get('interval', 60)} s (daemon=60, its minimum): its latency is bounded by its polling "
@@ -301,6 +413,10 @@ def render_table(results: dict) -> str:
         lines.append("‡ ddclient sends a blind delete-and-add UPDATE (no read, no prerequisite).")
     if d.get("skipped"):
         lines.append(f"ddclient not measured: {d['skipped']}")
+    if lat:
+        lines.append("latency (veth, onlink routes): the world's WAN veth, whose default routes are `onlink` and survive every")
+        lines.append("address change: kinder than a router. The per-client table below has routes as the clients make them.")
+    lines += render_clients(results.get("clients") or {})
     for phase, error in (results.get("errors") or {}).items():
         lines.append(f"ERROR in {phase}: {error}")
     load = m.get("loadavg_start"), m.get("loadavg_end")
