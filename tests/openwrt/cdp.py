@@ -131,12 +131,16 @@ class Browser:
                 raise CDPError(f"never happened: {what or expression}")
             time.sleep(0.2)
 
+    def wait_selector(self, selector: str, what: str | None = None, timeout: float = 60) -> None:
+        self.wait(f"!!document.querySelector({json.dumps(selector)})", timeout, what or f"{selector} present")
+
     def goto(self, url: str) -> None:
         self.call("Page.navigate", url=url)
         self.wait("document.readyState === 'complete'", what=f"{url} loaded")
 
     def type_into(self, selector: str, text: str) -> None:
         """Focus a field, replace its text by typing (input events), then Tab out (keyup, blur)."""
+        self.wait_selector(selector)
         self.js(f"(function(){{ const e = document.querySelector({json.dumps(selector)}); e.focus(); e.select && e.select(); return true; }})()")
         self.call("Input.dispatchKeyEvent", type="keyDown", key="Delete", code="Delete", windowsVirtualKeyCode=46)
         self.call("Input.dispatchKeyEvent", type="keyUp", key="Delete", code="Delete", windowsVirtualKeyCode=46)
@@ -151,13 +155,17 @@ class Browser:
 
     def click(self, selector: str, what: str | None = None) -> None:
         """A real mouse click in the middle of the first element that matches (scrolled into view)."""
-        box = self.wait(f"""(function(){{
+        where = f"""(function(){{
             const e = document.querySelector({json.dumps(selector)});
             if (!e || !e.offsetParent && e.tagName !== 'BODY') return null;
             e.scrollIntoView({{block: 'center'}});
             const r = e.getBoundingClientRect();
-            return r.width && r.height ? [r.left + r.width / 2, r.top + r.height / 2] : null; }})()""",
-                        what=what or f"{selector} shown")
+            return r.width && r.height ? [r.left + r.width / 2, r.top + r.height / 2] : null; }})()"""
+        box, last = None, None
+        while box is None or box != last:  # where it stays put: a list that is still opening moves
+            last = box
+            box = self.wait(where, what=what or f"{selector} shown")
+            time.sleep(0.1)
         for kind in ("mousePressed", "mouseReleased"):
             self.call("Input.dispatchMouseEvent", type=kind, x=box[0], y=box[1], button="left", clickCount=1)
 

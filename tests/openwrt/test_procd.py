@@ -73,7 +73,8 @@ def test_start_runs_the_agent_as_user_ddns_edge_and_it_lands_the_record(agent):
     assert re.search(rf"^Uid:\s+{uid}\s+{uid}\s", status, re.M), status
     assert uid != "0"
     # its output reaches the system log through procd
-    wait_for(lambda: "www.example.com A: now 198.51.100.2" in stack.logread(), what="the change in logread")
+    wait_for(lambda: re.search(rf"ddns-edge\[{pid}\]: .*www\.example\.com A: (now|already) 198\.51\.100\.2", stack.logread()),
+             what="the agent's own lines in logread")
 
 
 def test_ubus_call_ddns_edge_answers_from_the_command_line(agent):
@@ -127,15 +128,15 @@ def test_uci_commit_and_reload_config_reach_the_running_agent_as_sighup(agent):
     stack.sh("uci set ddns-edge.www.ttl=300 && uci commit ddns-edge && reload_config", check=True)
     wait_for(lambda: answer(world) == [(300, WAN)], what="the TTL from the reloaded config at BIND")
     assert stack.running_pid() == pid, "reloaded in place (SIGHUP), not restarted"
-    assert "config reloaded" in stack.logread()
+    assert re.search(rf"ddns-edge\[{pid}\]: .*config reloaded", stack.logread())
 
 
 def test_a_config_the_check_refuses_leaves_the_agent_running_as_it_was(agent):
     world, stack, pid = agent
+    refusal = "config not reloaded; the running agent keeps the one it has"
+    before = stack.logread().count(refusal)
     stack.sh("uci set ddns-edge.www.ttl=0 && uci commit ddns-edge && reload_config", check=True)
-    wait_for(lambda: "config not reloaded; the running agent keeps the one it has" in stack.logread(),
-             what="the init script says it did not reload")
-    log = stack.logread()
+    log = wait_for(lambda: (log := stack.logread()).count(refusal) > before and log, what="the init script says it did not reload")
     assert re.search(r"option ttl: 0 is out of range; allowed: a whole number 1\.\.604800 seconds", log), log[-2000:]
     assert stack.running_pid() == pid
     # still running with the config it had: it follows the WAN, with the old TTL

@@ -254,9 +254,11 @@ return baseclass.extend({
 		const allowed = '; allowed: the base64 key as ddns-edge keygen or tsig-keygen prints it';
 		if (compact === '')
 			return 'the secret is empty' + allowed;
-		const m = compact.match(/^([A-Za-z0-9+\/]*)(={0,2})$/);
+		/* as Python's b64decode(validate=True): padding only at the end, exactly what a
+		   partial last group needs; after a complete group, any more is ignored */
+		const m = compact.match(/^([A-Za-z0-9+\/]*)(=*)$/);
 		const data = m ? m[1].length : 0, pads = m ? m[2].length : 0;
-		if (!m || (data === 0 && pads) || data % 4 === 1 || (data % 4 === 2 && pads < 2) || (data % 4 === 3 && pads < 1))
+		if (!m || (data === 0 && pads) || data % 4 === 1 || (data % 4 === 2 && pads !== 2) || (data % 4 === 3 && pads !== 1))
 			return 'the secret is not valid base64 (A-Z a-z 0-9 + / and = padding)' + allowed;
 		return true;
 	},

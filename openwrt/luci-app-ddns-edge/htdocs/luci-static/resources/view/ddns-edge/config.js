@@ -40,6 +40,23 @@ function enabled(value) {
 	return [ '0', 'no', 'off', 'false', 'disabled' ].indexOf(validate.strip(value ?? '1').toLowerCase()) < 0;
 }
 
+/* rules that join fields (device/interface/source, secret/file): the other fields'
+   marks follow a change in this one, once its new value is in place */
+let revalidating = false;
+function revalidate(section, section_id, options) {
+	if (revalidating)
+		return;
+	window.setTimeout(() => {
+		revalidating = true;
+		try {
+			options.forEach(o => section.getUIElement(section_id, o)?.triggerValidation());
+		}
+		finally {
+			revalidating = false;
+		}
+	}, 0);
+}
+
 /* the field's value in the open form, else the saved one */
 function other(section, section_id, option) {
 	const v = section.formvalue(section_id, option);
@@ -92,8 +109,8 @@ return view.extend({
 			if (valid !== true)
 				return valid;
 			const name = validate.strip(value).replace(/\.$/, '').toLowerCase();
-			const type = other(s, section_id, 'type') || 'A';
-			if (!enabled(other(s, section_id, 'enabled')))
+			const type = other(this.section, section_id, 'type') || 'A';
+			if (!enabled(other(this.section, section_id, 'enabled')))
 				return true;
 			for (const r of uci.sections(CONFIG, 'record')) {
 				if (r['.name'] === section_id || !enabled(r.enabled))
@@ -113,18 +130,20 @@ return view.extend({
 		o.noaliases = true;
 		o.optional = true;
 		o.validate = function(section_id, value) {
+			revalidate(this.section, section_id, [ 'interface' ]);
 			const valid = validate.device(value);
 			return (valid !== true) ? valid :
-				validate.origin(value, other(s, section_id, 'interface'), other(s, section_id, 'source'));
+				validate.origin(value, other(this.section, section_id, 'interface'), other(this.section, section_id, 'source'));
 		};
 
 		o = s.option(widgets.NetworkSelect, 'interface', _('Or network'), _('An OpenWrt network such as wan: its device comes from netifd.'));
 		o.optional = true;
 		o.modalonly = true;
 		o.validate = function(section_id, value) {
+			revalidate(this.section, section_id, [ 'device' ]);
 			const valid = validate.network(value);
 			return (valid !== true) ? valid :
-				validate.origin(other(s, section_id, 'device'), value, other(s, section_id, 'source'));
+				validate.origin(other(this.section, section_id, 'device'), value, other(this.section, section_id, 'source'));
 		};
 
 		o = s.option(form.ListValue, 'source', _('Source'),
@@ -133,6 +152,10 @@ return view.extend({
 		o.value('interface', _('interface'));
 		o.value('echo', _('echo'));
 		o.default = 'auto';
+		o.validate = function(section_id, value) {
+			revalidate(this.section, section_id, [ 'device', 'interface' ]);
+			return true;
+		};
 
 		o = s.option(form.ListValue, 'key', _('Key'), _('The key section that signs this record\'s updates.'));
 		o.load = function(section_id) {
@@ -161,7 +184,9 @@ return view.extend({
 		o = s.option(form.Value, 'zone', _('Zone'), _('Found with an SOA query when left empty.'));
 		o.placeholder = 'example.com';
 		o.modalonly = true;
-		o.validate = (section_id, value) => validate.zone(value, other(s, section_id, 'name'));
+		o.validate = function(section_id, value) {
+			return validate.zone(value, other(this.section, section_id, 'name'));
+		};
 
 		o = s.option(form.Value, 'server', _('Server'), _('The zone\'s primary; the SOA\'s MNAME when left empty.'));
 		o.placeholder = '192.0.2.53';
@@ -206,13 +231,17 @@ return view.extend({
 		o.password = true;
 		o.modalonly = true;
 		o.validate = function(section_id, value) {
+			revalidate(this.section, section_id, [ 'file' ]);
 			const valid = validate.secret(value);
-			return (valid !== true) ? valid : validate.keyMaterial(value, other(s, section_id, 'file'));
+			return (valid !== true) ? valid : validate.keyMaterial(value, other(this.section, section_id, 'file'));
 		};
 
 		o = s.option(form.Value, 'file', _('Or key file'), _('Instead of the secret: a key file, readable by root and group ddns-edge only.'));
 		o.placeholder = '/etc/ddns-edge/ddns-key.key';
-		o.validate = (section_id, value) => validate.keyMaterial(other(s, section_id, 'secret'), value);
+		o.validate = function(section_id, value) {
+			revalidate(this.section, section_id, [ 'secret' ]);
+			return validate.keyMaterial(other(this.section, section_id, 'secret'), value);
+		};
 	},
 
 	renderAgent(m) {
