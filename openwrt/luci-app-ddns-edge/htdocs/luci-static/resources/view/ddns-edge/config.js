@@ -158,6 +158,9 @@ return view.extend({
 		};
 
 		o = s.option(form.ListValue, 'key', _('Key'), _('The key section that signs this record\'s updates.'));
+		o.textvalue = function(section_id) {
+			return this.cfgvalue(section_id) || _('(the only key)');
+		};
 		o.load = function(section_id) {
 			this.keylist = [];
 			this.vallist = [];
