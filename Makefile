@@ -75,3 +75,17 @@ PYTHON3_VERSION ?= 3.13
 .PHONY: ipk
 ipk:
 	$(PYTHON) tools/mkipk.py --python-version $(PYTHON3_VERSION)
+
+# The OpenWrt stack tests (tests/openwrt): chromium, and what ../shared/vendor/openwrt-web's
+# stack.sh needs to build ubusd, procd, rpcd, uhttpd and LuCI. DDNS_EDGE_SKIP_OPENWRT=1 skips them.
+OPENWRT_PACKAGES := chromium fonts-dejavu-core build-essential cmake pkg-config libjson-c-dev \
+	libcrypt-dev libnl-3-dev zlib1g-dev xz-utils openssl util-linux
+
+.PHONY: openwrt-tools
+test: openwrt-tools
+openwrt-tools:
+	@missing=$$(for p in $(OPENWRT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+		| grep -q 'install ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ] || ! command -v apt-get >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then echo "make: missing" $$missing "(the OpenWrt stack tests); run as root" >&2; exit 0; fi; \
+	echo "make: installing" $$missing; apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Build dist/ddns-edge_<version>-<release>_all.ipk without the OpenWrt SDK: the package is pure Python.
+"""Build dist/ddns-edge_<version>-<release>_all.ipk (and luci-app-ddns-edge's) without the OpenWrt SDK: both are pure.
 
 The archive is what OpenWrt's scripts/ipkg-build writes and opkg installs on OpenWrt up to
 24.10 (OpenWrt's snapshots moved to apk, for which the SDK and openwrt/Makefile are the way):
@@ -22,6 +22,12 @@ starts the init script; default_prerm stops and disables it.
 The SDK's package ships byte code (.pyc) made by the feed's own Python; this one ships
 the sources (no host Python can make .pyc files for another version), which the
 router's python3 compiles in memory when the agent starts.
+
+The second package, luci-app-ddns-edge_<version>-<release>_all.ipk, is the LuCI app as
+luci.mk installs it: openwrt/luci-app-ddns-edge/htdocs/* under /www, root/* under /
+(views, validators, menu, ACL, and the rpcd ucode plugin that answers `ubus call
+ddns-edge`); its postinst is luci.mk's (clear LuCI's caches, SIGHUP rpcd, which re-executes
+itself and so loads the new plugin and ACL).
 
 Depends lists python3-light, the feed packages of the third-party imports (python3-dns,
 python3-pyroute2) and the split-off standard-library packages of every stdlib module
@@ -119,6 +125,26 @@ sys.exit(main())
 """
 
 
+LUCI_PACKAGE = "luci-app-ddns-edge"
+LUCI_DIR = "openwrt/luci-app-ddns-edge"
+LUCI_DEPENDS = ("luci-base", "ddns-edge", "rpcd-mod-ucode")  # LUCI_DEPENDS in its Makefile
+LUCI_DESCRIPTION = """\
+LuCI support for ddns-edge.
+Services -> Dynamic DNS (ddns-edge): the records, keys and agent of
+/etc/config/ddns-edge as a form checked as ddns-edge check checks it, New key
+(keygen with the server side to copy), the agent's status, and the ubus object
+ddns-edge (status, config without secrets, check, detect, keygen)."""
+LUCI_POSTINST = """\
+#!/bin/sh
+[ -n "${IPKG_INSTROOT}" ] || {
+	rm -f /tmp/luci-indexcache.*
+	rm -rf /tmp/luci-modulecache/
+	killall -HUP rpcd 2>/dev/null
+	exit 0
+}
+"""
+
+
 class BuildError(Exception):
     """Something in the tree stops the build; the message says what."""
 
@@ -208,31 +234,48 @@ def data_files(root: str = ROOT, python_version: str = PYTHON3_VERSION) -> dict[
     return files
 
 
+def luci_data_files(root: str = ROOT) -> dict[str, tuple[int, bytes]]:
+    """The LuCI app's files where luci.mk puts them: htdocs/ under /www, root/ under /."""
+    files = {}
+    for sub, prefix in (("htdocs", "/www"), ("root", "")):
+        base = os.path.join(root, LUCI_DIR, sub)
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames.sort()
+            for name in sorted(filenames):
+                rel = os.path.relpath(os.path.join(dirpath, name), base).replace(os.sep, "/")
+                files[f"{prefix}/{rel}"] = (0o644, _read(base, rel))
+    if not files:
+        raise BuildError(f"{LUCI_DIR} has no htdocs/ or root/ files")
+    return files
+
+
+def _control(fields: list[tuple[str, str]], description: str) -> bytes:
+    lines = description.split("\n")
+    text = "".join(f"{k}: {v}\n" for k, v in fields if v)
+    return (text + f"Description:  {lines[0]}\n" + "".join(f" {line}\n" for line in lines[1:])).encode()
+
+
 def control_files(version_text: str, deps: list[str], installed_size: int) -> dict[str, tuple[int, bytes]]:
-    description = DESCRIPTION.split("\n")
-    control = "".join(
-        f"{k}: {v}\n"
-        for k, v in (
-            ("Package", PACKAGE),
-            ("Version", version_text),
-            ("Depends", ", ".join(deps)),
-            ("Source", "openwrt/Makefile"),
-            ("SourceName", PACKAGE),
-            ("License", LICENSE),
-            ("Section", SECTION),
-            ("Require-User", REQUIRE_USER),
-            ("Maintainer", MAINTAINER),
-            ("Architecture", "all"),
-            ("Installed-Size", str(installed_size)),
-        )
-    )
-    control += f"Description:  {description[0]}\n" + "".join(f" {line}\n" for line in description[1:])
+    control = _control([
+        ("Package", PACKAGE), ("Version", version_text), ("Depends", ", ".join(deps)), ("Source", "openwrt/Makefile"),
+        ("SourceName", PACKAGE), ("License", LICENSE), ("Section", SECTION), ("Require-User", REQUIRE_USER),
+        ("Maintainer", MAINTAINER), ("Architecture", "all"), ("Installed-Size", str(installed_size)),
+    ], DESCRIPTION)
     return {
-        "/control": (0o644, control.encode()),
+        "/control": (0o644, control),
         "/conffiles": (0o644, "".join(f"{c}\n" for c in CONFFILES).encode()),
         "/postinst": (0o755, POSTINST.encode()),
         "/prerm": (0o755, PRERM.encode()),
     }
+
+
+def luci_control_files(version_text: str, installed_size: int) -> dict[str, tuple[int, bytes]]:
+    control = _control([
+        ("Package", LUCI_PACKAGE), ("Version", version_text), ("Depends", ", ".join(LUCI_DEPENDS)),
+        ("Source", f"{LUCI_DIR}/Makefile"), ("SourceName", LUCI_PACKAGE), ("License", LICENSE), ("Section", "luci"),
+        ("Maintainer", MAINTAINER), ("Architecture", "all"), ("Installed-Size", str(installed_size)),
+    ], LUCI_DESCRIPTION)
+    return {"/control": (0o644, control), "/postinst": (0o755, LUCI_POSTINST.encode())}
 
 
 def _sort_key(path: str) -> tuple[str, ...]:
@@ -285,40 +328,58 @@ def _outer(members: list[tuple[str, bytes]], mtime: int) -> bytes:
     return out.getvalue()
 
 
+def _check_release(release: str) -> None:
+    if not re.fullmatch(r"[0-9][0-9A-Za-z.+~]*", release):
+        raise BuildError(f"release {release!r}: allowed: a number such as 1")
+
+
+def _ipk(data: bytes, control: bytes, mtime: int) -> bytes:
+    return _outer([("./debian-binary", b"2.0\n"), ("./data.tar.gz", data), ("./control.tar.gz", control)], mtime)
+
+
 def build(root: str = ROOT, python_version: str = PYTHON3_VERSION, release: str = RELEASE,
           mtime: int | None = None) -> tuple[str, bytes]:
     """(file name, bytes) of the .ipk."""
     if not re.fullmatch(r"3\.\d+", python_version):
         raise BuildError(f"python version {python_version!r}: allowed: 3.N, as in the feed's python3-version.mk")
-    if not re.fullmatch(r"[0-9][0-9A-Za-z.+~]*", release):
-        raise BuildError(f"release {release!r}: allowed: a number such as 1")
+    _check_release(release)
     mtime = source_date_epoch(root) if mtime is None else mtime
     version_text = f"{version(root)}-{release}"
     data = tar_gz(data_files(root, python_version), mtime)
     control = tar_gz(control_files(version_text, depends(root), len(data)), mtime)
-    ipk = _outer([("./debian-binary", b"2.0\n"), ("./data.tar.gz", data), ("./control.tar.gz", control)], mtime)
-    return f"{PACKAGE}_{version_text}_all.ipk", ipk
+    return f"{PACKAGE}_{version_text}_all.ipk", _ipk(data, control, mtime)
+
+
+def build_luci(root: str = ROOT, release: str = RELEASE, mtime: int | None = None) -> tuple[str, bytes]:
+    """(file name, bytes) of the luci-app-ddns-edge .ipk."""
+    _check_release(release)
+    mtime = source_date_epoch(root) if mtime is None else mtime
+    version_text = f"{version(root)}-{release}"
+    data = tar_gz(luci_data_files(root), mtime)
+    control = tar_gz(luci_control_files(version_text, len(data)), mtime)
+    return f"{LUCI_PACKAGE}_{version_text}_all.ipk", _ipk(data, control, mtime)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Build the ddns-edge .ipk for OpenWrt (no SDK needed).")
+    parser = argparse.ArgumentParser(description="Build the ddns-edge and luci-app-ddns-edge .ipk files for OpenWrt (no SDK needed).")
     parser.add_argument("-o", "--out", default=os.path.join(ROOT, "dist"), metavar="DIR", help="output directory (default dist/)")
     parser.add_argument("--python-version", default=os.environ.get("PYTHON3_VERSION") or PYTHON3_VERSION, metavar="X.Y",
                         help=f"the router's Python, for the site-packages path (default {PYTHON3_VERSION})")
     parser.add_argument("--release", default=RELEASE, help=f"package release, after the version (default {RELEASE})")
     args = parser.parse_args(argv)
     try:
-        name, ipk = build(ROOT, args.python_version, args.release)
+        packages = [build(ROOT, args.python_version, args.release), build_luci(ROOT, args.release)]
     except (BuildError, OSError) as e:
         print(f"mkipk: {e}", file=sys.stderr)
         return 1
     os.makedirs(args.out, exist_ok=True)
-    path = os.path.join(args.out, name)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(ipk)
-    os.replace(tmp, path)
-    print(path)
+    for name, ipk in packages:
+        path = os.path.join(args.out, name)
+        tmp = path + ".tmp"
+        with open(tmp, "wb") as f:
+            f.write(ipk)
+        os.replace(tmp, path)
+        print(path)
     return 0
 
 

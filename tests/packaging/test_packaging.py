@@ -488,10 +488,10 @@ def test_ipk_is_reproducible(tmp_path):
         proc = subprocess.run(["python3", os.path.join(ROOT, "tools", "mkipk.py"), "-o", str(tmp_path / str(n))],
                               capture_output=True, text=True, env=env)
         assert proc.returncode == 0, proc.stderr
-        path = proc.stdout.strip()
-        assert os.path.basename(path) == f"ddns-edge_{ddns_edge.__version__}-1_all.ipk"
-        with open(path, "rb") as f:
-            out.append(f.read())
+        paths = proc.stdout.split()
+        assert [os.path.basename(p) for p in paths] == [f"ddns-edge_{ddns_edge.__version__}-1_all.ipk",
+                                                       f"luci-app-ddns-edge_{ddns_edge.__version__}-1_all.ipk"]
+        out.append(b"".join(open(p, "rb").read() for p in paths))
         os.utime(INIT)  # a fresh mtime in the tree changes nothing
     assert out[0] == out[1]
     assert mkipk.build(ROOT, mtime=EPOCH)[1] != mkipk.build(ROOT, mtime=EPOCH + 1)[1]
