@@ -1,6 +1,6 @@
 """`ddns-edge run`: the shell around schedule.py. One thread, one event loop.
 
-The loop sleeps in select() on the rtnetlink socket (link and address events), a wakeup
+The loop sleeps in select() on the rtnetlink socket (link, address and route events), a wakeup
 socket written by signal handlers (SIGHUP reload, SIGCHLD of a hook; the handlers only
 record the signal and wake the loop), netifd's events (`ubus listen`, only while a record
 names an OpenWrt network), and the schedule's deadline (None: no timer at all). Each
@@ -27,7 +27,7 @@ from ddns_edge import config as config_mod
 from ddns_edge import dnsupdate, report, state, ubus
 from ddns_edge.devices import View
 from ddns_edge.errors import ConfigError
-from ddns_edge.model import Agreement, Config, Outcome, Record
+from ddns_edge.model import Agreement, Config, Outcome, Record, RouteChange
 from ddns_edge.netlink import Subscription
 from ddns_edge.schedule import EchoRound, Hook, Schedule
 from ddns_edge.sync import Targets, sync
@@ -158,10 +158,13 @@ class Loop:
         except Subscription.Overflow:
             log.warning("kernel event queue overflowed (ENOBUFS); reading all links and addresses again")
             self._feed(self.view.reset(sub.dump()), resync=True)
+            self.schedule.routes(time.monotonic())  # a route event may have been lost with the rest
             return
         changed = {name for name in map(self.view.apply, events) if name is not None}
         if changed:
             self._feed(changed)
+        if any(isinstance(e, RouteChange) and not e.gone for e in events):
+            self.schedule.routes(time.monotonic())
 
     def _feed(self, names: set[str], resync: bool = False) -> None:
         went_up, self.view.went_up = self.view.went_up, set()

@@ -28,7 +28,7 @@ import dns.rdatatype
 import dns.tsig
 import dns.update
 
-from ddns_edge.errors import UpdateError
+from ddns_edge.errors import NO_ROUTE_ERRNOS, UpdateError
 from ddns_edge.model import Current, Key
 from ddns_edge import plan, updatewire
 from ddns_edge.plan import CAS_ATTEMPTS, Change, needs_change
@@ -315,6 +315,7 @@ class Result:
     error: str | None = None  # the operator's line when the record could not be made right
     sent: bool = False
     window: float = 0.0
+    no_route: bool = False  # the exchange failed for want of a route or source address (no_route())
 
 
 # Failures of a several-record UPDATE that may be one record's fault (a policy that refuses
@@ -349,7 +350,7 @@ def sync_zone(target: Target, key: Key, wants: list[Want], timeout: float = TIME
                 try:
                     have = read(target, want.name, want.rtype, key, timeout, clock)
                 except (Rejected, OSError) as e:
-                    return stamped(_failed(wants, explain(e, f"{want.name} {want.rtype}", "read", target, key, timeout)))
+                    return stamped(_failed(wants, explain(e, f"{want.name} {want.rtype}", "read", target, key, timeout), no_route(e)))
             current[want] = have
             change = needs_change(want.name, want.rtype, want.ttl, have, want.address)
             if change is not None:
@@ -378,14 +379,21 @@ def sync_zone(target: Target, key: Key, wants: list[Want], timeout: float = TIME
                                 for w in wants])
             return stamped(_failed(wants, explain(e, names, "update", target, key, timeout)))
         except OSError as e:
-            return stamped(_failed(wants, explain(e, names, "update", target, key, timeout)))
+            return stamped(_failed(wants, explain(e, names, "update", target, key, timeout), no_route(e)))
         clock.saw(answer, time.time())
         return stamped([Result(w, w in changes, current[w]) for w in wants])
     raise AssertionError("unreachable")
 
 
-def _failed(wants: list[Want], error: str) -> list[Result]:
-    return [Result(w, error=error) for w in wants]
+def _failed(wants: list[Want], error: str, no_route: bool = False) -> list[Result]:
+    return [Result(w, error=error, no_route=no_route) for w in wants]
+
+
+def no_route(error: Exception) -> bool:
+    """Whether an exchange failed for want of a route to the server or a source address: the
+    normal order of a WAN client's work (the address first, the route a moment later), which
+    a route or address event ends (schedule.py waits for one rather than backing off)."""
+    return isinstance(error, OSError) and error.errno in NO_ROUTE_ERRNOS
 
 
 def prove_key(target: Target, key: Key, timeout: float = TIMEOUT) -> int:
@@ -415,6 +423,8 @@ def explain(error: Exception, what: str, action: str, target: Target, key: Key, 
         return f"{head}: no answer within {timeout:g} s; check that the server is up and reachable on port {target.port} (firewall, address)"
     if isinstance(error, ConnectionRefusedError):
         return f"{head}: connection refused; nothing listens on port {target.port} there: check the server address and port"
+    if no_route(error):
+        return f"{head}: no route to the server ({error.strerror or error}); check the router's default route and WAN address (ip route, ip addr)"
     if isinstance(error, OSError):
         return f"{head}: network error: {error.strerror or error}; check the router's route to the server"
     assert isinstance(error, Rejected)

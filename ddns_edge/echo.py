@@ -54,6 +54,7 @@ from ddns_edge.echo_wire import (
     parse_source,
     reject,
 )
+from ddns_edge.errors import NO_ROUTE_ERRNOS
 from ddns_edge.model import Agent, Agreement, Answer, EchoSource, IPAddress
 
 # Built-in sources, used when the config has no `list echo`. See the README ("The echo")
@@ -126,6 +127,8 @@ class Health:
     until: float = 0.0
 
     def after(self, answer: Answer, now: float, rand: float) -> None:
+        if answer.no_route:
+            return  # the router had no route: that says nothing of the source
         if answer.address is not None:
             self.failures, self.until = 0, 0.0
         else:
@@ -151,6 +154,8 @@ class Round:
         """The next source to ask, or None when the round is over."""
         if not self.queue or self.out_of_time:
             return None
+        if self.answers and self.answers[-1][1].no_route:
+            return None  # no route (yet): the others would fail alike; asked again when one comes
         so_far = agree(self.answers, self.quorum)
         if so_far.address is not None:
             return None
@@ -217,7 +222,7 @@ def ask_one(source: EchoSource, family: int, device: str | None, timeout: float)
     except TimeoutError:
         return reject(f"no answer within {timeout:.1f} s")
     except OSError as e:
-        return reject(_os_error(e))
+        return reject(_os_error(e), no_route=e.errno in NO_ROUTE_ERRNOS)
     except _Failed as e:
         return reject(str(e))
     except ValueError as e:  # a host name that TLS cannot encode, ...

@@ -142,8 +142,8 @@ def applies(source: EchoSource, family: int) -> bool:
 # ------------------------------------------------------------------ answers
 
 
-def reject(why: str) -> Answer:
-    return Answer(None, why)
+def reject(why: str, no_route: bool = False) -> Answer:
+    return Answer(None, why, no_route)
 
 
 def check(address: IPAddress, family: int) -> Answer:

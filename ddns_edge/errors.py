@@ -6,6 +6,14 @@ Each error knows its exit status: 2 for what the user must fix (usage, config, k
 
 from __future__ import annotations
 
+import errno
+
+
+# The errnos of "no route to it (yet)": a network or host unreachable, no source address.
+# The normal order of a WAN client's work (the address first, the route a moment later)
+# gives them for a moment; schedule.py waits for a route event rather than backing off.
+NO_ROUTE_ERRNOS = (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL)
+
 
 class DdnsEdgeError(Exception):
     """Base of every expected failure; `str()` is the one line shown to the operator."""

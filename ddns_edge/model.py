@@ -1,8 +1,8 @@
 """The domain's values, in one place: plain frozen dataclasses, no project imports, no I/O.
 
 - the config: Agent (the `config agent` section), Key, Record, Config, EchoSource;
-- what the kernel says: Address, and netlink's events Link, LinkGone, AddressChange, folded
-  by devices.View into a Device per name;
+- what the kernel says: Address, and netlink's events Link, LinkGone, AddressChange (folded
+  by devices.View into a Device per name) and RouteChange;
 - what the echo says: Answer (one source), Agreement (a round);
 - what a record should carry: Detection;
 - what the server holds, what a sync should do and what it did: Current, Wanted, Outcome.
@@ -148,7 +148,16 @@ class AddressChange:
     gone: bool = False
 
 
-KernelEvent = Union[Link, LinkGone, AddressChange]
+@dataclass(frozen=True)
+class RouteChange:
+    """RTM_NEWROUTE (`gone` False) or RTM_DELROUTE in the main table, for `family` 4 or 6: a
+    route to the server may have come (DHCP clients and pppd add it after the address)."""
+
+    family: int
+    gone: bool = False
+
+
+KernelEvent = Union[Link, LinkGone, AddressChange, RouteChange]
 
 
 @dataclass(frozen=True)
@@ -169,6 +178,7 @@ class Answer:
 
     address: IPAddress | None = None
     rejected: str | None = None
+    no_route: bool = False  # rejected for want of a route or source address: not the source's fault
 
     def __str__(self) -> str:
         return str(self.address) if self.address is not None else f"rejected: {self.rejected}"
@@ -185,6 +195,12 @@ class Agreement:
 
     def __str__(self) -> str:
         return f"{self.address} ({self.reason})" if self.address is not None else self.reason
+
+    @property
+    def no_route(self) -> bool:
+        """No address, and the round met "no route" (it stops there): it says nothing about
+        the sources or the address; it is asked again when a route comes."""
+        return self.address is None and any(a.no_route for _, a in self.answers)
 
 
 EchoKey = tuple[int, Union[str, None]]  # (address family 4|6, device or None): records that share a round
@@ -251,6 +267,7 @@ class Outcome:
     error: str | None = None
     sent: bool = False
     window: float = 0.0
+    no_route: bool = False  # it failed for want of a route or a source address (ENETUNREACH ...)
 
     @property
     def ok(self) -> bool:

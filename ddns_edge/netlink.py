@@ -1,8 +1,8 @@
 """The kernel's rtnetlink socket: dumps and events, as the project's own values (model.py).
 
 `parse()` decodes the link and address messages in a datagram with pyroute2's message
-classes and returns Link, LinkGone and AddressChange values: nothing of pyroute2 leaves
-this module. devices.View folds them into devices by name (pure); the Subscription is the
+classes, and routes of the main table with a few lines of its own, and returns Link,
+LinkGone, AddressChange and RouteChange values: nothing of pyroute2 leaves this module. devices.View folds them into devices by name (pure); the Subscription is the
 socket the event loop selects on.
 
 pyroute2's two message classes are imported without running pyroute2/__init__.py, which
@@ -20,26 +20,35 @@ import socket
 import struct
 import sys
 
-from ddns_edge.model import FOREVER, Address, AddressChange, KernelEvent, Link, LinkGone
+from ddns_edge.model import FOREVER, Address, AddressChange, KernelEvent, Link, LinkGone, RouteChange
 
 AF_INET = 2
 AF_INET6 = 10
 
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
 RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR = 20, 21, 22
+RTM_NEWROUTE, RTM_DELROUTE = 24, 25
+RT_TABLE_MAIN = 254
+RTN_UNICAST = 1
+RTA_TABLE = 15
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
 IFF_UP = 0x1
 IFF_RUNNING = 0x40
-GROUPS = 0x1 | 0x10 | 0x100  # RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR
+GROUPS = 0x1 | 0x10 | 0x40 | 0x100 | 0x400  # RTMGRP_LINK, _IPV4_IFADDR, _IPV4_ROUTE, _IPV6_IFADDR, _IPV6_ROUTE
 
 
 def parse(data: bytes) -> list[KernelEvent]:
-    """The link and address events in a netlink datagram; anything else, or anything that
-    does not decode, is passed over."""
+    """The link, address and route events in a netlink datagram; anything else, or anything
+    that does not decode, is passed over."""
     classes = _classes()
     out: list[KernelEvent] = []
     for kind, offset in _headers(data):
+        if kind in (RTM_NEWROUTE, RTM_DELROUTE):
+            route = _route(data, offset, kind)
+            if route is not None:
+                out.append(route)
+            continue
         cls = classes.get(kind)
         if cls is None:
             continue
@@ -81,6 +90,26 @@ def _address(msg, kind: int) -> AddressChange | None:
         cache.get("ifa_valid", FOREVER),
     )
     return AddressChange(msg["index"], address, gone=kind == RTM_DELADDR)
+
+
+def _route(data: bytes, offset: int, kind: int) -> RouteChange | None:
+    """A unicast route of the main table (struct rtmsg, and RTA_TABLE for tables past 255),
+    read here: all that matters is that one came or went, not where it leads."""
+    (length,) = struct.unpack_from("=I", data, offset)
+    if length < 16 + 12:
+        return None
+    family, _, _, _, table, _, _, rtype = struct.unpack_from("=8B", data, offset + 16)
+    at = offset + 16 + 12
+    while at + 4 <= offset + length:
+        size, attr = struct.unpack_from("=HH", data, at)
+        if size < 4:
+            break
+        if attr == RTA_TABLE and size >= 8:
+            (table,) = struct.unpack_from("=I", data, at + 4)
+        at += (size + 3) & ~3
+    if family not in (AF_INET, AF_INET6) or table != RT_TABLE_MAIN or rtype != RTN_UNICAST:
+        return None
+    return RouteChange(4 if family == AF_INET else 6, gone=kind == RTM_DELROUTE)
 
 
 def _headers(data: bytes):
@@ -144,7 +173,7 @@ def dump() -> list[KernelEvent]:
 
 
 class Subscription:
-    """An rtnetlink socket subscribed to link and address events, for the event loop.
+    """An rtnetlink socket subscribed to link, address and route events, for the event loop.
 
     `fileno()` for select; `read()` drains what is queued and returns the events;
     `dump()` asks the kernel for every link and address (used at start and after an

@@ -14,6 +14,7 @@ and plain queries for what holds now.
 
     start(devices, now)             the kernel's devices when `run` starts
     kernel(changed, went_up, now)   devices whose link or addresses changed (None: gone)
+    routes(now)                     a route came into the main table
     netifd(networks)                netifd said something about these networks
     bound(network, device, now)     netifd's answer: the device a network is on now
     echoed(key, agreement, now, rand)    an echo round's outcome
@@ -41,6 +42,11 @@ What each input re-decides (the table the methods below keep):
                                         without reading (one message); a hook when it changed
     a sync failed (or timed out)        not known: read first next time; retried after backoff
                                         (1 s doubling to 300 s, +-20 %)
+    a sync failed for want of a route   no backoff, no error: tried again when a route or an
+      or a source address               address comes (DHCP clients and pppd add the route a
+                                        moment after the address); an error after 10 s
+    a route came (main table)           what waits for a route is tried at once; echo rounds
+                                        that failed are asked again
     an UPDATE left (whatever came back) the record is read once when its replay window has
                                         passed (its TSIG fudge: no copy can land after it),
                                         and set back, with a warning, if a copy changed it
@@ -63,8 +69,8 @@ check is due; else read first (at start, after a reload of the record, after a f
 and for the check after an UPDATE's window; a record left as it is is checked against
 what this agent left there).
 
-Room left for what comes next: route events (a record that failed for want of a route is
-retried when one appears) go in as a further input and rows of these tables.
+Room left for what comes next: LAN hosts' records (neighbour events) go in as a further
+input and rows of these tables.
 """
 
 from __future__ import annotations
@@ -81,6 +87,7 @@ from ddns_edge.model import Agreement, Config, Current, Detection, Device, EchoK
 BACKOFF_FIRST = 1.0  # seconds before the first retry
 BACKOFF_CAP = 300.0  # never wait longer than five minutes
 BACKOFF_JITTER = 0.2  # +-20 %, so that routers that lost the server together do not return together
+ROUTE_PATIENCE = 10.0  # seconds a record waits for a route (or a source address) before that is an error
 
 DEBUG, INFO, WARNING, ERROR = logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR
 
@@ -112,6 +119,7 @@ class Track:
     confirmed: str | None = None  # the address this agent last confirmed at the server
     known: bool = False  # the server holds exactly `confirmed` with the record's TTL, and nothing since says otherwise
     verify_at: float | None = None  # monotonic: read the record again then (no copy of an UPDATE sent can land after it)
+    route_wait_since: float | None = None  # monotonic: its sync failed for want of a route since then
     wanted: Detection | None = None
     failures: int = 0
     retry_at: float | None = None  # monotonic; None: no sync planned
@@ -145,6 +153,7 @@ class EchoCheck:
     next_at: float | None  # monotonic; None: nothing planned
     result: Agreement | None = None
     failures: int = 0  # rounds in a row without agreement
+    route_wait: bool = False  # the last round found no route: asked again when one comes
     health: dict = field(default_factory=dict)  # the echo's own memory of its sources (echo.Health), kept with the check
 
     @property
@@ -230,7 +239,14 @@ class Schedule:
                 if track.failures and track.device in went_up:
                     track.retry_at = now  # the link came (back) up: retry at once
                 self._decide(track, now)
+        if any(d is not None and d.up and d.addresses for d in changed.values()):
+            self._route_or_address(now)  # a source address may have come: what waits for a route tries again
         self._prune_echoes()
+
+    def routes(self, now: float) -> None:
+        """A route came into the main table (IPv4 or IPv6): what waits for one is tried at once,
+        records and echo rounds alike."""
+        self._route_or_address(now)
 
     def netifd(self, networks: Collection[str]) -> None:
         """netifd announced something (ifup, ifdown, an update) about `networks`: ask again."""
@@ -254,6 +270,13 @@ class Schedule:
         check = self.echoes.get(key)
         if check is None:
             return  # no longer needed
+        if result.no_route:  # nothing learnt: the result stands as it was; asked again when a route comes
+            check.route_wait = True
+            check.next_at = now + ROUTE_PATIENCE
+            self._once.say(INFO, f"{check.label}: no route to the echo sources yet; asked again when one comes", (check.label, "route"))
+            return
+        check.route_wait = False
+        self._once.forget((check.label, "route"))
         agreed = result.address is not None
         check.failures = 0 if agreed else check.failures + 1
         delay = echo_delay(agreed, check.failures, self.config.agent.echo_interval, rand)
@@ -276,6 +299,9 @@ class Schedule:
             verifying = track.verify_at is not None and track.verify_at <= now
             if outcome is not None and outcome.ok:
                 self._say_not_as_left(track, outcome, verifying)
+                if track.route_wait_since is not None:
+                    track.route_wait_since = None
+                    self._once.forget(("route", record.label))
                 old = track.confirmed
                 track.confirmed = outcome.address
                 track.known = True
@@ -291,7 +317,17 @@ class Schedule:
                         was = ", ".join(sorted(outcome.old.rdatas)) or old or ""
                         source = track.wanted.origin if track.wanted else ""
                         hooks.append(Hook(track.record, was, outcome.address, source))
+            elif outcome is not None and outcome.no_route and (track.route_wait_since is None or now - track.route_wait_since < ROUTE_PATIENCE):
+                # the address came first, the route comes a moment later (DHCP clients, pppd):
+                # no backoff, no error; tried again on a route or address event, an error if none by then.
+                # What the server holds stays known: without a route, nothing reached it.
+                track.route_wait_since = track.route_wait_since if track.route_wait_since is not None else now
+                track.retry_at = track.route_wait_since + ROUTE_PATIENCE
+                track.last_error, track.error_at = outcome.error, wall
             else:
+                if outcome is not None and outcome.no_route:
+                    self._once.say(ERROR, f"still no route after {ROUTE_PATIENCE:.0f} s: {outcome.error}",
+                                   ("route", record.label), again_level=None)
                 track.known = False  # a failure, a timeout: what the server holds is read next time
                 track.failures += 1
                 track.last_error = outcome.error if outcome is not None else "unexpected error (see log)"
@@ -421,6 +457,15 @@ class Schedule:
             track.retry_at = now
         elif track.retry_at is None:
             track.retry_at = now
+
+    def _route_or_address(self, now: float) -> None:
+        for track in self.tracks.values():
+            if track.route_wait_since is not None and track.retry_at is not None:
+                track.retry_at = min(track.retry_at, now)
+        for check in self.echoes.values():
+            failed = check.route_wait or (check.result is not None and check.result.address is None)
+            if failed and check.next_at is not None:
+                check.next_at = min(check.next_at, now)  # a round that failed may have failed for want of a route
 
     def _say_not_as_left(self, track: Track, outcome: Outcome, verifying: bool) -> None:
         """The server held something else than this agent left there: say so (it was set back)."""

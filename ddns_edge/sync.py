@@ -95,12 +95,19 @@ def sync(config: Config, wanted: Mapping[Record, Wanted], targets: Targets,
         wants = [dnsupdate.Want(r.name, r.type, r.ttl, wanted[r].address, wanted[r].known) for r in records]
         results = sync_zone(target, key, wants, clock=targets.clock(target))
         for error in dict.fromkeys(r.error for r in results if r.error):
-            targets.say([rec for rec, r in zip(records, results, strict=True) if r.error == error], error)
+            failed = [(rec, r) for rec, r in zip(records, results, strict=True) if r.error == error]
+            if failed[0][1].no_route:  # the normal order of things for a moment: the schedule waits, and says it
+                labels = [rec.label for rec, _ in failed]
+                targets.once.say(logging.INFO, f"{', '.join(labels)}: no route to {target} yet; waiting for one", *labels,
+                                 again_level=logging.DEBUG)
+            else:
+                targets.say([rec for rec, _ in failed], error)
         for record, result in zip(records, results, strict=True):
             address = wanted[record].address
             if result.error:
-                outcomes[record] = Outcome(address, error=result.error, sent=result.sent, window=result.window)
-                targets.forget(record)
+                outcomes[record] = Outcome(address, error=result.error, sent=result.sent, window=result.window, no_route=result.no_route)
+                if not result.no_route:
+                    targets.forget(record)  # (the target is fine: the router has no route yet)
                 continue
             targets.once.forget(record.label)
             if result.changed:

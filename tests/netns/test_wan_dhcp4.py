@@ -73,7 +73,6 @@ def test_the_record_follows_a_release_and_renew(dhcp, tmp_path):
     assert all(lo <= ipaddress.ip_address(a) <= hi for a in w.history(NAME, "A"))  # leases only
 
 
-@pytest.mark.xfail(strict=True, reason="needs route events in run (issue 11, agent side)")
 def test_a_moved_lease_logs_no_error_and_no_retry(dhcp, tmp_path):
     w = dhcp.world
     with agent(dhcp, tmp_path) as daemon:

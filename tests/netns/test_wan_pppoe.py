@@ -23,7 +23,6 @@ from tests.netns.agentlib import Daemon, wait_dig
 from tests.netns.wanclients import PPPOE_LOCAL, PPPOE_POOL, Pppoe, serve, start_agent, trouble
 
 NAME = "www.example.com"
-NEEDS_ROUTE_EVENTS = "needs route events in run (issue 11, agent side)"
 
 
 @pytest.fixture(scope="module", params=["pppd-defaultroute", "openwrt-nodefaultroute"])
@@ -57,14 +56,10 @@ def test_the_record_follows_each_reconnect_to_a_new_device(pppoe, tmp_path):
     assert published and set(published) <= set(PPPOE_POOL)  # never the peer
 
 
-def test_a_reconnect_logs_no_error_and_no_retry(pppoe, tmp_path, request):
-    if pppoe.defaultroute:
-        # pppd adds its route microseconds after the link comes up: today's agent, which
-        # acts on the address and link events only, mostly wins that race and sometimes
-        # loses it (issue 11: about one reconnect in five), so this cannot be strict yet.
-        request.applymarker(pytest.mark.xfail(strict=False, reason=NEEDS_ROUTE_EVENTS + "; a race today"))
-    else:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=NEEDS_ROUTE_EVENTS))
+def test_a_reconnect_logs_no_error_and_no_retry(pppoe, tmp_path):
+    """pppd sets the address while the device is down, brings it up, then adds the route (or
+    netifd does, 50 ms later): the agent's first tries find no route, and it waits for the
+    route event without an error or a backoff."""
     w = pppoe.world
     with agent(pppoe, tmp_path) as daemon:
         for _ in range(2):

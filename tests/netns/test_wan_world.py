@@ -1,4 +1,4 @@
-"""World(routes="client"): the router keeps no route of its own; the default is unchanged."""
+"""World's routes: "client" (the default) keeps no route of its own; "onlink" keeps its own."""
 
 from __future__ import annotations
 
@@ -13,13 +13,14 @@ def routes(w: World, family: int) -> list[dict]:
     return json.loads(_run(["ip", "-n", w.rtr_ns, "-j", f"-{family}", "route", "show", "default"]).stdout)
 
 
-def test_the_default_world_keeps_its_onlink_routes_across_changes():
-    with World() as w:
+def test_an_onlink_world_keeps_its_routes_across_changes():
+    with World(routes="onlink") as w:
         w.set_wan("203.0.113.7/24")
         assert [(r["gateway"], r["flags"]) for r in routes(w, 4)] == [("198.51.100.1", ["onlink"])]
 
 
 def test_client_routes_go_with_the_address_and_come_back_via_the_new_subnet():
+    assert World().routes == "client"  # the default: no kinder than a router
     with World(routes="client") as w:
         assert [(r["gateway"], r.get("flags", [])) for r in routes(w, 4)] == [("198.51.100.1", [])]
         assert [r["gateway"] for r in routes(w, 6)] == [ISP_LINK_LOCAL]

@@ -120,7 +120,7 @@ def test_no_address_is_tentative_and_routes_are_in_place(world):
     assert not any(a.get("tentative") for a in info)
     assert world.wan_addresses() == ["198.51.100.2/24", "2001:db8:1::2/64"]
     assert "default via 198.51.100.1" in world.exec(["ip", "-4", "route"]).stdout
-    assert "default via 2001:db8:1::1" in world.exec(["ip", "-6", "route"]).stdout
+    assert "default via fe80::1 dev wan0" in world.exec(["ip", "-6", "route"]).stdout  # as from an RA
 
 
 def test_the_router_resolves_through_bind(world):

@@ -18,13 +18,14 @@ address, as an ISP moving its NAT does. BIND stays reachable from the router thr
 Rules the code below keeps:
 - The WAN address may become anything (another prefix, a private address) without touching
   the isp: the isp routes every address it has no better route for out of its `to-rtr`
-  link, and the router's default routes are `onlink`, so they survive address changes.
-  That is kinder than a router: `World(routes="client")` keeps no route artificially. The
-  default routes then come and go as a WAN client makes them: IPv4 via the isp's address in
+  link. The router keeps no route artificially (routes="client", the default): its
+  default routes come and go as a WAN client makes them: IPv4 via the isp's address in
   the WAN's subnet (added to the isp when missing), put back after each address change, as
   busybox udhcpc's stock script does (ifconfig, then `route add default`); IPv6 via the isp's
   link-local address, as a Router Advertisement installs it. strip_wan() leaves the link bare
   for a real client (tests/netns/wanclients.py: PPPoE, DHCPv4, SLAAC, DHCPv6).
+  `World(routes="onlink")` gives the router `onlink` default routes that survive every
+  address change instead: kinder than a router, kept for the bench's comparison.
 - No address is ever tentative unless a test asks for DAD: the infrastructure links carry
   fixed link-local addresses and every infrastructure IPv6 address is `nodad`.
 - The isp's DNS counters see only what the router sends: `dig()`, `serial()` and
@@ -176,7 +177,7 @@ class World:
     bind_addr6 = SRV_ADDR6.split("/")[0]
 
     def __init__(self, prefix: str = PREFIX, wan: str = "wan0", handle_signals: bool = False,
-                 routes: str = "onlink"):
+                 routes: str = "client"):
         if routes not in ("onlink", "client"):
             raise ValueError(f"routes must be 'onlink' or 'client', not {routes!r}")
         self.routes = routes

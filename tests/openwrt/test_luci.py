@@ -296,7 +296,7 @@ def test_the_forms_rules_are_those_of_ddns_edge_check(owrt, applied, browser, tm
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(check, range(len(cases.CASES))))
     disagree = []
-    for case, verdict, (code, err) in zip(cases.CASES, verdicts, results):
+    for case, verdict, (code, err) in zip(cases.CASES, verdicts, results, strict=True):
         assert code in (0, 2), (case, err)
         if (verdict is True) != (code == 0):
             disagree.append(f"{case!r}: form says {verdict!r}, check says {err or 'ok'}")

@@ -242,7 +242,7 @@ def test_render_table_labels_veth_and_lists_each_client():
                   "error_lines": 3, "retry_lines": 3, "published_wrong": []},
         "pppoe": {"label": "PPPoE", "error": "BenchError: no session"}}}
     text = bench.render_table(results)
-    assert "latency p50 (veth, onlink routes)" in text
+    assert "latency p50 (veth, routes as a client's)" in text
     dhcp = next(line for line in text.splitlines() if line.startswith("DHCPv4"))
     assert "1.05 s" in dhcp and "0 error lines" in dhcp
     assert "NOT MEASURED: BenchError: no session" in text

@@ -162,7 +162,9 @@ TARGET = dnsupdate.Target("example.com", "192.0.2.53", 53, "ns1.example.com")
         (dnsupdate.Rejected(dns.rcode.NOTAUTH, dns.rcode.BADTIME, 86400), "the server's 1970-01-02 00:00:00 UTC"),
         (socket.timeout(), "no answer within 5 s; check that the server is up and reachable on port 53"),
         (ConnectionRefusedError(), "connection refused; nothing listens on port 53 there"),
-        (OSError(101, "Network is unreachable"), "network error: Network is unreachable"),
+        (OSError(101, "Network is unreachable"), "no route to the server (Network is unreachable); check the router's default route"),
+        (OSError(99, "Cannot assign requested address"), "no route to the server (Cannot assign requested address)"),
+        (OSError(104, "Connection reset by peer"), "network error: Connection reset by peer"),
     ],
 )
 def test_every_failure_is_one_line_naming_record_server_and_key(error, says):

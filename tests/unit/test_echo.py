@@ -250,3 +250,13 @@ def test_unreachable_sources_are_rejections_not_exceptions():
     sock.close()  # nothing listens there now
     assert echo.ask_one(parse_source(f"http://127.0.0.1:{port}/"), 4, None, 1).rejected == "Connection refused"
     assert "not an IPv6 address" in echo.ask_one(parse_source("http://127.0.0.1/"), 6, None, 1).rejected
+
+
+def test_a_round_stops_at_no_route_and_the_source_keeps_its_health():
+    rnd = Round(SRC, 4, 2)
+    first = rnd.next()
+    rnd.add(first, Answer(None, "Network is unreachable", no_route=True))
+    assert rnd.next() is None and rnd.outcome().no_route
+    h = Health()
+    h.after(Answer(None, "Network is unreachable", no_route=True), 100.0, 0.5)
+    assert (h.failures, h.until) == (0, 0.0)

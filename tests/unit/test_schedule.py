@@ -19,7 +19,7 @@ from ddns_edge.echo_wire import parse_source
 from ddns_edge.model import Address, Agreement, Answer, Current, Device, Outcome, Wanted
 from ddns_edge.schedule import BACKOFF_CAP, Hook, Schedule, backoff, echo_delay
 
-INFO, WARNING, DEBUG = logging.INFO, logging.WARNING, logging.DEBUG
+INFO, WARNING, DEBUG, ERROR = logging.INFO, logging.WARNING, logging.DEBUG, logging.ERROR
 S256 = "Wi28mLDG6l5YrDIg27zPh5tvG2jWR4GBt1Sq3WUUop8="
 KEY = f"config key 'home'\n\toption secret '{S256}'\n"
 WAN = "198.51.100.2"
@@ -624,3 +624,85 @@ def test_a_reload_keeps_the_check_of_updates_already_sent():
     sim.at(1).s.reload(conf(record(ttl=300)), sim.now)
     sim.fail()  # the changed record's read fails: nothing sent this time
     assert sim.track().verify_at == T0 + 12  # the check of the UPDATE sent before the reload stays
+
+
+# ------------------------------------------------------------------ routes (the address first, the route a moment later)
+
+
+def no_route(sim):
+    due = sim.due().sync
+    error = "www.example.com A: update at 192.0.2.53 with key ddns-key: no route to the server (Network is unreachable)"
+    return sim.s.synced({r: Outcome(w.address, error=error, no_route=True) for r, w in due.items()}, sim.now, WALL0, 0.5)
+
+
+@pytest.mark.parametrize("event", ["a route", "an address on a device that is up"])
+def test_a_sync_without_a_route_waits_for_one_without_backoff_or_error(event):
+    sim = Sim()
+    sim.notes()
+    no_route(sim)
+    assert sim.notes() == []  # no "retry", no error: the sync layer said "waiting" at info
+    assert sim.track().failures == 0 and not sim.due() and sim.s.deadline() == T0 + 10
+    sim.now += 0.003
+    if event == "a route":
+        sim.s.routes(sim.now)
+    else:
+        sim.kernel(dev("wan0", WAN, "fe80::1"))
+    assert sim.wanted() == {"www.example.com": WAN}  # at once
+    no_route(sim)  # (still none: pppd brings the link up before the route)
+    assert sim.s.deadline() == T0 + 10  # the patience counts from the first failure
+    sim.now += 0.003
+    sim.s.routes(sim.now)
+    sim.land()
+    assert sim.track().failures == 0 and sim.track().route_wait_since is None and sim.notes(ERROR) == []
+
+
+def test_no_route_for_ten_seconds_is_an_error_then_backoff_and_still_a_route_retries_at_once():
+    sim = Sim()
+    no_route(sim)
+    sim.now = sim.s.deadline()
+    assert sim.now == T0 + 10 and sim.wanted()
+    no_route(sim)
+    (error,) = sim.notes(ERROR)
+    assert error.startswith("still no route after 10 s: www.example.com A: update at 192.0.2.53")
+    assert sim.track().failures == 1 and sim.s.deadline() == sim.now + 1
+    sim.now = sim.s.deadline()
+    no_route(sim)
+    assert sim.notes(ERROR) == [] and sim.track().failures == 2  # said once; the backoff goes on
+    sim.now += 0.5
+    sim.s.routes(sim.now)
+    assert sim.wanted()  # a route still ends the wait at once
+
+
+def test_a_route_event_asks_again_an_echo_that_failed():
+    sim = behind_nat()
+    sim.s.echoed((4, "wan0"), NO_AGREEMENT, sim.now, 0.5)
+    assert sim.s.deadline() == T0 + 1
+    sim.now += 0.2
+    sim.s.routes(sim.now)
+    assert [r.key for r in sim.due().echo] == [(4, "wan0")]
+
+
+def test_a_route_changes_nothing_for_records_that_do_not_wait_for_one():
+    sim = Sim()
+    sim.land()
+    sim.settle()
+    sim.s.routes(sim.now)
+    assert not sim.due() and sim.s.deadline() is None
+
+
+def test_an_echo_round_without_a_route_learns_nothing_and_waits_for_one():
+    sim = behind_nat()
+    sim.s.echoed((4, "wan0"), agreed("203.0.113.5"), sim.now, 0.5)
+    sim.land()
+    sim.settle()
+    sim.notes()
+    sim.at(20).kernel(dev("wan0", "100.64.0.3"))  # a reconnect: the address first
+    unreachable = Agreement(None, "no echo source gave a usable answer", (),
+                            (("a", Answer(None, "Network is unreachable", True)), ("b", Answer(None, "Network is unreachable", True))))
+    sim.s.echoed((4, "wan0"), unreachable, sim.now, 0.5)
+    assert sim.notes(WARNING) == [] and sim.s.echoes[(4, "wan0")].failures == 0
+    assert sim.s.echoes[(4, "wan0")].result.address == ipaddress.ip_address("203.0.113.5")  # what it was
+    assert not sim.due() and sim.s.deadline() == sim.now + 10
+    sim.now += 0.01
+    sim.s.routes(sim.now)  # the route: asked at once
+    assert [r.key for r in sim.due().echo] == [(4, "wan0")]

@@ -9,9 +9,18 @@ How each figure is measured (the same words are printed under the table):
 
 - Change time. The bench process holds a netlink socket opened inside the router namespace
   (pyroute2, made after setns(2) into it) and changes the WAN address itself: it adds the
-  new address, then deletes the old one. The change time is taken just before the delete,
-  the moment the new address becomes the only one (until then the address rules keep the
-  published address, so the agent rightly does nothing on the add).
+  new address, then deletes the old one, then replaces the default route, as a DHCP client
+  does (the router keeps no route of its own). The change time is taken just before the
+  delete, the moment the new address becomes the only one (until then the address rules
+  keep the published address, so the agent rightly does nothing on the add).
+- The agent's own time: from the bench's own rtnetlink listener in the router namespace
+  receiving that delete (a thread blocked in recv()) to the kernel's timestamp of the
+  agent's UPDATE on the WAN (an AF_PACKET socket, SO_TIMESTAMPNS): stamps.py.
+- The check: after the last change, the read the agent makes once no copy of its last
+  UPDATE can land (its replay defence); counted and timed. Late copy and replay: a man in
+  the middle in the isp (tests/netns/replayproxy.py) holds back A->B until B->A landed, or
+  replays a captured A->B; how long BIND held the wrong address, and the messages the
+  agent spent setting it back (counted by the proxy).
 - Visible time. A UDP socket opened inside the server namespace asks BIND for the record
   (no recursion, straight to BIND, never through the isp, so it is not counted) about
   every millisecond, and only while a change is pending; the answer is checked on the
@@ -54,7 +63,8 @@ How each figure is measured (the same words are printed under the table):
   timestamp) to the first poll answered with it, the poller started with the change. Errors
   and retries: the agent's `error:` and `retry` lines over the changes. Wrong: addresses
   BIND's journal shows were published and never were the right one (a temporary, deprecated,
-  private or peer address). The latency rows above are the veth with `onlink` routes.
+  private or peer address). The latency rows above are the veth, its default route made as
+  a DHCP client makes it (Wan.change in measure.py).
 - ddclient (the Debian package; protocol=nsupdate, daemon=60, its minimum) in the same
   world, on the same kind of change. It polls: a change waits for its next poll. Changes
   are made at stratified phases of its 60 s cycle, so its latency spreads over 0-60 s; its

@@ -85,7 +85,7 @@ def run(args) -> dict:
 
 
 def veth_phases(bench, phase, edge: dict) -> None:
-    """The phases on the world's WAN veth (onlink routes): start-up, latency and memory, the
+    """The phases on the world's WAN veth (routes as a DHCP client makes them): start-up, latency and memory, the
     replay defence's check, no-ops, idle, late and replayed UPDATEs, scale."""
     edge["startup"] = phase("startup", bench.startup)
     main = phase("main", bench.start_main)

@@ -192,13 +192,19 @@ class AddrListener:
 
 
 class Wan:
-    """Changes the router's WAN IPv4 address through a netlink socket opened in its namespace."""
+    """Changes the router's WAN IPv4 address through a netlink socket opened in its namespace,
+    as a DHCP client does: the new address, the old one deleted (the kernel drops the default
+    route with the last address of its subnet), then the default route (replaced each time, as
+    udhcpc's script and netifd do), via the isp's 203.0.113.254, outside the addresses used."""
+
+    GATEWAY = "203.0.113.254"
 
     def __init__(self, world):
         with netns(world.rtr_ns):
             self.ipr = IPRoute()
         self.world = world
         self.index = self.ipr.link_lookup(ifname=world.wan)[0]
+        world.ns_exec(world.isp_ns, ["ip", "addr", "replace", f"{self.GATEWAY}/24", "dev", "to-rtr"])
         current = world.wan_addresses(4)
         if len(current) != 1:
             raise BenchError(f"the WAN should have one IPv4 address, it has {current}")
@@ -211,6 +217,8 @@ class Wan:
         self.ipr.addr("add", index=self.index, address=new, prefixlen=prefix)
         at = time.monotonic()
         self.ipr.addr("del", index=self.index, address=self.address, prefixlen=self.prefix)
+        if self.world.routes == "client" and new.startswith("203.0.113."):
+            self.ipr.route("replace", dst="0.0.0.0/0", gateway=self.GATEWAY, oif=self.index)
         self.address, self.prefix = new, prefix
         return at
 

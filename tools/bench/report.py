@@ -327,7 +327,7 @@ def render_table(results: dict) -> str:
     lat, dlat = e.get("latency") or {}, d.get("latency") or {}
     for p in ("p50", "p95", "p99", "max", "mean"):
         theirs = fmt_seconds(dlat.get(p)) + f" {dd_note}" if dlat else ""
-        row(f"latency {p} (veth, onlink routes)", fmt_seconds(lat.get(p)), f"latency.{p}", theirs, fmt_ratio(dlat.get(p), lat.get(p)) if dlat else "")
+        row(f"latency {p} (veth, routes as a client's)", fmt_seconds(lat.get(p)), f"latency.{p}", theirs, fmt_ratio(dlat.get(p), lat.get(p)) if dlat else "")
     if lat:
         row(f"  (n = {lat.get('n')}; resolution p50)", fmt_seconds(lat.get("resolution_p50")), None,
             f"n = {dlat.get('n')}" if dlat else "")
@@ -414,8 +414,8 @@ def render_table(results: dict) -> str:
     if d.get("skipped"):
         lines.append(f"ddclient not measured: {d['skipped']}")
     if lat:
-        lines.append("latency (veth, onlink routes): the world's WAN veth, whose default routes are `onlink` and survive every")
-        lines.append("address change: kinder than a router. The per-client table below has routes as the clients make them.")
+        lines.append("latency (veth, routes as a client's): the world's WAN veth; each change adds the new address, deletes the old")
+        lines.append("(the kernel drops the default route with it) and adds the default route, as a DHCP client does.")
     lines += render_clients(results.get("clients") or {})
     for phase, error in (results.get("errors") or {}).items():
         lines.append(f"ERROR in {phase}: {error}")
