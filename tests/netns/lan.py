@@ -2,8 +2,8 @@
 
     srv                                      (BIND, "the internet")
      |
-    isp   to-rtr  Kea DHCPv6 (kea-dhcp6) delegates a /56 from POOL_SPACE to the router;
-     |            the isp routes POOL_SPACE to the router (fe80::2)
+    isp   to-rtr  Kea DHCPv6 (kea-dhcp6) delegates a /56 from POOL_SPACE to the router,
+     |            and routes it there (fe80::2) while the router holds it
     rtr   wan0    dhcpcd asks for the prefix (IA_PD) and holds the lease (renew, rebind)
           br-lan  a bridge: <prefix>::1/64 from the lease, a ULA (ULA_PREFIX ::1), radvd
            |  |
@@ -16,8 +16,9 @@ Debian ships none of them. Here:
 
 - Kea (kea-dhcp6-server) is the ISP's DHCPv6 server, with a pd-pool (a /48 handing out
   /56s), a fixed server DUID and a lease file that survive a reconfiguration, as an ISP's
-  do. It installs no route, so the isp routes the whole POOL_SPACE to the router by a
-  static route: with one customer that is the route a BNG adds for the delegation.
+  do. Its run_script hook library routes each delegated prefix to the client holding it
+  and drops the route of the one it took back (a BNG's job: see _ISP_ROUTES), so the old
+  prefix is not routed to the router after a renumbering.
 - dhcpcd (dhcpcd-base) is the router's client: Solicit, Request, Renew at T1 (or on SIGUSR1,
   as odhcp6c renews on SIGUSR1), Rebind, the lease's lifetimes, and the reject route for the
   delegated prefix (netifd's unreachable route). It is told to delegate to no interface:
@@ -49,6 +50,7 @@ Needs what world.py needs (its WAN clients use the same: kea-dhcp6-server, dhcpc
 
 from __future__ import annotations
 
+import glob
 import ipaddress
 import json
 import os
@@ -61,13 +63,43 @@ from dataclasses import dataclass
 from tests.netns.agentlib import wait_for
 from tests.netns.world import ISP_RTR, World, WorldError
 
-POOL_SPACE = "2001:db8:8000::/33"  # every pool the ISP delegates from; routed to the router
+POOL_SPACE = "2001:db8:8000::/33"  # every pool the ISP delegates from
 DELEGATED_LEN = 56
 ULA_PREFIX = "fd5e:dd9e:14::/64"   # br-lan's ULA (OpenWrt gives the LAN one from its ula_prefix)
 BRIDGE_MAC = "02:dd:ed:00:00:01"   # br-lan's own MAC (a bridge would take its lowest port's)
-ROUTER_LL = "fe80::2"              # the router's link-local on the WAN (world.py)
+ROUTER_LL = "fe80::2"              # the router's link-local on the WAN (world.py): Kea's hook routes via it
 
 _HOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lan_hook.py")
+
+# Kea's run_script hook library (kea-common) runs this on each committed lease: the ISP routes
+# a delegated prefix to the client that holds it, via the link-local the request came from,
+# and drops the route of the prefix the binding held before (Kea gave it back at lifetime 0).
+# That is a BNG's job; Kea has none of its own. One prefix per binding (DUID, IAID), as Kea
+# delegates; a binding that expires keeps its route (the world's router never goes away).
+_ISP_ROUTES = """#!/bin/sh
+[ "$1" = leases6_committed ] || exit 0
+state={state}
+mkdir -p "$state"
+i=0
+while [ "$i" -lt "${{LEASES6_SIZE:-0}}" ]; do
+    eval "type=\\$LEASES6_AT${{i}}_TYPE prefix=\\$LEASES6_AT${{i}}_ADDRESS/\\$LEASES6_AT${{i}}_PREFIX_LEN"
+    eval "valid=\\$LEASES6_AT${{i}}_VALID_LIFETIME binding=\\$LEASES6_AT${{i}}_DUID-\\$LEASES6_AT${{i}}_IAID"
+    i=$((i + 1))
+    [ "$type" = IA_PD ] && [ "$valid" != 0 ] || continue
+    binding="$state/$(echo "$binding" | tr : _)"
+    ip -6 route replace "$prefix" via "$QUERY6_REMOTE_ADDR" dev "$QUERY6_IFACE_NAME" proto dhcp
+    old=$(cat "$binding" 2>/dev/null)
+    [ -n "$old" ] && [ "$old" != "$prefix" ] && ip -6 route del "$old"
+    echo "$prefix" > "$binding"
+done
+"""
+
+
+def _run_script_library() -> str:
+    found = glob.glob("/usr/lib/*/kea/hooks/libdhcp_run_script.so") + glob.glob("/usr/lib/kea/hooks/libdhcp_run_script.so")
+    if not found:
+        raise WorldError("Kea's run_script hook library (libdhcp_run_script.so, package kea-common) is missing")
+    return found[0]
 
 
 def pool(generation: int) -> ipaddress.IPv6Network:
@@ -159,7 +191,6 @@ class Lan:
             lines.append(f"addr add {ipaddress.ip_network(ULA_PREFIX)[1]}/64 dev {self.bridge}")
         w._ip(w.rtr_ns, *lines)
         w._ip(self.switch_ns, "link set port1 addrgenmode none", "link set port1 up")
-        w._ip(w.isp_ns, f"route add {POOL_SPACE} via {ROUTER_LL} dev {ISP_RTR}")
         self._start_kea(timeout)
         self._start_dhcpcd()  # its Solicit and br-lan's DAD go on side by side
         # radvd sends from br-lan's link-local: wait for its DAD (and the ULA's) first
@@ -172,6 +203,7 @@ class Lan:
         self._run_hook("ADVERTISE")  # a lease that came while radvd started
         wait_for(lambda: self.prefix_now() or self._died(self._dhcpcd, "dhcpcd"), timeout,
                  f"a delegated prefix usable on {self.bridge}", interval=0.05)
+        wait_for(lambda: self.isp_routes(self.prefix), timeout, f"the isp to route {self.prefix} to the router")
         return self
 
     def path(self, name: str) -> str:
@@ -215,6 +247,8 @@ class Lan:
             "subnet6": [{"id": 1, "subnet": "2001:db8:1::/64", "interface": ISP_RTR,
                          "pd-pools": [{"prefix": str(pool(self.generation).network_address), "prefix-len": 48,
                                        "delegated-len": DELEGATED_LEN}]}],
+            "hooks-libraries": [{"library": _run_script_library(),
+                                 "parameters": {"name": self.path("isp-routes.sh"), "sync": False}}],
             "loggers": [{"name": "kea-dhcp6", "severity": "INFO",
                          "output_options": [{"output": self.path("kea-dhcp6.log")}]}],
         }}
@@ -224,6 +258,9 @@ class Lan:
             json.dump(self._kea_config(), f, indent=1)
 
     def _start_kea(self, timeout: float) -> None:
+        with open(self.path("isp-routes.sh"), "w") as f:
+            f.write(_ISP_ROUTES.format(state=self.path("isp-routes")))
+        os.chmod(self.path("isp-routes.sh"), 0o755)
         self._write_kea_config()
         env = dict(os.environ, KEA_LOCKFILE_DIR=self.dir, KEA_PIDFILE_DIR=self.dir)
         self._kea = self._spawn(self.world.isp_ns, "kea", ["kea-dhcp6", "-c", self.path("kea.json")], env=env)
@@ -253,6 +290,12 @@ class Lan:
                     break
                 data += chunk
         return json.loads(data)
+
+    def isp_routes(self, prefix: str) -> bool:
+        """Whether the isp routes `prefix` to the router (Kea's hook did), not just out of to-rtr."""
+        out = self.world.ns_exec(self.world.isp_ns, ["ip", "-j", "-6", "route", "show", "proto", "dhcp"]).stdout
+        return any(ipaddress.ip_network(prefix).subnet_of(ipaddress.ip_network(r["dst"]))
+                   for r in json.loads(out or "[]") if r.get("gateway") == ROUTER_LL)
 
     def leases(self) -> list[dict]:
         """Kea's leases now, one dict per prefix (address, prefix_len, valid_lifetime,
@@ -362,7 +405,7 @@ class Lan:
 
         def done():
             new = self.prefix_now()
-            if new is None or new == old:
+            if new is None or new == old or not self.isp_routes(new):
                 return None
             still = [a for a in self.delegated() if in_prefix(a["local"], old) and usable(a)]
             return None if still else new
@@ -396,18 +439,20 @@ class Lan:
     # -- hosts -----------------------------------------------------------------------------
 
     def add_host(self, name: str, *, mac: str | None = None, addrgen: str = "eui64",
-                 temporary: bool = False, temp_preferred: int | None = None,
+                 token: str | None = None, temporary: bool = False, temp_preferred: int | None = None,
                  temp_valid: int | None = None) -> "Host":
         """A host on br-lan that takes SLAAC addresses from the router's RAs.
 
         `addrgen`: "eui64" (from the MAC) or "stable-privacy" (RFC 7217, a fixed secret).
+        `token`: a fixed host part instead, such as "::1234" (`ip token`: Linux's tokenised
+        interface identifiers, what a server with a static host part uses).
         `temporary`: also temporary addresses (use_tempaddr=2, RFC 8981); `temp_preferred`
         and `temp_valid` (seconds) make them rotate quickly (the kernel makes the next one
         a few seconds before the current one's preferred lifetime runs out).
         """
         if name in self.hosts:
             raise WorldError(f"a host {name!r} already exists")
-        host = Host(self, name, mac or f"02:dd:ed:00:01:{len(self.hosts) + 1:02x}", addrgen,
+        host = Host(self, name, mac or f"02:dd:ed:00:01:{len(self.hosts) + 1:02x}", addrgen, token,
                     temporary, temp_preferred, temp_valid)
         self.hosts[name] = host
         return host
@@ -416,12 +461,12 @@ class Lan:
 class Host:
     """A LAN host: its own namespace, `eth0` a veth whose other end is a port of br-lan."""
 
-    def __init__(self, lan: Lan, name: str, mac: str, addrgen: str, temporary: bool,
+    def __init__(self, lan: Lan, name: str, mac: str, addrgen: str, token: str | None, temporary: bool,
                  temp_preferred: int | None, temp_valid: int | None):
         if addrgen not in ("eui64", "stable-privacy"):
             raise ValueError(f"addrgen {addrgen!r}: eui64 or stable-privacy")
         self.lan, self.world = lan, lan.world
-        self.name, self.mac, self.addrgen, self.temporary = name, mac.lower(), addrgen, temporary
+        self.name, self.mac, self.addrgen, self.token, self.temporary = name, mac.lower(), addrgen, token, temporary
         self.port = f"lan-{name}"[:15]
         self.present = True
         w = self.world
@@ -441,12 +486,13 @@ class Host:
         if sysctls:
             w.ns_exec(self.ns, ["sysctl", "-qw", *sysctls])
         mode = "stable_secret" if addrgen == "stable-privacy" else "eui64"
-        w._ip(self.ns, f"link set eth0 addrgenmode {mode}")
+        w._ip(self.ns, f"link set eth0 addrgenmode {mode}", *([f"token set {token}/64 dev eth0"] if token else []))
         w._ip(w.rtr_ns, f"link set {self.port} master {lan.bridge}", f"link set {self.port} up")
         w._ip(self.ns, "link set eth0 up")
 
     def __repr__(self) -> str:
-        return f"Host({self.name!r}, mac={self.mac}, {self.addrgen}{', temporary' if self.temporary else ''})"
+        return (f"Host({self.name!r}, mac={self.mac}, {f'token {self.token}' if self.token else self.addrgen}"
+                f"{', temporary' if self.temporary else ''})")
 
     def addr_info(self) -> list[dict]:
         return _addr_info(self.world, self.ns, "eth0")

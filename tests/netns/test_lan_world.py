@@ -15,7 +15,7 @@ import threading
 import pytest
 
 from tests.netns.agentlib import wait_for
-from tests.netns.lan import POOL_SPACE, ULA_PREFIX, Lan, Lifetimes, eui64, in_prefix, interface_id, pool
+from tests.netns.lan import ULA_PREFIX, Lan, Lifetimes, eui64, in_prefix, interface_id, pool
 from tests.netns.test_world import leftovers
 from tests.netns.world import World, netns_names
 
@@ -30,6 +30,10 @@ def first_64(prefix: str) -> str:
 
 def router_routes(world: World) -> str:
     return world.exec(["ip", "-6", "route"], check=True).stdout
+
+
+def isp_routes(world: World) -> str:
+    return world.ns_exec(world.isp_ns, ["ip", "-6", "route"]).stdout
 
 
 def srv_ping(world: World, address: str) -> bool:
@@ -78,10 +82,12 @@ class AddressEvents:
 
 @pytest.fixture(scope="module")
 def lan():
-    """One LAN for the tests that only look: nas (EUI-64) and tv (stable-privacy, temporary)."""
+    """One LAN for the tests that only look: nas (EUI-64), printer (token ::1234) and tv
+    (stable-privacy, temporary)."""
     with World() as w:
         lan = Lan(w).start()
         lan.add_host("nas", mac=NAS_MAC)
+        lan.add_host("printer", token="::1234")
         lan.add_host("tv", mac=TV_MAC, addrgen="stable-privacy", temporary=True)
         for host in lan.hosts.values():
             host.wait_slaac()
@@ -123,8 +129,7 @@ def test_the_delegated_prefix_is_on_br_lan_with_the_lease_lifetimes(lan):
     routes = router_routes(lan.world)
     assert f"{lan.prefix} dev br-lan" in routes
     assert f"unreachable {delegated} dev lo" in routes  # dhcpcd's, as netifd's on OpenWrt
-    isp = lan.world.ns_exec(lan.world.isp_ns, ["ip", "-6", "route", "show", POOL_SPACE]).stdout
-    assert "via fe80::2 dev to-rtr" in isp
+    assert f"{delegated} via fe80::2 dev to-rtr proto dhcp" in isp_routes(lan.world)  # Kea's hook
     ula = by_address(lan.addr_info())[str(ipaddress.ip_network(ULA_PREFIX)[1])]
     assert ula["preferred_life_time"] == ula["valid_life_time"] == 0xFFFFFFFF  # forever
 
@@ -135,6 +140,7 @@ def test_hosts_take_slaac_addresses_in_the_delegated_prefix(lan):
     assert interface_id(nas.stable()) == "::a8bb:ccff:fedd:eeff"
     assert nas.addresses(lan.prefix) == [nas.stable()]
     assert nas.wait_slaac(ULA_PREFIX) == {"stable": eui64(NAS_MAC, ULA_PREFIX)}  # a ULA too: never to be published
+    assert lan.hosts["printer"].stable() == str(ipaddress.ip_network(lan.prefix)[0x1234])
 
     info = by_address(tv.addr_info())
     stable = tv.stable()
@@ -228,6 +234,8 @@ def test_renumbering_brings_a_new_prefix_and_deprecates_the_old_in_netifds_order
     old56 = str(next(pool(0).subnets(new_prefix=56)).network_address)
     new56 = str(next(pool(1).subnets(new_prefix=56)).network_address)
     assert (old56, "0") in by_prefix and (new56, "7200") in by_prefix  # Kea took the old one back
+    isp = isp_routes(lan.world)
+    assert f"{new56}/56 via fe80::2" in isp and f"{old56}/56" not in isp  # and routes the new one only
 
     # the hosts follow the RA: a new address, the old one deprecated (not yet gone)
     assert nas.wait_slaac(new)["stable"] == eui64(NAS_MAC, new)
