@@ -386,13 +386,15 @@ class Lan:
     def ula_prefix(self) -> str:
         return ULA_PREFIX
 
-    def renumber(self, *, renew_now: bool = True, timeout: float = 30) -> str:
+    def renumber(self, *, renew_now: bool = True, wait: bool = True, timeout: float = 30) -> str:
         """The ISP delegates another prefix; returns the new /64 once it is usable on br-lan.
 
         Kea's pool moves to the next one (config-reload; its leases stay); at the client's
         Renew (now by SIGUSR1 when `renew_now`, else at T1) Kea gives the old prefix back
-        with lifetime 0 and a new one. Waits until the new /64 is usable on br-lan and the
-        old one is deprecated (preferred lifetime 0) or gone.
+        with lifetime 0 and a new one. Waits until the new /64 is usable on br-lan, the old
+        one is deprecated (preferred lifetime 0) or gone, and the isp routes the new one.
+        With `wait=False`, returns at once the /64 the router will get (Kea hands out the
+        first /56 of its new pool); wait_renumbered(old) then waits as above.
         """
         old = self.prefix
         self.generation += 1
@@ -402,7 +404,13 @@ class Lan:
             raise WorldError(f"Kea refused the new pool: {answer}")
         if renew_now:
             self.renew()
+        if not wait:
+            return str(next(pool(self.generation).subnets(new_prefix=64)))
+        return self.wait_renumbered(old, timeout)
 
+    def wait_renumbered(self, old: str, timeout: float = 30) -> str:
+        """Wait until a /64 other than `old` is usable on br-lan and routed by the isp, and
+        `old` is deprecated or gone; returns the new /64."""
         def done():
             new = self.prefix_now()
             if new is None or new == old or not self.isp_routes(new):
