@@ -476,7 +476,6 @@ class Host:
         self.lan, self.world = lan, lan.world
         self.name, self.mac, self.addrgen, self.token, self.temporary = name, mac.lower(), addrgen, token, temporary
         self.port = f"lan-{name}"[:15]
-        self.present = True
         w = self.world
         self.ns = w.add_namespace(f"h-{name}")
         w._ip(self.ns, f"link add eth0 address {self.mac} netns {self.ns} type veth peer name {self.port} netns {w.rtr_ns}")
@@ -550,8 +549,8 @@ class Host:
         neighbour table then holds them all, as it does for a host that talks. Returns them."""
         sent = []
         for address in self.addresses(prefix):
-            if not self.ping(self.lan.router_address, address):
-                raise WorldError(f"{self.name}: no answer from the router to {address}")
+            if not any(self.ping(self.lan.router_address, address) for _ in range(3)):
+                raise WorldError(f"{self.name}: no answer from the router to {address} (3 tries)")
             sent.append(address)
         return sent
 
@@ -565,6 +564,7 @@ class Host:
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def leave(self) -> None:
-        """The host goes away: its namespace is deleted, with its veth (the bridge loses the port)."""
+        """The host goes away: its link first (both ends of the veth go: br-lan loses the port
+        at once), then its namespace and whatever ran there."""
+        self.world._ip(self.ns, "link del eth0")
         self.world.del_namespace(self.ns)
-        self.present = False
