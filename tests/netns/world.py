@@ -11,6 +11,9 @@ Three namespaces joined by two veth pairs (names get a per-world suffix):
                 192.0.2.80/24    2001:db8:53::80/64 -- "the internet": HTTP, HTTPS and DNS echo
                                                        servers, started by start_echo()
 
+The LAN behind the router (br-lan, real DHCPv6 prefix delegation from the isp, LAN hosts in
+namespaces of their own): lan.py, on top of a world.
+
 Carrier-grade NAT: cgnat() gives the router a private WAN address (100.64.0.2/10) and makes
 the isp SNAT it (nftables) to a public one on the way to srv; move_nat() changes that public
 address, as an ISP moving its NAT does. BIND stays reachable from the router through the NAT.
