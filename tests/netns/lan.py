@@ -34,6 +34,12 @@ Debian ships none of them. Here:
 - radvd sends the RAs; the hosts are plain Linux hosts (the kernel's SLAAC, DAD, temporary
   addresses), and the router's neighbour table is the kernel's, filled by real traffic.
 
+Where it differs, and why that does not matter here: the client asks for IA_PD only (OpenWrt
+asks for an IA_NA too; the world's WAN address is static); unsolicited RAs go every 10-30 s
+(odhcpd: 200-600 s) and the hosts' solicitations are answered at once either way; br-lan
+has a port that is always up (lan1, into a namespace of its own: OpenWrt's switch port or
+Wi-Fi), since a bridge without one has no carrier, no link-local address and no DAD.
+
 Renumbering (renumber()) is the ISP's: the pool changes (Kea's config-reload, leases kept);
 at the client's next Renew (T1; renumber() skips the wait with SIGUSR1) Kea answers with the
 old prefix at lifetime 0 and a new one (RFC 8415 18.3.4), dhcpcd runs the hook, and the LAN
