@@ -11,6 +11,9 @@ Three namespaces joined by two veth pairs (names get a per-world suffix):
                 192.0.2.80/24    2001:db8:53::80/64 -- "the internet": HTTP, HTTPS and DNS echo
                                                        servers, started by start_echo()
 
+The LAN behind the router (br-lan, real DHCPv6 prefix delegation from the isp, LAN hosts in
+namespaces of their own): lan.py, on top of a world.
+
 Carrier-grade NAT: cgnat() gives the router a private WAN address (100.64.0.2/10) and makes
 the isp SNAT it (nftables) to a public one on the way to srv; move_nat() changes that public
 address, as an ISP moving its NAT does. BIND stays reachable from the router through the NAT.
@@ -195,6 +198,7 @@ class World:
         self._named_log = None
         self._named_rc: int | None = None
         self._procs: list[subprocess.Popen] = []
+        self._extra_ns: list[str] = []  # add_namespace(): LAN hosts and the like
         self._echo: subprocess.Popen | None = None
         self.echo_ca: str | None = None
         self._saved_wan: list[str] | None = None
@@ -262,7 +266,7 @@ class World:
                 _stop(proc)
             self.stop_bind()
             existing = netns_names()
-            for ns in (self.rtr_ns, self.isp_ns, self.srv_ns):
+            for ns in (self.rtr_ns, self.isp_ns, self.srv_ns, *self._extra_ns):
                 if ns in existing:
                     _kill_namespace_processes(ns)
                     _run(["ip", "netns", "del", ns], check=False)
@@ -323,6 +327,20 @@ class World:
         proc = subprocess.Popen(["ip", "netns", "exec", ns, *args], **kw)
         self._procs.append(proc)
         return proc
+
+    def add_namespace(self, suffix: str) -> str:
+        """Create namespace <world name>-<suffix> with lo up; close() (and sweep()) remove it."""
+        ns = f"{self.name}-{suffix}"
+        _run(["ip", "netns", "add", ns])
+        self._extra_ns.append(ns)
+        self._ip(ns, "link set lo up")
+        return ns
+
+    def del_namespace(self, ns: str) -> None:
+        """Kill the processes of a namespace made by add_namespace() and delete it (its links go too)."""
+        _kill_namespace_processes(ns)
+        _run(["ip", "netns", "del", ns])
+        self._extra_ns.remove(ns)
 
     def _ip(self, ns: str, *lines: str) -> None:
         """Run `ip` commands (one a line, without the leading `ip`) in namespace `ns`."""

@@ -71,4 +71,13 @@ How each figure is measured (the same words are printed under the table):
   figure is bounded by its polling interval, not by its work. It runs with use=if (not
   usev4=ifv4) and min-error-interval=0: see measure_ddclient for why (3.10's nsupdate
   bookkeeping would otherwise add a poll to each change and resend unchanged addresses).
+- LAN (issue 14, tools/bench/lan.py; last; --no-lan skips it, --only-lan runs it alone): 20
+  EUI-64 hosts on the router's br-lan (tests/netns/lan.py: Kea delegates, dhcpcd asks,
+  radvd advertises) and 20 AAAA records by host_id in one zone; the delegated prefix
+  renumbered 10 times the ISP's way (Kea's pool moves, the client renews). From the moment
+  the bench's rtnetlink listener sees the router's address in the new prefix usable on
+  br-lan (DAD done) to the last of the 20 answering its new address at BIND (the poller,
+  started with the renumbering); BIND's UPDATE count per renumbering; wrong: what BIND's
+  journal shows published that is not a host's address in a delegated prefix. "Not
+  supported yet" while `ddns-edge check` refuses the options.
 """

@@ -14,6 +14,7 @@ from importlib.metadata import version
 
 import tools.bench
 from tests.netns.world import World, missing_tools
+from tools.bench.lan import lan_targets, measure_lan, render_lan
 from tools.bench.measure import CLIENT_LABELS, ROOT, Bench, measure_client, measure_ddclient
 from tools.bench.report import check_targets, render_table
 
@@ -47,7 +48,7 @@ def machine() -> dict:
     }
 
 
-PHASES = ("startup", "main", "latency", "check", "noop", "idle", "replay", "scale", "clients", "ddclient")
+PHASES = ("startup", "main", "latency", "check", "noop", "idle", "replay", "scale", "clients", "ddclient", "lan")
 
 
 def run(args) -> dict:
@@ -68,19 +69,23 @@ def run(args) -> dict:
                     bench.say(f"{name}: {e}")
                     return None
 
-            if not args.only_clients:
+            if not (args.only_clients or args.only_lan):
                 veth_phases(bench, phase, edge)
-            for kind in args.clients:  # each in a world of its own, routes as the client makes them
+            for kind in [] if args.only_lan else args.clients:  # each in a world of its own, routes as the client makes them
                 got = phase(f"client {kind}", lambda kind=kind: measure_client(kind, args.client_changes, bench.say))
                 results["clients"][kind] = got or {"label": CLIENT_LABELS[kind], "error": results["errors"].get(f"client {kind}")}
-            if args.no_ddclient or args.only_clients:
-                results["ddclient"] = {"skipped": "--no-ddclient" if args.no_ddclient else "--only-clients"}
+            if args.no_ddclient or args.only_clients or args.only_lan:
+                results["ddclient"] = {"skipped": "--no-ddclient" if args.no_ddclient else
+                                       "--only-clients" if args.only_clients else "--only-lan"}
             else:
                 results["ddclient"] = phase("ddclient", lambda: measure_ddclient(bench)) or {}
+            if not (args.no_lan or args.only_clients):  # last: its LAN (Kea, dhcpcd, radvd, 20 hosts) stays up
+                edge["lan"] = phase("lan", lambda: measure_lan(bench))
+                bench.stop_agent()
         finally:
             bench.close()
     results["machine"]["loadavg_end"] = f"{os.getloadavg()[0]:.2f}"
-    results["targets"] = check_targets(edge)
+    results["targets"] = check_targets(edge) + (lan_targets(edge) if edge.get("lan") else [])
     return results
 
 
@@ -111,19 +116,26 @@ def parse_args(argv=None):
     p.add_argument("--clients", default=",".join(CLIENT_LABELS),
                    help=f"the WAN clients to measure, comma-separated (default: all of {','.join(CLIENT_LABELS)}; '' for none)")
     p.add_argument("--only-clients", action="store_true", help="measure the WAN clients only (no veth phases, no ddclient)")
+    p.add_argument("--no-lan", action="store_true", help="skip the LAN phase (issue 14: 20 records for hosts behind "
+                   "the router, the delegated prefix renumbered 10 times)")
+    p.add_argument("--only-lan", action="store_true", help="the LAN phase only")
     args = p.parse_args(argv)
+    for a, b in (("only_clients", "only_lan"), ("no_lan", "only_lan")):
+        if getattr(args, a) and getattr(args, b):
+            p.error(f"--{a.replace('_', '-')} and --{b.replace('_', '-')} exclude each other")
     args.clients = [c for c in args.clients.split(",") if c]
     unknown = [c for c in args.clients if c not in CLIENT_LABELS]
     if unknown:
         p.error(f"unknown client {', '.join(unknown)}: choose from {', '.join(CLIENT_LABELS)}")
     full = dict(latency_changes=200, changes=1000, startup_runs=7, noop_reps=20, idle=60.0, records=100,
-                scale_changes=5, ddclient_changes=4, ddclient_idle=True, client_changes=20)
+                scale_changes=5, ddclient_changes=4, ddclient_idle=True, client_changes=20, lan_renumberings=10)
     quick = dict(latency_changes=100, changes=1000, startup_runs=3, noop_reps=5, idle=15.0, records=100,
-                 scale_changes=2, ddclient_changes=2, ddclient_idle=False, client_changes=5)
+                 scale_changes=2, ddclient_changes=2, ddclient_idle=False, client_changes=5, lan_renumberings=3)
     for k, v in (quick if args.quick else full).items():
         setattr(args, k, v)
     args.command = ("python -m tools.bench" + (" --quick" if args.quick else "") + (" --no-ddclient" if args.no_ddclient else "")
-                    + (" --only-clients" if args.only_clients else "")
+                    + (" --only-clients" if args.only_clients else "") + (" --only-lan" if args.only_lan else "")
+                    + (" --no-lan" if args.no_lan else "")
                     + (f" --clients {','.join(args.clients)}" if args.clients != list(CLIENT_LABELS) else ""))
     args.t0 = time.monotonic()
     return args
@@ -138,7 +150,7 @@ def main(argv=None) -> int:
         print(f"bench: missing {', '.join(missing_tools())}: run `make bench` as root to install them", file=sys.stderr)
         return 2
     results = run(args)
-    table = render_table(results)
+    table = "\n".join([render_table(results), *render_lan(results["ddns_edge"].get("lan"))])
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(results, f, indent=2, default=str)

@@ -14,7 +14,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import dns.flags
 import dns.message
@@ -645,11 +645,14 @@ class Bench:
             "tcp_packets_per_change": sum(tcp) / len(tcp),
         }
 
-    def _all_visible(self, names: Sequence[str], sentinel: str, address: str, since: float, timeout: float) -> float:
-        """Seconds from `since` until every name answers `address`: the sentinel is polled, then
-        every name checked; if all already answer, the sentinel's time stands (one atomic UPDATE)."""
+    def _all_visible(self, names: Sequence[str], sentinel: str, address: str | Mapping[str, str], since: float,
+                     timeout: float, rtype: str = "A") -> float:
+        """Seconds from `since` until every name answers `address` (or its own, from a mapping):
+        the sentinel is polled, then every name checked; if all already answer, the sentinel's
+        time stands (one atomic UPDATE)."""
+        want = address if isinstance(address, Mapping) else dict.fromkeys(names, address)
         try:
-            seen = self.poller.wait_for(sentinel, [address], timeout=timeout)
+            seen = self.poller.wait_for(sentinel, [want[sentinel]], timeout=timeout, rtype=rtype)
         except BenchError as e:
             raise BenchError(f"{e}; agent log tail:\n{self.agent.log()[-1500:]}") from None
         last = seen.at
@@ -659,14 +662,14 @@ class Bench:
         while pending:
             still = []
             for name in pending:
-                found, _, got = self.poller.query(name)
-                if found == {address}:
+                found, _, got = self.poller.query(name, rtype)
+                if found == {want[name]}:
                     if not first_pass:
                         last = max(last, got)
                 else:
                     still.append(name)
             if still and time.monotonic() > deadline:
-                raise BenchError(f"{len(still)} records never answered {address}, e.g. {still[0]}")
+                raise BenchError(f"{len(still)} records never answered {want[still[0]]}, e.g. {still[0]}")
             if still:
                 first_pass = False
                 time.sleep(0.001)
