@@ -12,7 +12,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Iterable
 
-from ddns_edge.model import Address, IPAddress
+from ddns_edge.model import Address, IPAddress, Neighbour
 
 
 # Address flags from <linux/if_addr.h>.
@@ -112,3 +112,72 @@ def choose(rtype: str, addresses: Iterable[Address], published: IPAddress | None
 
 def _link_local(address: IPAddress) -> bool:
     return address.is_link_local or address.is_loopback
+
+
+# ------------------------------------------------------------------ hosts behind the router (IPv6)
+#
+# The LAN device's global addresses carry the prefixes the ISP delegated (a /64 each on the
+# LAN); a host behind the router has its own address in them. Two ways to find it:
+# - by interface identifier (option host_id): that host part in each public /64 of the
+#   device, chosen as the device's own addresses are (never a ULA; a deprecated prefix only
+#   while no preferred one exists; the published one kept while it stands);
+# - by MAC (option mac): the host's addresses in the device's neighbour table, usable
+#   entries only, public only, in a preferred prefix of the device first; then the one
+#   already published, then the address derived from the MAC (EUI-64), then the one the
+#   router saw first (a host's temporary addresses come and go after its stable one).
+
+
+def eui64(mac: str) -> int:
+    """The interface identifier (low 64 bits) that SLAAC derives from `mac` (RFC 4291 App. A)."""
+    b = bytes.fromhex(mac.replace(":", ""))
+    return int.from_bytes(bytes([b[0] ^ 0x02]) + b[1:3] + b"\xff\xfe" + b[3:6], "big")
+
+
+def prefixes(addresses: Iterable[Address]) -> dict[ipaddress.IPv6Network, Address]:
+    """The public /64 prefixes of a device's usable IPv6 addresses, each with the longest
+    lifetimes among its addresses (a deprecated prefix is one all of whose addresses are)."""
+    out: dict[ipaddress.IPv6Network, Address] = {}
+    for a in addresses:
+        if a.version != 6 or a.prefixlen > 64 or a.valid == 0 or a.flags & IFA_F_DADFAILED or not is_public(a.address):
+            continue
+        net = ipaddress.IPv6Network((a.address, 64), strict=False)
+        best = out.get(net)
+        deprecated = a.flags & IFA_F_DEPRECATED or a.preferred == 0
+        if best is None or (best.preferred == 0 and not deprecated) or a.preferred > best.preferred:
+            out[net] = Address(a.address, 64, IFA_F_DEPRECATED if deprecated else 0, 0 if deprecated else a.preferred, a.valid)
+    return out
+
+
+def choose_host_id(addresses: Iterable[Address], host_id: str, published: IPAddress | None = None) -> Choice:
+    """The host part `host_id` in the best public /64 of the device (see above)."""
+    iid = int(ipaddress.IPv6Address(host_id))
+    candidates = [Address(ipaddress.IPv6Address(int(net.network_address) | iid), 64, p.flags, p.preferred, p.valid)
+                  for net, p in prefixes(addresses).items()]
+    if not candidates:
+        return Choice(None, "no public /64 prefix on the device")
+    pool = [c for c in candidates if c.preferred != 0] or candidates  # deprecated only while no other
+    kept = [c for c in pool if c.address == published]
+    best = kept[0] if kept else max(pool, key=lambda c: (c.preferred, c.valid, -int(c.address)))
+    net = ipaddress.IPv6Network((best.address, 64), strict=False)
+    return Choice(best.address, f"prefix {net}{' (deprecated)' if best.preferred == 0 else ''} + host part {host_id}")
+
+
+def choose_neighbour(neighbours: Iterable[Neighbour], mac: str, addresses: Iterable[Address],
+                     published: IPAddress | None = None) -> Choice:
+    """The address of the host with `mac` in the device's neighbour table (see above)."""
+    mine = [n for n in neighbours if n.mac == mac and n.address.version == 6]
+    usable = [n for n in mine if n.usable and is_public(n.address)]
+    if not usable:
+        why = "not in the neighbour table" if not mine else "no usable public address in the neighbour table"
+        return Choice(None, f"{mac} {why}")
+    preferred = {net for net, p in prefixes(addresses).items() if p.preferred != 0}
+    iid = eui64(mac)
+
+    def rank(n: Neighbour):
+        in_preferred = ipaddress.IPv6Network((n.address, 64), strict=False) in preferred
+        return (not in_preferred, n.address != published, int(n.address) & 0xFFFFFFFFFFFFFFFF != iid, n.seen)
+
+    best = min(usable, key=rank)
+    how = "still in the neighbour table" if best.address == published else \
+        "its EUI-64 address" if int(best.address) & 0xFFFFFFFFFFFFFFFF == iid else "the address seen first"
+    return Choice(best.address, f"neighbour {mac}: {how}")

@@ -61,6 +61,7 @@ class Loop:
         self.listener: ubus.Listener | None = None
         self.hooks: dict[int, tuple[subprocess.Popen, str]] = {}
         self.sel: selectors.BaseSelector | None = None
+        self.sub: Subscription | None = None
         self.reload_wanted = False
         self.stopping = False
 
@@ -204,6 +205,9 @@ class Loop:
         self.targets = self.targets.fresh()  # zones and primaries are found afresh
         self.schedule.reload(new, time.monotonic())
         self._listen_ubus()
+        if self.schedule.follows_neighbours and not self.sub.neighbours:
+            self.sub.follow_neighbours()  # a record by MAC is new: read the neighbour table too
+            self._feed(self.view.reset(self.sub.dump()), resync=True)
 
     # ------------------------------------------------------------ the loop
 
@@ -230,6 +234,9 @@ class Loop:
         sub = None
         try:
             sub = Subscription(self.rcvbuf)  # subscribe first, then dump: no event falls between
+            if self.schedule.follows_neighbours:
+                sub.follow_neighbours()
+            self.sub = sub
             self.view.reset(sub.dump())
             self.view.went_up = set()
             self.schedule.start(self.view.all(), time.monotonic())

@@ -74,7 +74,7 @@ def _detect_all(cfg: Config, say_rejections: bool = True) -> dict[Record, Detect
     from ddns_edge import detect, devices, netlink, ubus
 
     view = devices.View()
-    view.reset(netlink.dump())
+    view.reset(netlink.dump(neighbours=any(r.mac for r in cfg.enabled_records())))
     resolve = ubus.Resolver()
     rounds: dict[EchoKey, Agreement] = {}
     out = {}
@@ -83,13 +83,12 @@ def _detect_all(cfg: Config, say_rejections: bool = True) -> dict[Record, Detect
         if record.interface is not None:
             record = replace(record, device=resolve(record.interface))
         device = view.device(record.device) if record.device is not None else None
-        addresses = device.addresses if device is not None else None
-        found = detect.detect(record, addresses)
+        found = detect.detect(record, device)
         if found.needs_echo:
             key = detect.echo_key(record)
             if key not in rounds:
                 rounds[key] = _echo_round(cfg, key, say_rejections)
-            found = detect.detect(record, addresses, None, rounds[key])
+            found = detect.detect(record, device, None, rounds[key])
         out[config_record] = found
     return out
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import os
+import re
 from typing import Callable
 
 from ddns_edge import echo_wire, keys, names, uci
@@ -31,7 +32,7 @@ PORT_RANGE = (1, 65535)
 OPTIONS = {
     "agent": ("log_level", "state_dir", "echo", "echo_interval", "echo_quorum", "hook", "hook_timeout"),
     "key": ("name", "algorithm", "secret", "file"),
-    "record": ("enabled", "name", "type", "device", "interface", "source", "key", "ttl", "zone", "server", "port"),
+    "record": ("enabled", "name", "type", "device", "interface", "source", "key", "ttl", "zone", "server", "port", "host_id", "mac"),
 }
 LIST_OPTIONS = {"agent": ("echo",), "key": (), "record": ()}
 SECTION_TYPES = tuple(OPTIONS)
@@ -326,7 +327,41 @@ def _record(s: _Section, key_ids: list[str]) -> Record:
         enabled=s.boolean("enabled", True),
         line=line,
         path=path,
+        **_lan_host(s, rtype, source),
     )
+
+
+_MAC_RE = re.compile(r"[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2}){4}\Z")
+
+
+def _lan_host(s: _Section, rtype: str, source: str) -> dict:
+    """option host_id / option mac: a host behind the router, on the record's (LAN) device."""
+    host_v, mac_v = s.get("host_id"), s.get("mac")
+    if host_v is None and mac_v is None:
+        return {}
+    if host_v is not None and mac_v is not None:
+        later = max(host_v, mac_v, key=lambda v: v.line)
+        raise ConfigError(f"{s.label} has both option host_id and option mac; allowed: one of them", s.path, later.line)
+    name, v = ("host_id", host_v) if host_v is not None else ("mac", mac_v)
+    if rtype != "AAAA":
+        raise s.error(v, name, "only for type AAAA: a host behind the router has its own IPv6 address (its A record is "
+                               "the router's WAN address, as a record without host_id or mac gives it); allowed: option type 'AAAA'")
+    if source == "echo":
+        raise s.error(v, name, "not with option source 'echo': the host's address comes from the router's own device")
+    text = v.value.strip()
+    if name == "host_id":
+        try:
+            iid = ipaddress.IPv6Address(text)
+        except ValueError:
+            iid = None
+        if iid is None or not 0 < int(iid) < 1 << 64:
+            raise s.error(v, name, f"{_show(text)} is not an interface identifier; allowed: the host part of an IPv6 address "
+                                   "(its low 64 bits), e.g. '::1234' or '::a8bb:ccff:fedd:eeff'")
+        return {"host_id": str(iid)}
+    if not _MAC_RE.match(text) or int(text[:2], 16) & 1 or not int(re.sub("[:-]", "", text), 16):
+        raise s.error(v, name, f"{_show(text)} is not a host's MAC address; allowed: six hex bytes, e.g. 'aa:bb:cc:dd:ee:ff' "
+                               "(not a multicast one, not all zeros)")
+    return {"mac": text.lower().replace("-", ":")}
 
 
 def _device(s: _Section) -> str | None:

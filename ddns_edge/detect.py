@@ -10,10 +10,9 @@ published. The I/O (netlink dump or events, the echo round) is the caller's.
 
 from __future__ import annotations
 
-from typing import Iterable
 
-from ddns_edge.addresses import FAMILY_OF_TYPE, choose
-from ddns_edge.model import Address, Agreement, Detection, EchoKey, IPAddress, Record
+from ddns_edge.addresses import FAMILY_OF_TYPE, choose, choose_host_id, choose_neighbour
+from ddns_edge.model import Agreement, Detection, Device, EchoKey, IPAddress, Record
 
 
 def echo_key(record: Record) -> EchoKey:
@@ -27,19 +26,27 @@ def echo_label(key: EchoKey) -> str:
     return f"echo over IPv{family}" + (f" via {device}" if device else "")
 
 
-def detect(record: Record, addresses: Iterable[Address] | None, published: IPAddress | None = None,
+def detect(record: Record, device: Device | None, published: IPAddress | None = None,
            echo: Agreement | None = None) -> Detection:
-    """Choose from the addresses of `record.device` (None: the device does not exist).
+    """Choose from `record.device` as it is now (None: the device does not exist).
 
     `echo`: the last echo round's outcome for this record's echo key,
     or None when none has been made; used only when the record needs the echo.
+    A record of a host behind the router (option host_id or mac) takes that host's address
+    on the device (addresses.choose_host_id, choose_neighbour), never the echo.
     """
     origin = f"interface {record.device}" if record.device or not record.interface else f"network {record.interface}"
     if record.source == "echo":
         return _from_echo("source echo", echo)
-    if addresses is None:
+    if device is None:
         return Detection(None, origin, "no such device" if record.device else "netifd names no device for it now")
-    choice = choose(record.type, addresses, published)
+    if record.host_id is not None:
+        choice = choose_host_id(device.addresses, record.host_id, published)
+        return Detection(None if choice.address is None else str(choice.address), origin, choice.reason)
+    if record.mac is not None:
+        choice = choose_neighbour(device.neighbours, record.mac, device.addresses, published)
+        return Detection(None if choice.address is None else str(choice.address), origin, choice.reason)
+    choice = choose(record.type, device.addresses, published)
     if choice.address is not None:
         return Detection(str(choice.address), origin, choice.reason)
     if choice.private is not None and record.source == "auto":

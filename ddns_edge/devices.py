@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from ddns_edge.model import Address, AddressChange, Device, IPAddress, KernelEvent, Link, LinkGone
+from ddns_edge.model import Address, AddressChange, Device, IPAddress, KernelEvent, Link, LinkGone, Neighbour, NeighbourChange
+
+# NUD states (linux/neighbour.h) in which an entry names a host that is there, or was lately
+NUD_USABLE = 0x02 | 0x04 | 0x08 | 0x10 | 0x40 | 0x80  # REACHABLE STALE DELAY PROBE NOARP PERMANENT
 
 
 class View:
@@ -19,15 +22,22 @@ class View:
         self.names: dict[int, str] = {}
         self.up: dict[int, bool] = {}
         self.addrs: dict[int, dict[IPAddress, Address]] = {}
+        self.neighbours: dict[int, dict[IPAddress, Neighbour]] = {}
+        self.seen = 0  # counts neighbour addresses as first seen: Neighbour.seen
         self.went_up: set[str] = set()  # devices whose link came up since the caller last emptied it
 
     def reset(self, events: Iterable[KernelEvent]) -> set[str]:
         """Replace the whole view with a dump; returns the devices that differ from before."""
         before = self.all()
         went_up, self.went_up = self.went_up, set()
-        self.names, self.up, self.addrs = {}, {}, {}
+        first_seen = {(i, a): n.seen for i, table in self.neighbours.items() for a, n in table.items()}
+        self.names, self.up, self.addrs, self.neighbours = {}, {}, {}, {}
         for event in events:
             self.apply(event)
+        for index, table in self.neighbours.items():  # what was seen before keeps its place
+            for address, n in table.items():
+                if (index, address) in first_seen:
+                    table[address] = Neighbour(n.address, n.mac, n.usable, first_seen[(index, address)])
         after = self.all()
         # a link came up when it was down or absent before the dump, not merely because the view was emptied
         self.went_up = went_up | {n for n, d in after.items() if d.up and (before.get(n) is None or not before[n].up)}
@@ -49,7 +59,10 @@ class View:
             name = self.names.pop(event.index, None)
             self.up.pop(event.index, None)
             self.addrs.pop(event.index, None)
+            self.neighbours.pop(event.index, None)
             return name
+        if isinstance(event, NeighbourChange):
+            return self._neighbour(event)
         if isinstance(event, AddressChange):
             table = self.addrs.setdefault(event.index, {})
             address = event.address
@@ -62,6 +75,29 @@ class View:
             return self.names.get(event.index) if changed else None
         return None
 
+    def _neighbour(self, event: NeighbourChange) -> str | None:
+        """Fold in a neighbour; a change only when an entry comes, goes, or becomes usable or
+        not, or changes its MAC: the REACHABLE-STALE-DELAY-PROBE round of a host that stays
+        is no change."""
+        table = self.neighbours.setdefault(event.index, {})
+        old = table.get(event.address)
+        if event.gone or event.mac is None:
+            if event.gone:
+                table.pop(event.address, None)
+            elif old is not None:
+                table[event.address] = Neighbour(old.address, old.mac, False, old.seen)
+            changed = old is not None and old.usable
+        else:
+            usable = bool(event.state & NUD_USABLE)
+            if old is None or old.mac != event.mac:
+                self.seen += 1
+                seen = self.seen
+            else:
+                seen = old.seen
+            table[event.address] = Neighbour(event.address, event.mac, usable, seen)
+            changed = old is None or (old.mac, old.usable) != (event.mac, usable)
+        return self.names.get(event.index) if changed else None
+
     def index_of(self, name: str) -> int | None:
         for index, n in self.names.items():
             if n == name:
@@ -73,7 +109,8 @@ class View:
         index = self.index_of(name)
         if index is None:
             return None
-        return Device(name, self.up.get(index, False), tuple(self.addrs.get(index, {}).values()))
+        return Device(name, self.up.get(index, False), tuple(self.addrs.get(index, {}).values()),
+                      tuple(self.neighbours.get(index, {}).values()))
 
     def all(self) -> dict[str, Device]:
         return {name: self.device(name) for name in self.names.values()}
@@ -83,4 +120,5 @@ def _key(device: Device | None):
     """What of a device matters to a record: whether it exists, its link, its addresses' flags."""
     if device is None:
         return None
-    return device.up, sorted((str(a.address), a.flags, a.preferred == 0) for a in device.addresses)
+    return (device.up, sorted((str(a.address), a.flags, a.preferred == 0) for a in device.addresses),
+            sorted((str(n.address), n.mac, n.usable) for n in device.neighbours))

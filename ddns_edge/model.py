@@ -87,6 +87,8 @@ class Record:
     enabled: bool
     line: int  # line of `config record`
     path: str
+    host_id: str | None = None  # a host behind the router: this interface identifier on the device's /64 prefixes
+    mac: str | None = None  # a host behind the router: its addresses in the device's neighbour table (aa:bb:..)
 
     @property
     def label(self) -> str:
@@ -149,6 +151,18 @@ class AddressChange:
 
 
 @dataclass(frozen=True)
+class NeighbourChange:
+    """RTM_NEWNEIGH (`gone` False) or RTM_DELNEIGH: an IPv6 neighbour of device `index`, its
+    link-layer address (None while unresolved) and its NUD state (devices.py reads it)."""
+
+    index: int
+    address: IPAddress
+    mac: str | None
+    state: int
+    gone: bool = False
+
+
+@dataclass(frozen=True)
 class RouteChange:
     """RTM_NEWROUTE (`gone` False) or RTM_DELROUTE in the main table, for `family` 4 or 6: a
     route to the server may have come (DHCP clients and pppd add it after the address)."""
@@ -157,7 +171,19 @@ class RouteChange:
     gone: bool = False
 
 
-KernelEvent = Union[Link, LinkGone, AddressChange, RouteChange]
+KernelEvent = Union[Link, LinkGone, AddressChange, NeighbourChange, RouteChange]
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """A host on a device's link, as the neighbour table holds it: one of its addresses, its
+    MAC, whether the entry is usable (not failed nor unresolved), and `seen`, the order in
+    which the router first saw the address (smaller: earlier)."""
+
+    address: IPAddress
+    mac: str
+    usable: bool
+    seen: int
 
 
 @dataclass(frozen=True)
@@ -167,6 +193,7 @@ class Device:
     name: str
     up: bool
     addresses: tuple[Address, ...] = ()
+    neighbours: tuple[Neighbour, ...] = ()  # IPv6, only while some record follows a MAC
 
 
 # ------------------------------------------------------------------ the echo

@@ -20,7 +20,7 @@ import socket
 import struct
 import sys
 
-from ddns_edge.model import FOREVER, Address, AddressChange, KernelEvent, Link, LinkGone, RouteChange
+from ddns_edge.model import FOREVER, Address, AddressChange, KernelEvent, Link, LinkGone, NeighbourChange, RouteChange
 
 AF_INET = 2
 AF_INET6 = 10
@@ -28,6 +28,10 @@ AF_INET6 = 10
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
 RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR = 20, 21, 22
 RTM_NEWROUTE, RTM_DELROUTE = 24, 25
+RTM_NEWNEIGH, RTM_DELNEIGH, RTM_GETNEIGH = 28, 29, 30
+NDA_DST, NDA_LLADDR = 1, 2
+SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, NETLINK_DROP_MEMBERSHIP = 270, 1, 2
+RTNLGRP_NEIGH = 3
 RT_TABLE_MAIN = 254
 RTN_UNICAST = 1
 RTA_TABLE = 15
@@ -48,6 +52,11 @@ def parse(data: bytes) -> list[KernelEvent]:
             route = _route(data, offset, kind)
             if route is not None:
                 out.append(route)
+            continue
+        if kind in (RTM_NEWNEIGH, RTM_DELNEIGH):
+            neighbour = _neighbour(data, offset, kind)
+            if neighbour is not None:
+                out.append(neighbour)
             continue
         cls = classes.get(kind)
         if cls is None:
@@ -112,6 +121,30 @@ def _route(data: bytes, offset: int, kind: int) -> RouteChange | None:
     return RouteChange(4 if family == AF_INET else 6, gone=kind == RTM_DELROUTE)
 
 
+def _neighbour(data: bytes, offset: int, kind: int) -> NeighbourChange | None:
+    """An IPv6 neighbour (struct ndmsg, NDA_DST, NDA_LLADDR), read here: a few fields."""
+    (length,) = struct.unpack_from("=I", data, offset)
+    if length < 16 + 12:
+        return None
+    family, index, state = struct.unpack_from("=B3xiH", data, offset + 16)
+    if family != AF_INET6:
+        return None
+    address = mac = None
+    at = offset + 16 + 12
+    while at + 4 <= offset + length:
+        size, attr = struct.unpack_from("=HH", data, at)
+        if size < 4:
+            break
+        if attr == NDA_DST and size == 4 + 16:
+            address = ipaddress.IPv6Address(data[at + 4:at + 20])
+        elif attr == NDA_LLADDR and size == 4 + 6:
+            mac = data[at + 4:at + 10].hex(":")
+        at += (size + 3) & ~3
+    if address is None:
+        return None
+    return NeighbourChange(index, address, mac, state, gone=kind == RTM_DELNEIGH)
+
+
 def _headers(data: bytes):
     """(type, offset) of each netlink message in `data`."""
     offset = 0
@@ -150,13 +183,16 @@ def _classes() -> dict:
 # ---------------------------------------------------------------- the socket (I/O)
 
 
-def dump() -> list[KernelEvent]:
-    """Every link and address the kernel has now (two dump requests on a plain rtnetlink
-    socket: no IPRoute machinery)."""
+def dump(neighbours: bool = False) -> list[KernelEvent]:
+    """Every link and address the kernel has now, and with `neighbours` its IPv6 neighbours
+    (dump requests on a plain rtnetlink socket: no IPRoute machinery)."""
     out: list[KernelEvent] = []
+    requests = [(RTM_GETLINK, bytes(16)), (RTM_GETADDR, bytes(8))]
+    if neighbours:
+        requests.append((RTM_GETNEIGH, struct.pack("=B3xiHBB", AF_INET6, 0, 0, 0, 0)))
     with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, 0) as sock:
         sock.bind((0, 0))
-        for seq, (kind, body) in enumerate(((RTM_GETLINK, bytes(16)), (RTM_GETADDR, bytes(8))), 1):
+        for seq, (kind, body) in enumerate(requests, 1):
             sock.send(struct.pack("=IHHII", 16 + len(body), kind, NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + body)
             done = False
             while not done:
@@ -188,6 +224,7 @@ class Subscription:
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.bind((0, GROUPS))
+        self.neighbours = False
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -205,12 +242,20 @@ class Subscription:
                 raise
             out.extend(parse(data))
 
+    def follow_neighbours(self) -> None:
+        """Subscribe to neighbour events too (only while some record follows a MAC: on a busy
+        LAN they come every few seconds per host)."""
+        if not self.neighbours:
+            self.sock.setsockopt(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, RTNLGRP_NEIGH)
+            self.neighbours = True
+
     def dump(self) -> list[KernelEvent]:
-        """Every link and address now. What the socket had queued is dropped first: the
-        dump supersedes it, and only an emptied queue lets the kernel report the next
-        overflow (it flags ENOBUFS once per congestion, until the queue is drained)."""
+        """Every link and address now (and neighbour, when followed). What the socket had
+        queued is dropped first: the dump supersedes it, and only an emptied queue lets the
+        kernel report the next overflow (it flags ENOBUFS once per congestion, until the
+        queue is drained)."""
         self._discard()
-        return dump()
+        return dump(self.neighbours)
 
     def _discard(self) -> None:
         while True:

@@ -376,6 +376,11 @@ class Schedule:
         return Due(tuple(sorted(self.to_ask)), echo, sync, kill)
 
     @property
+    def follows_neighbours(self) -> bool:
+        """Whether some record follows a host by its MAC (then the neighbour table is read)."""
+        return any(t.record.mac is not None for t in self.tracks.values())
+
+    @property
     def follows_networks(self) -> bool:
         """Whether some record names an OpenWrt network (then netifd's events are worth following)."""
         return bool(self._networks())
@@ -429,15 +434,14 @@ class Schedule:
             return  # netifd has not been asked yet: decide when it answers
         published = ipaddress.ip_address(track.confirmed) if track.confirmed else None
         device = self.devices.get(track.device) if track.device is not None else None
-        addresses = device.addresses if device is not None else None
-        found = detect(record, addresses, published)
+        found = detect(record, device, published)
         if found.needs_echo:
             check = self._echo_check(echo_key(record), now)
             if check.result is None:  # a round is due: decide when it has answered
                 track.wanted = found
                 track.retry_at = None
                 return
-            found = detect(record, addresses, published, check.result)
+            found = detect(record, device, published, check.result)
         previous, track.wanted = track.wanted, found
         if previous is None or previous != found:
             self._rows_changed = True

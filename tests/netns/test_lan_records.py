@@ -36,12 +36,11 @@ import ipaddress
 import subprocess
 from types import SimpleNamespace
 
-import pytest
 
 from tests.netns.agentlib import EXE, Daemon, record, wait_dig, wait_for, write_config
 from tests.netns.lan import Lan, eui64, in_prefix
 
-pytestmark = pytest.mark.xfail(strict=True, reason="needs LAN host records (issue 14, agent side)")
+
 
 NAS_MAC = "aa:bb:cc:dd:ee:ff"   # EUI-64 host: ::a8bb:ccff:fedd:eeff
 NAS_ID = "::a8bb:ccff:fedd:eeff"

@@ -8,7 +8,7 @@ import pytest
 
 from ddns_edge.addresses import IFA_F_TENTATIVE
 from ddns_edge.detect import detect, echo_key
-from ddns_edge.model import Address, Agreement, Answer, Detection, Record
+from ddns_edge.model import Address, Agreement, Answer, Detection, Device, Record
 
 A = ipaddress.ip_address
 
@@ -19,7 +19,7 @@ def rec(source="auto", rtype="A", device="wan0"):
 
 
 def addrs(*texts, flags=0):
-    return [Address(A(t), 24 if ":" not in t else 64, flags) for t in texts]
+    return Device("wan0", True, tuple(Address(A(t), 24 if ":" not in t else 64, flags) for t in texts))
 
 
 PUBLIC = addrs("198.51.100.2", "2001:db8:1::2")
@@ -48,7 +48,7 @@ CASES = [
     ("echo", "A", None, FAILED, (None, "echo", True, "disagree")),
     # nothing to ask the echo about: no device, no address, or none fit
     ("auto", "A", None, AGREED, (None, "interface wan0", False, "no such device")),
-    ("auto", "A", [], AGREED, (None, "interface wan0", False, "no IPv4 address")),
+    ("auto", "A", addrs(), AGREED, (None, "interface wan0", False, "no IPv4 address")),
     ("auto", "AAAA", addrs("2001:db8:1::5", flags=IFA_F_TENTATIVE), AGREED6, (None, "interface wan0", False, "tentative")),
     ("auto", "AAAA", addrs("fe80::1"), AGREED6, (None, "interface wan0", False, "not public")),
 ]

@@ -1,0 +1,152 @@
+"""Hosts behind the router (issue 14), pure: the host part on the LAN's prefixes, the host by MAC
+in the neighbour table, the neighbour table kept from netlink, and the options' checks."""
+
+import ipaddress
+import struct
+
+import pytest
+
+from ddns_edge import config, netlink
+from ddns_edge.addresses import IFA_F_DEPRECATED, IFA_F_TEMPORARY, IFA_F_TENTATIVE, choose_host_id, choose_neighbour, eui64
+from ddns_edge.devices import View
+from ddns_edge.detect import detect
+from ddns_edge.errors import ConfigError
+from ddns_edge.model import Address, Device, Link, Neighbour, NeighbourChange
+
+A = ipaddress.ip_address
+S256 = "Wi28mLDG6l5YrDIg27zPh5tvG2jWR4GBt1Sq3WUUop8="
+OLD, NEW, ULA = "2001:db8:1:10", "2001:db8:2:20", "fd00:1:2:3"
+NUD_REACHABLE, NUD_STALE, NUD_FAILED, NUD_INCOMPLETE = 0x02, 0x04, 0x20, 0x01
+
+
+def lan(*specs):
+    """br-lan's own addresses: (prefix, flags, preferred)."""
+    return tuple(Address(A(f"{p}::1"), 64, flags, preferred, 7200) for p, flags, preferred in specs)
+
+
+def test_eui64():
+    assert eui64("aa:bb:cc:dd:ee:ff") == int(A("::a8bb:ccff:fedd:eeff"))
+    assert eui64("02:00:00:00:00:01") == int(A("::ff:fe00:1"))
+
+
+@pytest.mark.parametrize(
+    "addresses, published, want",
+    [
+        (lan((OLD, 0, 3600)), None, f"{OLD}::1234"),
+        (lan((ULA, 0, 3600), (OLD, 0, 3600)), None, f"{OLD}::1234"),  # never the ULA
+        (lan((ULA, 0, 3600)), None, None),
+        (lan((OLD, IFA_F_DEPRECATED, 0), (NEW, 0, 3600)), None, f"{NEW}::1234"),  # the preferred one
+        (lan((OLD, IFA_F_DEPRECATED, 0), (NEW, 0, 3600)), A(f"{OLD}::1234"), f"{NEW}::1234"),  # even off the published one
+        (lan((OLD, IFA_F_DEPRECATED, 0)), None, f"{OLD}::1234"),  # deprecated only while no other
+        (lan((OLD, 0, 1800), (NEW, 0, 3600)), A(f"{OLD}::1234"), f"{OLD}::1234"),  # the published one stands
+        (lan((OLD, 0, 1800), (NEW, 0, 3600)), None, f"{NEW}::1234"),  # else the longest preferred
+        (lan((OLD, IFA_F_TENTATIVE, 3600)), None, f"{OLD}::1234"),  # the router's DAD says nothing of the host
+        ((Address(A("198.51.100.1"), 24),), None, None),
+    ],
+)
+def test_choose_host_id(addresses, published, want):
+    choice = choose_host_id(addresses, "::1234", published)
+    assert (str(choice.address) if choice.address else None) == want
+    if want:
+        assert choice.reason.startswith(f"prefix {ipaddress.IPv6Network((A(want), 64), strict=False)}") and "+ host part ::1234" in choice.reason
+
+
+MAC = "02:dd:ed:00:00:22"
+
+
+def n(address, seen, usable=True, mac=MAC):
+    return Neighbour(A(address), mac, usable, seen)
+
+
+@pytest.mark.parametrize(
+    "neighbours, addresses, published, want, how",
+    [
+        ([n(f"{OLD}::5", 1), n(f"{OLD}::77", 2)], lan((OLD, 0, 3600)), None, f"{OLD}::5", "the address seen first"),
+        ([n(f"{OLD}::77", 1), n(f"{OLD}:0:ff:fe00:1", 2, mac="02:00:00:00:00:01")], lan((OLD, 0, 3600)), None, f"{OLD}::77", "seen first"),
+        ([n(f"{OLD}::5", 2), n(f"{OLD}:dd:edff:fe00:22", 3)], lan((OLD, 0, 3600)), None, f"{OLD}:dd:edff:fe00:22", "EUI-64"),
+        ([n(f"{OLD}::5", 1), n(f"{OLD}::77", 2)], lan((OLD, 0, 3600)), A(f"{OLD}::77"), f"{OLD}::77", "still in the neighbour table"),
+        ([n(f"{OLD}::5", 1), n(f"{NEW}::9", 5)], lan((OLD, IFA_F_DEPRECATED, 0), (NEW, 0, 3600)), A(f"{OLD}::5"), f"{NEW}::9", "seen first"),
+        ([n(f"{ULA}::5", 1), n("fe80::5", 2), n(f"{OLD}::9", 3)], lan((OLD, 0, 3600)), None, f"{OLD}::9", ""),  # public only
+        ([n(f"{OLD}::5", 1, usable=False), n(f"{OLD}::9", 2)], lan((OLD, 0, 3600)), A(f"{OLD}::5"), f"{OLD}::9", ""),
+        ([n(f"{OLD}::5", 1, usable=False)], lan((OLD, 0, 3600)), A(f"{OLD}::5"), None, "no usable public address"),
+        ([], lan((OLD, 0, 3600)), None, None, "not in the neighbour table"),
+        ([n(f"{OLD}::5", 1, mac="02:00:00:00:00:99")], lan((OLD, 0, 3600)), None, None, "not in the neighbour table"),
+    ],
+)
+def test_choose_neighbour(neighbours, addresses, published, want, how):
+    choice = choose_neighbour(neighbours, MAC, addresses, published)
+    assert (str(choice.address) if choice.address else None) == want
+    assert how in choice.reason
+
+
+def neigh(index, address, mac=MAC, state=NUD_REACHABLE, gone=False):
+    return NeighbourChange(index, A(address), mac, state, gone)
+
+
+def test_the_neighbour_table_follows_netlink_and_a_host_that_stays_is_no_change():
+    v = View()
+    v.apply(Link(5, "br-lan", True))
+    assert v.apply(neigh(5, f"{OLD}::5")) == "br-lan"
+    assert v.apply(neigh(5, f"{OLD}::5", state=NUD_STALE)) is None  # REACHABLE -> STALE: the same host
+    assert v.apply(neigh(5, f"{OLD}::77")) == "br-lan"
+    (first, second) = sorted(v.device("br-lan").neighbours, key=lambda x: x.seen)
+    assert (str(first.address), str(second.address)) == (f"{OLD}::5", f"{OLD}::77")
+    assert v.apply(neigh(5, f"{OLD}::5", state=NUD_FAILED)) == "br-lan"  # gone away: not usable
+    assert not {x.address: x for x in v.device("br-lan").neighbours}[A(f"{OLD}::5")].usable
+    assert v.apply(neigh(5, f"{OLD}::5", mac=None, state=NUD_INCOMPLETE)) is None  # already unusable
+    assert v.apply(neigh(5, f"{OLD}::77", gone=True)) == "br-lan"
+    # a re-read (an overflow) keeps the order in which they were first seen
+    v.apply(neigh(5, f"{OLD}::5"))
+    seen = {x.address: x.seen for x in v.device("br-lan").neighbours}
+    v.reset([Link(5, "br-lan", True), neigh(5, f"{OLD}::9"), neigh(5, f"{OLD}::5")])
+    after = {x.address: x.seen for x in v.device("br-lan").neighbours}
+    assert after[A(f"{OLD}::5")] == seen[A(f"{OLD}::5")] < after[A(f"{OLD}::9")]
+
+
+def test_netlink_reads_an_ipv6_neighbour():
+    def rta(kind, value):
+        return struct.pack("=HH", 4 + len(value), kind) + value + b"\0" * (-len(value) % 4)
+
+    body = struct.pack("=B3xiHBB", 10, 5, NUD_REACHABLE, 0, 0) + rta(1, A(f"{OLD}::5").packed) + rta(2, bytes.fromhex("02dded000022"))
+    data = struct.pack("=IHHII", 16 + len(body), netlink.RTM_NEWNEIGH, 0, 0, 0) + body
+    assert netlink.parse(data) == [NeighbourChange(5, A(f"{OLD}::5"), MAC, NUD_REACHABLE)]
+    ipv4 = struct.pack("=B3xiHBB", 2, 5, NUD_REACHABLE, 0, 0) + rta(1, A("192.168.1.5").packed)
+    assert netlink.parse(struct.pack("=IHHII", 16 + len(ipv4), netlink.RTM_NEWNEIGH, 0, 0, 0) + ipv4) == []
+
+
+RECORDS = f"config key 'k'\n\toption secret '{S256}'\n" + "config record 'nas'\n\toption name 'nas.example.com'\n\toption device 'br-lan'\n"
+
+
+@pytest.mark.parametrize(
+    "options, want",
+    [
+        ("\toption type 'AAAA'\n\toption host_id '::A8BB:ccff:fedd:eeff'\n", {"host_id": "::a8bb:ccff:fedd:eeff"}),
+        ("\toption type 'AAAA'\n\toption mac 'AA-BB-CC-DD-EE-FF'\n", {"mac": "aa:bb:cc:dd:ee:ff"}),
+        ("\toption type 'AAAA'\n\toption host_id '2001:db8::1'\n", "c:7: option host_id: '2001:db8::1' is not an interface identifier"),
+        ("\toption type 'AAAA'\n\toption host_id '::'\n", "is not an interface identifier"),
+        ("\toption type 'AAAA'\n\toption mac '01:00:5e:00:00:01'\n", "is not a host's MAC address"),  # multicast
+        ("\toption type 'AAAA'\n\toption mac 'aa:bb:cc:dd:ee'\n", "is not a host's MAC address"),
+        ("\toption type 'AAAA'\n\toption mac 'aa:bb-cc:dd:ee:ff'\n", "is not a host's MAC address"),
+        ("\toption host_id '::1'\n", "c:6: option host_id: only for type AAAA"),
+        ("\toption type 'AAAA'\n\toption host_id '::1'\n\toption mac 'aa:bb:cc:dd:ee:ff'\n", "c:8: config record 'nas' has both option host_id and option mac"),
+        ("\toption type 'AAAA'\n\toption source 'echo'\n\toption mac 'aa:bb:cc:dd:ee:ff'\n", "not with option source 'echo'"),
+    ],
+)
+def test_the_options_are_checked_at_their_line(options, want):
+    if isinstance(want, dict):
+        (record,) = config.parse(RECORDS + options, "/c").records
+        assert {k: getattr(record, k) for k in want} == want
+        return
+    with pytest.raises(ConfigError) as info:
+        config.parse(RECORDS + options, "/c")
+    assert want in str(info.value)
+
+
+def test_detect_says_the_prefix_and_host_part_or_the_neighbour():
+    (nas, tv) = config.parse(f"config key 'k'\n\toption secret '{S256}'\n"
+                             "config record 'nas'\n\toption name 'nas.example.com'\n\toption type 'AAAA'\n\toption device 'br-lan'\n\toption host_id '::1234'\n"
+                             f"config record 'tv'\n\toption name 'tv.example.com'\n\toption type 'AAAA'\n\toption device 'br-lan'\n\toption mac '{MAC}'\n", "/c").records
+    device = Device("br-lan", True, lan((OLD, 0, 3600), (ULA, 0, 3600)) + (Address(A(f"{OLD}::99"), 64, IFA_F_TEMPORARY),),
+                    (n(f"{OLD}::5", 1), n(f"{ULA}::5", 2)))
+    assert str(detect(nas, device)) == f"{OLD}::1234 (interface br-lan: prefix {OLD}::/64 + host part ::1234)"
+    assert str(detect(tv, device)) == f"{OLD}::5 (interface br-lan: neighbour {MAC}: the address seen first)"
