@@ -354,7 +354,7 @@ def _lan_host(s: _Section, rtype: str, source: str) -> dict:
             iid = ipaddress.IPv6Address(text)
         except ValueError:
             iid = None
-        if iid is None or not 0 < int(iid) < 1 << 64:
+        if iid is None or iid.scope_id or not 0 < int(iid) < 1 << 64:
             raise s.error(v, name, f"{_show(text)} is not an interface identifier; allowed: the host part of an IPv6 address "
                                    "(its low 64 bits), e.g. '::1234' or '::a8bb:ccff:fedd:eeff'")
         return {"host_id": str(iid)}

@@ -134,8 +134,9 @@ def main() -> int:
             say(f"router {world.wan} is now {', '.join(world.wan_addresses(4))}")
             took = wait_record(world, cidr.split("/")[0])
             show_record(world)
+            sent = world.dns_packets() - before
             say(f"the record followed in {took * 1000:.0f} ms (as seen by polling dig), "
-                f"with {world.dns_packets() - before} DNS messages from the router")
+                f"with {sent} DNS message{'' if sent == 1 else 's'} from the router")
 
         before, last = world.dns_packets(), time.monotonic()
         say("waiting for the agent's one check of the record (once no copy of its last UPDATE can land) ...")

@@ -36,6 +36,11 @@ CASES: list[tuple[str, str]] = [
     *(("echo_quorum", v) for v in ("1", "2", "3", "0")),  # with two echo sources
     ("echo_quorum_alone", "1"),  # without any
     *(("origin", v) for v in ("device", "interface", "both", "neither", "neither-echo")),
+    *(("host_id", v) for v in ("::1234", "::a8bb:ccff:fedd:eeff", "::A8BB:0:0:1", "0:0:0:0:1:2:3:4", "::1.2.3.4", "::",
+                               "2001:db8::1", "1::", "::1:2:3:4:5", "::g", "1234", "::1%eth0")),
+    *(("mac", v) for v in ("aa:bb:cc:dd:ee:ff", "AA-BB-CC-DD-EE-FF", "02:00:00:00:00:01", "01:00:5e:00:00:01", "00:00:00:00:00:00",
+                           "aa:bb:cc:dd:ee", "aa:bb-cc:dd:ee:ff", "aabb.ccdd.eeff")),
+    *(("lan_host", v) for v in ("both", "type-A", "source-echo")),
 ]
 
 
@@ -50,7 +55,11 @@ def js(case: tuple[str, str]) -> str:
         "device": f"v.device({q})", "interface": f"v.network({q})", "keyname": f"v.keyName({q})",
         "secret": f"v.secret({q})", "state_dir": f"v.absolutePath({q})", "hook": f"v.absolutePath({q})",
         "echo": f"v.echoSource({q})", "echo_quorum": f"v.echoQuorum({q}, 2)", "echo_quorum_alone": f"v.echoQuorum({q}, 0)",
+        "host_id": f"v.lanHost({q}, '', 'AAAA', 'auto')", "mac": f"v.lanHost('', {q}, 'AAAA', 'auto')",
     }
+    if option == "lan_host":
+        return {"both": "v.lanHost('::1', 'aa:bb:cc:dd:ee:ff', 'AAAA', 'auto')", "type-A": "v.lanHost('::1', '', 'A', 'auto')",
+                "source-echo": "v.lanHost('::1', '', 'AAAA', 'echo')"}[value]
     if option == "origin":
         device, network, source = {"device": ("wan0", "", "auto"), "interface": ("", "wan", "auto"), "both": ("wan0", "wan", "auto"),
                                    "neither": ("", "", "auto"), "neither-echo": ("", "", "echo")}[value]
@@ -81,6 +90,11 @@ def config(case: tuple[str, str], secret: str) -> str:
         agent["echo_quorum"] = value
     elif option == "echo_quorum_alone":
         agent["echo_quorum"] = value
+    elif option in ("host_id", "mac"):
+        record.update({"type": "AAAA", "device": "br-lan", option: value})
+    elif option == "lan_host":
+        record.update({"both": {"type": "AAAA", "host_id": "::1", "mac": "aa:bb:cc:dd:ee:ff"}, "type-A": {"host_id": "::1"},
+                       "source-echo": {"type": "AAAA", "host_id": "::1", "source": "echo"}}[value])
     elif option == "origin":
         record.pop("device")
         record.update({"device": {"device": "wan0"}, "interface": {"interface": "wan"}, "both": {"device": "wan0", "interface": "wan"},

@@ -125,6 +125,25 @@ function ip6(s) {
 		.every(h => /^[0-9A-Fa-f]{1,4}$/.test(h));
 }
 
+/* an IPv6 address (ip6() true) as its eight 16-bit groups */
+function groups6(s) {
+	s = s.split('%')[0];
+	let tail = [];
+	const last = s.lastIndexOf(':');
+	if (s.substring(last + 1).includes('.')) {
+		const o = s.substring(last + 1).split('.').map(Number);
+		tail = [ o[0] * 256 + o[1], o[2] * 256 + o[3] ];
+		s = s.substring(0, last + 1) + (s[last - 1] === ':' ? '' : '0');
+		if (s.endsWith(':0') && !s.endsWith('::0'))
+			s = s.slice(0, -2) + ':';
+	}
+	const [ a, b ] = s.includes('::') ? s.split('::') : [ s, null ];
+	const head = a ? a.split(':').filter(x => x !== '').map(h => parseInt(h, 16)) : [];
+	const rest = (b != null && b !== '') ? b.split(':').filter(x => x !== '').map(h => parseInt(h, 16)) : [];
+	const fill = 8 - head.length - rest.length - tail.length;
+	return head.concat(b != null ? new Array(Math.max(fill, 0)).fill(0) : []).concat(rest).concat(tail);
+}
+
 /* keys.check_key_name: a DNS name as dnspython reads it, without whitespace */
 function keyName(text) {
 	const name = text.endsWith('.') ? text.slice(0, -1) : text;
@@ -237,6 +256,30 @@ return baseclass.extend({
 			return 'has both option device and option interface; allowed: one of them';
 		if (!device && !network && strip(source).toLowerCase() !== 'echo')
 			return "needs option device (a kernel interface such as 'pppoe-wan') or option interface (a network such as 'wan'); allowed without them: option source 'echo'";
+		return true;
+	},
+
+	/* option host_id and option mac: a host behind the router (config._lan_host) */
+	lanHost(hostId, mac, type, source) {
+		const h = strip(hostId), m = strip(mac);
+		if (h === '' && m === '')
+			return true;
+		if (h !== '' && m !== '')
+			return 'has both option host_id and option mac; allowed: one of them';
+		const name = (h !== '') ? 'host_id' : 'mac';
+		if (strip(type || 'A').toUpperCase() !== 'AAAA')
+			return "only for type AAAA: a host behind the router has its own IPv6 address (its A record is the router's WAN address, as a record without host_id or mac gives it); allowed: option type 'AAAA'";
+		if (strip(source).toLowerCase() === 'echo')
+			return "not with option source 'echo': the host's address comes from the router's own device";
+		if (name === 'host_id') {
+			const g = (ip6(h) && !h.includes('%')) ? groups6(h) : null;
+			if (!g || g.length !== 8 || g.slice(0, 4).some(x => x) || !g.slice(4).some(x => x))
+				return "%s is not an interface identifier; allowed: the host part of an IPv6 address (its low 64 bits), e.g. '::1234' or '::a8bb:ccff:fedd:eeff'".format(show(hostId));
+			return true;
+		}
+		if (!/^[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(\1[0-9A-Fa-f]{2}){4}$/.test(m) || parseInt(m.substring(0, 2), 16) & 1 ||
+		    /^[0:-]+$/.test(m))
+			return "%s is not a host's MAC address; allowed: six hex bytes, e.g. 'aa:bb:cc:dd:ee:ff' (not a multicast one, not all zeros)".format(show(mac));
 		return true;
 	},
 

@@ -157,6 +157,26 @@ return view.extend({
 			return true;
 		};
 
+		o = s.option(form.Value, 'host_id', _('Host part'),
+			_('AAAA of a host behind the router (IPv6): this host part, e.g. ::1234, on the device\'s delegated prefixes; the device is then the LAN, e.g. br-lan.'));
+		o.optional = true;
+		o.modalonly = true;
+		o.validate = function(section_id, value) {
+			revalidate(this.section, section_id, [ 'mac' ]);
+			return validate.lanHost(value, other(this.section, section_id, 'mac'), other(this.section, section_id, 'type'),
+				other(this.section, section_id, 'source'));
+		};
+
+		o = s.option(form.Value, 'mac', _('Or MAC'),
+			_('AAAA of a host behind the router (IPv6): its address in the device\'s neighbour table, found by its MAC.'));
+		o.optional = true;
+		o.modalonly = true;
+		o.validate = function(section_id, value) {
+			revalidate(this.section, section_id, [ 'host_id' ]);
+			return validate.lanHost(other(this.section, section_id, 'host_id'), value, other(this.section, section_id, 'type'),
+				other(this.section, section_id, 'source'));
+		};
+
 		o = s.option(form.ListValue, 'key', _('Key'), _('The key section that signs this record\'s updates.'));
 		o.textvalue = function(section_id) {
 			return this.cfgvalue(section_id) || _('(the only key)');
