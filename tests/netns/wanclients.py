@@ -376,7 +376,10 @@ class Slaac(WanClient, _Radvd):
         w.strip_wan()
         w.ns_exec(w.rtr_ns, ["sysctl", "-qw", f"net.ipv6.conf.{w.wan}.accept_ra=2", f"net.ipv6.conf.{w.wan}.autoconf=1",
                              f"net.ipv6.conf.{w.wan}.use_tempaddr=2", f"net.ipv6.conf.{w.wan}.accept_dad=1",
-                             f"net.ipv6.conf.{w.wan}.dad_transmits=1"])
+                             f"net.ipv6.conf.{w.wan}.dad_transmits=1",
+                             # each renumbering leaves a deprecated prefix (2 addresses) valid for an hour: the
+                             # kernel's default cap of 16 autoconfigured addresses would stop SLAAC after 7
+                             f"net.ipv6.conf.{w.wan}.max_addresses=256"])
         self.prefix = SLAAC_PREFIX
         self._start_radvd(radvd_conf([(SLAAC_PREFIX, 1800, 3600)]))
         return self.wait_stable(SLAAC_PREFIX, timeout)

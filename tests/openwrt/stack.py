@@ -21,7 +21,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
+
+from tests.netns import agentlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 INIT = os.path.join(ROOT, "openwrt", "files", "ddns-edge.init")
@@ -157,12 +158,5 @@ class Stack:
 
 
 def wait_for(predicate, timeout: float = 60, what: str = "the outcome", interval: float = 0.2):
-    """Poll predicate() until it returns something truthy; return it, or fail naming `what`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never happened within {timeout:.0f} s: {what}")
-        time.sleep(interval)
+    """agentlib.wait_for with the stack's pace: procd, rpcd and a browser take seconds."""
+    return agentlib.wait_for(predicate, timeout, what, interval)

@@ -2,10 +2,13 @@
 lays them out) in, the project's own values out; and the light pyroute2 import."""
 
 import ipaddress
+import struct
 import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
 from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
 
@@ -84,3 +87,10 @@ def test_parse_leaves_pyroute2_importable():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout == "ok\n", proc.stderr
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=200), st.sampled_from([16, 17, 20, 21, 24, 25, 28, 29]))
+def test_any_bytes_in_a_message_give_values_or_nothing_never_an_exception(body, kind):
+    data = struct.pack("=IHHII", 16 + len(body), kind, 0, 0, 0) + body
+    assert isinstance(netlink.parse(data), list)
