@@ -108,7 +108,7 @@ class Config:
 # ------------------------------------------------------------------ the kernel
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Address:
     """One address of an interface, as the kernel reports it."""
 
@@ -123,7 +123,7 @@ class Address:
         return self.address.version
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Link:
     """RTM_NEWLINK: device `index` is called `name`; `up`: IFF_UP and IFF_RUNNING."""
 
@@ -132,14 +132,14 @@ class Link:
     up: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LinkGone:
     """RTM_DELLINK: device `index` is gone (with its addresses)."""
 
     index: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AddressChange:
     """RTM_NEWADDR (`gone` False) or RTM_DELADDR (`gone` True) on device `index`."""
 
