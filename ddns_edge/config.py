@@ -15,7 +15,7 @@ import ipaddress
 import os
 from typing import Callable
 
-from ddns_edge import echo_wire, keys, names, uci
+from ddns_edge import echo_wire, files, keys, names, uci
 from ddns_edge.errors import ConfigError
 from ddns_edge.model import Agent, Config, EchoSource, Key, Record
 
@@ -37,17 +37,21 @@ LIST_OPTIONS = {"agent": ("echo",), "key": (), "record": ()}
 SECTION_TYPES = tuple(OPTIONS)
 
 _IFNAMSIZ = 16
+MAX_CONFIG = 1 << 20  # bytes: a config of thousands of records is far less
 
 
 ReadFile = Callable[[str], str]
 
 
 def load(path: str) -> Config:
-    """Read, check and parse the config at `path`; every failure is one ConfigError line."""
+    """Read, check and parse the config at `path`; every failure is one ConfigError line.
+    The file is read as files.read_regular reads: a FIFO, /dev/zero or a huge file is
+    refused at once, never waited on or loaded (for `check`, and for a reload of `run`,
+    which keeps the config it has)."""
     try:
-        with open(path, "rb") as f:
-            mode = os.fstat(f.fileno()).st_mode
-            data = f.read()
+        data, mode = files.read_regular(path, MAX_CONFIG)
+    except files.Unusable as e:
+        raise ConfigError(f"{e}; allowed: a uci config file, a regular file of at most {files.size_text(MAX_CONFIG)}", path) from None
     except OSError as e:
         raise ConfigError(f"cannot read the config file: {e.strerror or e}", path) from None
     sections = uci.parse(data, path)

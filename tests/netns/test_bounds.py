@@ -6,12 +6,13 @@ Memory is checked with generous bounds (RSS from /proc), never with timings.
 from __future__ import annotations
 
 import base64
+import os
 import signal
 import subprocess
 
 import pytest
 
-from tests.netns.agentlib import Daemon, record, wait_dig, wait_for, write_config
+from tests.netns.agentlib import Daemon, ddns_edge, record, wait_dig, wait_for, write_config
 
 WHERE = dict(zone="example.com", server="192.0.2.53")
 
@@ -62,6 +63,33 @@ def test_an_unusable_state_dir_never_stops_updates(world, tmp_path, how):
             assert agent.log().count("not written") == 1  # said once, not at every write
     finally:
         subprocess.run(["umount", str(mnt)], check=True)
+
+
+def test_a_fifo_in_the_configs_place_is_refused_at_reload_and_the_old_config_kept(world, tmp_path):
+    """A FIFO swapped in before SIGHUP used to leave `run` blocked in open() for good."""
+    conf = conf_for(world, tmp_path)
+    with Daemon(world, conf) as agent:
+        wait_dig(world, "www.example.com", "A", ["198.51.100.2"])
+        os.unlink(conf)
+        os.mkfifo(conf, 0o600)
+        agent.signal(signal.SIGHUP)
+        agent.wait_log("config not reloaded, the old one stays in use")
+        assert "not a regular file (a FIFO)" in agent.log()
+        world.set_wan("198.51.100.8/24")
+        wait_dig(world, "www.example.com", "A", ["198.51.100.8"])
+
+
+def test_a_fifo_as_the_state_file_is_ignored_and_rebuilt(world, tmp_path):
+    """It used to stop `run` before its first update (and hang `status`)."""
+    (tmp_path / "state").mkdir()
+    os.mkfifo(tmp_path / "state" / "state.json", 0o600)
+    conf = conf_for(world, tmp_path)
+    with Daemon(world, conf) as agent:
+        wait_dig(world, "www.example.com", "A", ["198.51.100.2"])
+        assert "not a regular file (a FIFO)); ignored, a new one will be written" in agent.log()
+        wait_for(lambda: (tmp_path / "state" / "state.json").is_file(), what="state.json rebuilt")
+        status = ddns_edge(world, conf, "status")
+        assert status.returncode == 0 and "www.example.com A: 198.51.100.2" in status.stdout, status.stderr
 
 
 def flood(world, rounds):

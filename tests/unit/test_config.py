@@ -416,13 +416,22 @@ def test_load_key_file_missing(tmp_path):
     assert str(info.value).startswith(f"{path}:2: option file: cannot read {tmp_path}/none.key: No such file or directory")
 
 
-@pytest.mark.parametrize("make,reason", [(lambda p: None, "No such file or directory"), (lambda p: os.mkdir(p), "Is a directory")])
-def test_load_unreadable_config(tmp_path, make, reason):
+ALLOWED_FILE = "; allowed: a uci config file, a regular file of at most 1 MiB"
+
+
+@pytest.mark.parametrize("make, reason", [
+    (lambda p: None, "cannot read the config file: No such file or directory"),
+    (os.mkdir, "not a regular file (a directory)" + ALLOWED_FILE),
+    (lambda p: os.mkfifo(p, 0o600), "not a regular file (a FIFO)" + ALLOWED_FILE),  # used to hang check and a reload
+    (lambda p: os.symlink("/dev/zero", p), "not a regular file (a character device)" + ALLOWED_FILE),  # used to eat all memory
+    (lambda p: p.write_bytes(b"# padding\n" * 110_000), "larger than 1 MiB" + ALLOWED_FILE),
+], ids=["missing", "directory", "fifo", "/dev/zero", "2 MB"])
+def test_load_refuses_what_is_not_a_config_file_at_once(tmp_path, hang_guard, make, reason):
     path = tmp_path / "ddns-edge"
     make(path)
     with pytest.raises(ConfigError) as info:
         config.load(str(path))
-    assert str(info.value) == f"{path}: cannot read the config file: {reason}"
+    assert str(info.value) == f"{path}: {reason}"
 
 
 def test_load_reports_syntax_error_with_line(tmp_path):
