@@ -222,13 +222,33 @@ def _agent(s: _Section) -> Agent:
         echo_quorum = s.integer("echo_quorum", None, 1, len(echo), f" (of {len(echo)} echo sources)")
     return Agent(
         log_level=s.choice("log_level", LOG_LEVELS, "info"),
-        state_dir=s.absolute_path("state_dir", Agent.state_dir),
+        state_dir=_state_dir(s),
         echo=echo,
         echo_interval=s.integer("echo_interval", Agent.echo_interval, *ECHO_INTERVAL_RANGE, " seconds"),
         echo_quorum=echo_quorum,
         hook=s.absolute_path("hook", None),
         hook_timeout=s.integer("hook_timeout", Agent.hook_timeout, 1, 3600, " seconds"),
     )
+
+
+# Where state may live: a directory of the agent's own below these (tmpfs on OpenWrt and on
+# most Linux systems: no flash wear). The OpenWrt init script creates it for user ddns-edge
+# and never takes over one that exists and is not the agent's: a shared directory such as
+# /tmp itself is refused here, before the script would meet it.
+STATE_ROOTS = ("/var/run", "/run", "/tmp")
+
+
+def _state_dir(s: _Section) -> str:
+    v = s.get("state_dir")
+    if v is None:
+        return Agent.state_dir
+    path = s.absolute_path("state_dir", None)
+    parts = path.rstrip("/").split("/")[1:]
+    below = next((len(root.split("/")) - 1 for root in STATE_ROOTS if path.startswith(root + "/")), None)
+    if below is None or len(parts) <= below or any(p in ("", ".", "..") or not p.isprintable() for p in parts):
+        raise s.error(v, "state_dir", f"{_show(v.value)} is not a directory of the agent's own below {_or(STATE_ROOTS)}; "
+                      "allowed: e.g. '/var/run/ddns-edge' (the init script creates it for the agent, and never takes over one that is not the agent's)")
+    return path.rstrip("/")
 
 
 def _echo_source(s: _Section, v: uci.Value) -> EchoSource:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import os
+import pwd
 import re
 import shutil
 import subprocess
@@ -177,12 +178,12 @@ class Procd:
         self.agent.chmod(0o755)
         (tmp / "stubs.sh").write_text(STUBS)
 
-    def run(self, function, **env):
+    def run(self, function, run_user="ddns-edge", **env):
         self.calls.write_text("")
         script = (
             f'. "{self.tmp}/stubs.sh"\n'
             f'. "{INIT}"\n'
-            f'PROG="{self.agent}"; CONFIG="{self.config}"; KEY_DIR="{self.key_dir}"\n'
+            f'PROG="{self.agent}"; CONFIG="{self.config}"; KEY_DIR="{self.key_dir}"; RUN_USER="{run_user}"\n'
             f"{function}\n"
         )
         full_env = dict(os.environ, CALLS=str(self.calls), **{k: str(v) for k, v in env.items()})
@@ -237,9 +238,9 @@ def test_start_lets_the_agents_group_read_the_config_and_keys(procd):
     assert rc == 0
     state = procd.tmp / "state"
     expected = [
-        f"mkdir -p {state}",
+        f"mkdir -p {procd.tmp}",
+        f"mkdir -m 0750 {state}",
         f"chown ddns-edge:ddns-edge {state}",
-        f"chmod 0750 {state}",
         f"chgrp ddns-edge {procd.config}",
         f"chmod g+r,g-w {procd.config}",
         f"chgrp ddns-edge {procd.key_dir}",
@@ -249,6 +250,35 @@ def test_start_lets_the_agents_group_read_the_config_and_keys(procd):
     ]
     touched = [c for c in calls if c.split()[0] in ("mkdir", "chown", "chgrp", "chmod")]
     assert touched == expected  # the symlink is left alone; others are never given access
+
+
+def state_dir_calls(calls, state):
+    return [c for c in calls if c.split()[0] in ("mkdir", "chown", "chmod", "chgrp") and str(state) in c.split()]
+
+
+@pytest.mark.parametrize("make", [
+    lambda p: p.mkdir(mode=0o1777),  # a shared directory, as /tmp is
+    lambda p: p.mkdir(mode=0o755),  # someone else's
+    lambda p: p.symlink_to(p.parent / "keys"),  # a link, even to a directory
+], ids=["shared", "someone else's", "link"])
+def test_start_never_takes_over_a_state_dir_that_is_not_the_agents(procd, make):
+    """With state_dir '/tmp' the script used to make a mode-1777 directory ddns-edge's, 0750."""
+    state = procd.tmp / "state"
+    make(state)
+    rc, calls, err = procd.run("start_service", run_user="nobody")
+    assert rc == 0, err
+    assert state_dir_calls(calls, state) == []
+    assert any(c.startswith(f"logger -t ddns-edge -p daemon.warning -- state_dir {state} exists and is not nobody's: left as it is") for c in calls)
+    assert "procd_open_instance " in calls  # the agent still runs: no state file never stops updates
+
+
+def test_start_uses_a_state_dir_that_is_the_agents_as_it_is(procd):
+    state = procd.tmp / "state"
+    state.mkdir(mode=0o750)
+    user = pwd.getpwuid(os.getuid()).pw_name  # the owner of what this test makes
+    rc, calls, err = procd.run("start_service", run_user=user)
+    assert rc == 0 and "exists and is not" not in err
+    assert state_dir_calls(calls, state) == []
 
 
 def test_start_with_the_default_config_starts_nothing(procd, tmp_path):

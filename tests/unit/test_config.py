@@ -215,6 +215,8 @@ ERRORS = [
     # agent
     ("log level", "config agent\n\toption log_level 'verbose'\n", 2, ["option log_level: 'verbose' is not allowed", "allowed: debug | info | notice | warning | error"]),
     ("state_dir relative", "config agent\n\toption state_dir 'run'\n", 2, ["option state_dir: 'run' is not an absolute path", "allowed: a path starting with /"]),
+    *(("state_dir " + d, f"config agent\n\toption state_dir '{d}'\n", 2, [f"option state_dir: '{d}' is not a directory of the agent's own below /var/run | /run | /tmp", "allowed: e.g. '/var/run/ddns-edge'"])
+      for d in ("/tmp", "/tmp/", "/var/run", "/etc/ddns-edge", "/tmp/../etc", "/var/run//x", "/runaway/x", "/tmp/./x")),
     ("hook relative", "config agent\n\toption hook 'hook.sh'\n", 2, ["option hook:", "allowed: a path starting with /"]),
     ("echo interval low", "config agent\n\toption echo_interval '5'\n", 2, ["option echo_interval: 5 is out of range", "allowed: a whole number 10..86400 seconds"]),
     ("echo interval not a number", "config agent\n\toption echo_interval '5m'\n", 2, ["'5m' is not a whole number", "10..86400"]),
@@ -473,3 +475,14 @@ def test_any_config_gives_config_or_config_error(text):
         for r in cfg.records:
             assert r.key in cfg.keys
         assert S256 not in repr(cfg)
+
+
+@pytest.mark.parametrize("given, taken", [
+    ("/var/run/ddns-edge", "/var/run/ddns-edge"),
+    ("/run/ddns-edge", "/run/ddns-edge"),
+    ("/tmp/run/ddns-edge/", "/tmp/run/ddns-edge"),
+    ("/tmp/a b/ddns", "/tmp/a b/ddns"),
+])
+def test_state_dir_is_a_directory_of_its_own_below_a_tmpfs_root(given, taken):
+    cfg = config.parse(f"config agent\n\toption state_dir '{given}'\n", "/etc/config/ddns-edge")
+    assert cfg.agent.state_dir == taken
