@@ -358,8 +358,9 @@ def _device(s: _Section) -> str | None:
     if v is None:
         return None
     text = v.value
-    if len(text) >= _IFNAMSIZ or text in (".", "..") or any(c in "/:" or c.isspace() or not c.isprintable() for c in text):
-        raise s.error(v, "device", f"{_show(text)} is not a kernel interface name; allowed: 1..15 characters without '/', ':' or spaces, e.g. 'pppoe-wan' or 'eth1'")
+    # the kernel counts bytes: IFNAMSIZ (16) with the final NUL
+    if len(text.encode()) >= _IFNAMSIZ or text in (".", "..") or any(c in "/:" or c.isspace() or not c.isprintable() for c in text):
+        raise s.error(v, "device", f"{_show(text)} is not a kernel interface name; allowed: 1..15 bytes (in UTF-8) without '/', ':' or spaces, e.g. 'pppoe-wan' or 'eth1'")
     return text
 
 
@@ -382,9 +383,9 @@ def _server(s: _Section) -> str | None:
     except ValueError:
         pass
     try:
-        return names.check(text, 1, False)
-    except ValueError:
-        raise s.error(v, "server", f"{_show(v.value)} is neither an IP address nor a host name; allowed: e.g. '192.0.2.53', '2001:db8::53' or 'ns1.example.com' (the port goes in option port)") from None
+        return names.check_host(text)
+    except ValueError as e:
+        raise s.error(v, "server", f"{_show(v.value)} is neither an IP address nor a host name ({e}); allowed: e.g. '192.0.2.53', '2001:db8::53' or 'ns1.example.com' (the port goes in option port)") from None
 
 
 def _record_key(s: _Section, key_ids: list[str]) -> str:

@@ -79,7 +79,7 @@ def _parse_http(text: str, scheme: str, shown: str) -> EchoSource:
         raise ValueError(f"the {scheme} URL has a bad port or host") from None
     if not host:
         raise ValueError(f"the {scheme} URL has no host")
-    if ip_literal(host) is None and not names.is_valid(host):
+    if ip_literal(host) is None and not names.is_host(host):
         raise ValueError(f"the host in the {scheme} URL is neither an IP address nor a valid host name (use the xn-- form for international names)")
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     auth = (unquote(parts.username or ""), unquote(parts.password or "")) if parts.username is not None else None
@@ -119,7 +119,7 @@ def _server(text: str) -> tuple[str, int] | None:
         host, port = text, 53
     if not host or not 0 < port < 65536:
         return None
-    if ip_literal(host) is None and (":" in host or not names.is_valid(host)):
+    if ip_literal(host) is None and (":" in host or not names.is_host(host)):
         return None
     return host, port
 

@@ -86,7 +86,7 @@ def sync(config: Config, wanted: Mapping[Record, str], targets: Targets,
                 continue
             targets.once.forget(record.label)
             if result.changed:
-                report.landed(record.name, record.type, result.old.rdatas, wanted[record])
+                report.landed(record.name, record.type, result.old.rdatas, wanted[record], result.old.ttl, record.ttl)
             else:
                 report.already(record.name, record.type, wanted[record])
             outcomes[record] = Outcome(wanted[record], result.changed, result.old)

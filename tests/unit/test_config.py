@@ -165,6 +165,8 @@ def test_booleans(value, expected):
         ("name", "_acme-challenge.example.com", "name", "_acme-challenge.example.com"),
         ("device", "br-lan.10", "device", "br-lan.10"),
         ("device", "abcdefghijklmno", "device", "abcdefghijklmno"),
+        ("device", "\u00e4" * 7 + "x", "device", "\u00e4" * 7 + "x"),  # 15 bytes
+        ("server", "ns1.123.example", "server", "ns1.123.example"),
     ],
 )
 def test_record_values(option, value, field, expected):
@@ -256,7 +258,10 @@ ERRORS = [
     ("record no device", KEY + "config record 'r'\n\toption name 'a.example.com'\n", 3, ["config record 'r' needs option device", "or option interface", "allowed without them: option source 'echo'"]),
     ("record interface source needs device", KEY + "config record 'r'\n\toption name 'a.example.com'\n\toption source 'interface'\n", 3, ["needs option device"]),
     ("record device and interface", KEY + RECORD + "\toption interface 'wan'\n", 6, ["has both option device and option interface", "allowed: one of them"]),
-    ("device too long", KEY + RECORD.replace("pppoe-wan", "abcdefghijklmnop"), 5, ["option device: 'abcdefghijklmnop' is not a kernel interface name", "allowed: 1..15 characters without '/', ':' or spaces"]),
+    ("device too long", KEY + RECORD.replace("pppoe-wan", "abcdefghijklmnop"), 5, ["option device: 'abcdefghijklmnop' is not a kernel interface name", "allowed: 1..15 bytes (in UTF-8) without '/', ':' or spaces"]),
+    ("device of 16 bytes in 8 characters", KEY + RECORD.replace("pppoe-wan", "\u00e4" * 8), 5, ["option device: '\u00e4\u00e4\u00e4\u00e4\u00e4\u00e4\u00e4\u00e4' is not a kernel interface name", "1..15 bytes"]),
+    *((f"server {a}", KEY + RECORD + f"\toption server '{a}'\n", 6, [f"option server: '{a}' is neither an IP address nor a host name (it ends in a label of digits only", "'192.0.2.53'"])
+      for a in ("1.2.3.4.5", "192.0.2.300", "ns1.123")),
     ("device with slash", KEY + RECORD.replace("pppoe-wan", "eth0/1"), 5, ["is not a kernel interface name"]),
     ("device with space", KEY + RECORD.replace("pppoe-wan", "eth 0"), 5, ["is not a kernel interface name"]),
     ("device dot", KEY + RECORD.replace("pppoe-wan", ".."), 5, ["is not a kernel interface name"]),

@@ -66,6 +66,8 @@ def test_parse_source(text, kind, shown, host, port, target, applies4, applies6)
         ("https:ip.example", "has no host"),
         ("http://h\u00e9.example/", "neither an IP address nor a valid host name"),
         ("http://bad_host-.example/", "neither an IP address nor a valid host name"),
+        ("http://1.2.3.4.5/", "neither an IP address nor a valid host name"),
+        ("dns://192.0.2.300/whoami.test", "the server of the dns echo source"),
         ("http://h.example/a b", "must not hold spaces"),
         ("dns://ns.example:99999/x", "the server of the dns echo source"),
         ("dns://ns.example:x/whoami.test", "the server of the dns echo source"),

@@ -58,6 +58,15 @@ def test_one_call_per_zone_server_and_key(oplog):
     assert "www.example.com A: now 198.51.100.2 (was 192.0.2.9)" in oplog.text
 
 
+def test_a_ttl_only_correction_is_said_as_a_ttl_change(oplog):
+    """It used to read "now 198.51.100.2 (was 198.51.100.2)"."""
+    server = Server(**{"www.example.com": {"changed": True, "old": Current(frozenset({"198.51.100.2"}), 300)}})
+    out = sync(CFG, {WWW: "198.51.100.2"}, Targets(discover([])), server)
+    assert out[WWW].ok and out[WWW].changed
+    assert "www.example.com A: TTL now 60 (was 300); the address 198.51.100.2 is unchanged" in oplog.text
+    assert "(was 198.51.100.2)" not in oplog.text
+
+
 def test_already_right_is_said_and_sends_nothing_more(oplog):
     server = Server(**{"www.example.com": {"changed": False, "old": Current(frozenset({"198.51.100.2"}), 60)}})
     out = sync(CFG, {WWW: "198.51.100.2"}, Targets(discover([])), server)
