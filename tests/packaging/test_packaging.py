@@ -14,6 +14,7 @@ import pwd
 import re
 import shutil
 import subprocess
+import sys
 import tarfile
 import time
 
@@ -807,3 +808,27 @@ def test_systemd_analyze_verify_has_nothing_to_say(tmp_path):
     unit.write_text(open(SERVICE).read().replace("/usr/bin/ddns-edge", "/bin/true"))  # verify wants the binary
     proc = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout + proc.stderr == "", proc.stdout + proc.stderr
+
+
+# --- building from a checkout -------------------------------------------------------------
+
+
+def test_building_from_a_checkout_leaves_nothing_untracked(tmp_path):
+    """`pip install .` builds with setuptools in the checkout: build/ (and *.egg-info) are
+    left behind, and git ignores them. Run here as pip runs it, on a copy of the checkout."""
+    copy = tmp_path / "checkout"
+    files = subprocess.run(["git", "-C", ROOT, "ls-files", "-z"], capture_output=True, text=True, check=True).stdout.split("\0")
+    for name in filter(None, files):
+        if os.path.isfile(os.path.join(ROOT, name)):
+            os.makedirs(copy / os.path.dirname(name), exist_ok=True)
+            shutil.copy2(os.path.join(ROOT, name), copy / name)
+    git = ["git", "-C", str(copy), "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "checkout"], check=True)
+    build = subprocess.run([sys.executable, "-c", "import setuptools; setuptools.setup()", "-q", "egg_info", "build"],
+                           cwd=copy, capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr
+    assert (copy / "build" / "lib" / "ddns_edge" / "cli.py").is_file()
+    status = subprocess.run([*git, "status", "--porcelain", "--untracked-files=all"], capture_output=True, text=True, check=True)
+    assert status.stdout == "", status.stdout
