@@ -213,7 +213,7 @@ def _agent(s: _Section) -> Agent:
     echo_values = list(s.raw.lists.get("echo", []))
     if s.get("echo") is not None:
         echo_values.append(s.get("echo"))
-    echo = tuple(_echo_source(s, v) for v in echo_values)
+    echo = tuple(_echo_source(s, v, n) for n, v in enumerate(echo_values, 1))
     quorum = s.get("echo_quorum")
     echo_quorum = None
     if quorum is not None:
@@ -251,11 +251,11 @@ def _state_dir(s: _Section) -> str:
     return path.rstrip("/")
 
 
-def _echo_source(s: _Section, v: uci.Value) -> EchoSource:
+def _echo_source(s: _Section, v: uci.Value, position: int) -> EchoSource:
     """echo_wire's own parser, so that `check` refuses what a round would; the value is not
     repeated (a URL may hold a password)."""
     try:
-        return echo_wire.parse_source(v.value)
+        return echo_wire.parse_source(v.value, position)
     except ValueError as e:
         raise ConfigError(f"echo: {e}; {echo_wire.ALLOWED}", s.path, v.line) from None
 

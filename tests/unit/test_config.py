@@ -84,7 +84,7 @@ config record
         agent=Agent(
             log_level="notice",
             state_dir="/tmp/ddns",
-            echo=tuple(map(parse_source, ("https://ip.example.net/", "dns://192.0.2.1/whoami.example.net/TXT", "exec:ssh host 'echo $SSH_CONNECTION'"))),
+            echo=tuple(map(parse_source, ("https://ip.example.net/", "dns://192.0.2.1/whoami.example.net/TXT", "exec:ssh host 'echo $SSH_CONNECTION'"), (1, 2, 3))),
             echo_interval=600,
             echo_quorum=2,
             hook="/etc/ddns-edge/on-change",
