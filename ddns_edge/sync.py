@@ -19,7 +19,7 @@ from ddns_edge import dnsupdate, report
 from ddns_edge.errors import UpdateError
 from ddns_edge.model import Config, Key, Outcome, Record
 
-SyncZone = Callable[[dnsupdate.Target, Key, list[dnsupdate.Want]], list[dnsupdate.Result]]
+SyncZone = Callable[[dnsupdate.Target, Key, list[dnsupdate.Want], float], list[dnsupdate.Result]]  # the last: the timeout
 
 
 class Targets:
@@ -61,8 +61,9 @@ class Targets:
 
 
 def sync(config: Config, wanted: Mapping[Record, str], targets: Targets,
-         sync_zone: SyncZone = dnsupdate.sync_zone) -> dict[Record, Outcome]:
-    """Update `wanted` ({Record: address}); returns {Record: Outcome}. Never raises UpdateError."""
+         sync_zone: SyncZone = dnsupdate.sync_zone, timeout: float = dnsupdate.TIMEOUT) -> dict[Record, Outcome]:
+    """Update `wanted` ({Record: address}), each exchange with a server taking at most
+    `timeout` seconds; returns {Record: Outcome}. Never raises UpdateError."""
     outcomes: dict[Record, Outcome] = {}
     groups: dict[tuple, list[Record]] = {}
     for record, address in wanted.items():
@@ -76,7 +77,7 @@ def sync(config: Config, wanted: Mapping[Record, str], targets: Targets,
     for (target, key_section), records in groups.items():
         key = config.keys[key_section]
         wants = [dnsupdate.Want(r.name, r.type, r.ttl, wanted[r]) for r in records]
-        results = sync_zone(target, key, wants)
+        results = sync_zone(target, key, wants, timeout)
         for error in dict.fromkeys(r.error for r in results if r.error):
             targets.say([rec for rec, r in zip(records, results, strict=True) if r.error == error], error)
         for record, result in zip(records, results, strict=True):
