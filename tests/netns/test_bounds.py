@@ -120,7 +120,8 @@ def test_thousands_of_addresses_at_once_give_their_memory_back(world, tmp_path):
     queue overflowing and every link and address read again each time): once they are
     gone, what they took is given back but for the allocator's slack (arenas that a few
     live objects keep). Before pyroute2's messages were freed as they were read and a
-    re-read stopped holding the view twice, this left 11 to 12 MB behind; now 4 to 6 MB."""
+    re-read stopped holding the view twice, this left 10.7 to 11.9 MB behind; now 3.9 to
+    7.8 MB (it varies with how often the queue overflows)."""
     def batch(verb):
         lines = [f"address {verb} 10.{77 + i // 62500}.{i // 250 % 250}.{i % 250 + 1}/32 dev wan0" for i in range(15_000)]
         world.ns_exec(world.rtr_ns, ["ip", "-batch", "-"], input="\n".join(lines) + "\n")
@@ -137,7 +138,7 @@ def test_thousands_of_addresses_at_once_give_their_memory_back(world, tmp_path):
             wait_dig(world, "www.example.com", "A", [f"198.51.100.{5 + i}"], timeout=120)
         after = rss_kib(agent.proc.pid)
         assert "overflowed (ENOBUFS)" in agent.log()
-        assert after - before < 8448, f"RSS {before} KiB before, {after} KiB after the churn"
+        assert after - before < 9216, f"RSS {before} KiB before, {after} KiB after the churn"
 
 
 def test_a_thousand_records_land_and_follow_a_change(world, tmp_path):
