@@ -16,7 +16,7 @@ import os
 import re
 from typing import Callable
 
-from ddns_edge import echo_wire, keys, names, uci
+from ddns_edge import echo_wire, files, keys, names, uci
 from ddns_edge.errors import ConfigError
 from ddns_edge.model import Agent, Config, EchoSource, Key, Record
 
@@ -38,17 +38,21 @@ LIST_OPTIONS = {"agent": ("echo",), "key": (), "record": ()}
 SECTION_TYPES = tuple(OPTIONS)
 
 _IFNAMSIZ = 16
+MAX_CONFIG = 1 << 20  # bytes: a config of thousands of records is far less
 
 
 ReadFile = Callable[[str], str]
 
 
 def load(path: str) -> Config:
-    """Read, check and parse the config at `path`; every failure is one ConfigError line."""
+    """Read, check and parse the config at `path`; every failure is one ConfigError line.
+    The file is read as files.read_regular reads: a FIFO, /dev/zero or a huge file is
+    refused at once, never waited on or loaded (for `check`, and for a reload of `run`,
+    which keeps the config it has)."""
     try:
-        with open(path, "rb") as f:
-            mode = os.fstat(f.fileno()).st_mode
-            data = f.read()
+        data, mode = files.read_regular(path, MAX_CONFIG)
+    except files.Unusable as e:
+        raise ConfigError(f"{e}; allowed: a uci config file, a regular file of at most {files.size_text(MAX_CONFIG)}", path) from None
     except OSError as e:
         raise ConfigError(f"cannot read the config file: {e.strerror or e}", path) from None
     sections = uci.parse(data, path)
@@ -210,7 +214,7 @@ def _agent(s: _Section) -> Agent:
     echo_values = list(s.raw.lists.get("echo", []))
     if s.get("echo") is not None:
         echo_values.append(s.get("echo"))
-    echo = tuple(_echo_source(s, v) for v in echo_values)
+    echo = tuple(_echo_source(s, v, n) for n, v in enumerate(echo_values, 1))
     quorum = s.get("echo_quorum")
     echo_quorum = None
     if quorum is not None:
@@ -219,7 +223,7 @@ def _agent(s: _Section) -> Agent:
         echo_quorum = s.integer("echo_quorum", None, 1, len(echo), f" (of {len(echo)} echo sources)")
     return Agent(
         log_level=s.choice("log_level", LOG_LEVELS, "info"),
-        state_dir=s.absolute_path("state_dir", Agent.state_dir),
+        state_dir=_state_dir(s),
         echo=echo,
         echo_interval=s.integer("echo_interval", Agent.echo_interval, *ECHO_INTERVAL_RANGE, " seconds"),
         echo_quorum=echo_quorum,
@@ -228,11 +232,31 @@ def _agent(s: _Section) -> Agent:
     )
 
 
-def _echo_source(s: _Section, v: uci.Value) -> EchoSource:
+# Where state may live: a directory of the agent's own below these (tmpfs on OpenWrt and on
+# most Linux systems: no flash wear). The OpenWrt init script creates it for user ddns-edge
+# and never takes over one that exists and is not the agent's: a shared directory such as
+# /tmp itself is refused here, before the script would meet it.
+STATE_ROOTS = ("/var/run", "/run", "/tmp")
+
+
+def _state_dir(s: _Section) -> str:
+    v = s.get("state_dir")
+    if v is None:
+        return Agent.state_dir
+    path = s.absolute_path("state_dir", None)
+    parts = path.rstrip("/").split("/")[1:]
+    below = next((len(root.split("/")) - 1 for root in STATE_ROOTS if path.startswith(root + "/")), None)
+    if below is None or len(parts) <= below or any(p in ("", ".", "..") or not p.isprintable() for p in parts):
+        raise s.error(v, "state_dir", f"{_show(v.value)} is not a directory of the agent's own below {_or(STATE_ROOTS)}; "
+                      "allowed: e.g. '/var/run/ddns-edge' (the init script creates it for the agent, and never takes over one that is not the agent's)")
+    return path.rstrip("/")
+
+
+def _echo_source(s: _Section, v: uci.Value, position: int) -> EchoSource:
     """echo_wire's own parser, so that `check` refuses what a round would; the value is not
     repeated (a URL may hold a password)."""
     try:
-        return echo_wire.parse_source(v.value)
+        return echo_wire.parse_source(v.value, position)
     except ValueError as e:
         raise ConfigError(f"echo: {e}; {echo_wire.ALLOWED}", s.path, v.line) from None
 
@@ -369,8 +393,9 @@ def _device(s: _Section) -> str | None:
     if v is None:
         return None
     text = v.value
-    if len(text) >= _IFNAMSIZ or text in (".", "..") or any(c in "/:" or c.isspace() or not c.isprintable() for c in text):
-        raise s.error(v, "device", f"{_show(text)} is not a kernel interface name; allowed: 1..15 characters without '/', ':' or spaces, e.g. 'pppoe-wan' or 'eth1'")
+    # the kernel counts bytes: IFNAMSIZ (16) with the final NUL
+    if len(text.encode()) >= _IFNAMSIZ or text in (".", "..") or any(c in "/:" or c.isspace() or not c.isprintable() for c in text):
+        raise s.error(v, "device", f"{_show(text)} is not a kernel interface name; allowed: 1..15 bytes (in UTF-8) without '/', ':' or spaces, e.g. 'pppoe-wan' or 'eth1'")
     return text
 
 
@@ -393,9 +418,9 @@ def _server(s: _Section) -> str | None:
     except ValueError:
         pass
     try:
-        return names.check(text, 1, False)
-    except ValueError:
-        raise s.error(v, "server", f"{_show(v.value)} is neither an IP address nor a host name; allowed: e.g. '192.0.2.53', '2001:db8::53' or 'ns1.example.com' (the port goes in option port)") from None
+        return names.check_host(text)
+    except ValueError as e:
+        raise s.error(v, "server", f"{_show(v.value)} is neither an IP address nor a host name ({e}); allowed: e.g. '192.0.2.53', '2001:db8::53' or 'ns1.example.com' (the port goes in option port)") from None
 
 
 def _record_key(s: _Section, key_ids: list[str]) -> str:

@@ -27,8 +27,13 @@ class View:
         self.went_up: set[str] = set()  # devices whose link came up since the caller last emptied it
 
     def reset(self, events: Iterable[KernelEvent]) -> set[str]:
-        """Replace the whole view with a dump; returns the devices that differ from before."""
-        before = self.all()
+        """Replace the whole view with a dump; returns the devices that differ from before.
+
+        What a record could care about in each device is kept as one compact string, and the
+        old tables are let go before the dump is folded in (as it comes): a re-read of
+        thousands of addresses never holds them twice, so the memory they took is reused
+        for the new view rather than added to."""
+        before = self._summary()
         went_up, self.went_up = self.went_up, set()
         first_seen = {(i, a): n.seen for i, table in self.neighbours.items() for a, n in table.items()}
         self.names, self.up, self.addrs, self.neighbours = {}, {}, {}, {}
@@ -38,10 +43,19 @@ class View:
             for address, n in table.items():
                 if (index, address) in first_seen:
                     table[address] = Neighbour(n.address, n.mac, n.usable, first_seen[(index, address)])
-        after = self.all()
+        after = self._summary()
         # a link came up when it was down or absent before the dump, not merely because the view was emptied
-        self.went_up = went_up | {n for n, d in after.items() if d.up and (before.get(n) is None or not before[n].up)}
-        return {n for n in before.keys() | after.keys() if _key(before.get(n)) != _key(after.get(n))}
+        self.went_up = went_up | {n for n, (up, *_) in after.items() if up and not (n in before and before[n][0])}
+        return {n for n in before.keys() | after.keys() if before.get(n) != after.get(n)}
+
+    def _summary(self) -> dict[str, tuple[bool, bytes, bytes, bytes]]:
+        """Each device by name: whether its link is up, and its addresses as a record sees them."""
+        out = {}
+        for index, name in self.names.items():
+            if name not in out:  # the first index, as index_of() finds it
+                out[name] = (self.up[index], *_fingerprint(self.addrs.get(index, {})),
+                             _neighbours_fingerprint(self.neighbours.get(index, {})))
+        return out
 
     def apply(self, event: KernelEvent) -> str | None:
         """Fold in one event; the name of the device it changed, or None."""
@@ -116,9 +130,19 @@ class View:
         return {name: self.device(name) for name in self.names.values()}
 
 
-def _key(device: Device | None):
-    """What of a device matters to a record: whether it exists, its link, its addresses' flags."""
-    if device is None:
-        return None
-    return (device.up, sorted((str(a.address), a.flags, a.preferred == 0) for a in device.addresses),
-            sorted((str(n.address), n.mac, n.usable) for n in device.neighbours))
+def _fingerprint(table: dict[IPAddress, Address]) -> tuple[bytes, bytes]:
+    """A device's IPv4 and IPv6 addresses as a record sees them (each address, its flags and
+    whether it is deprecated; not its lifetimes), as two strings of fixed-size items, sorted:
+    equal exactly when those are equal."""
+    out = (bytearray(), bytearray())
+    for n, version in enumerate((4, 6)):
+        for ip in sorted(ip for ip in table if ip.version == version):
+            a = table[ip]
+            out[n].extend(ip.packed + a.flags.to_bytes(4, "big") + (b"\1" if a.preferred == 0 else b"\0"))
+    return bytes(out[0]), bytes(out[1])
+
+
+def _neighbours_fingerprint(table: dict[IPAddress, Neighbour]) -> bytes:
+    """A device's neighbours as a record sees them (address, MAC, usable), sorted."""
+    return b"".join(sorted(ip.packed + bytes.fromhex(n.mac.replace(":", "")) + (b"\1" if n.usable else b"\0")
+                           for ip, n in table.items()))

@@ -28,9 +28,9 @@ import dns.rdatatype
 import dns.tsig
 import dns.update
 
+from ddns_edge import plan, report, updatewire
 from ddns_edge.errors import NO_ROUTE_ERRNOS, UpdateError
 from ddns_edge.model import Current, Key
-from ddns_edge import plan, updatewire
 from ddns_edge.plan import CAS_ATTEMPTS, Change, needs_change
 
 TIMEOUT = 5.0  # seconds for one exchange with the server
@@ -56,14 +56,26 @@ class Target:
 
 
 class Rejected(Exception):
-    """The server answered, but not with success (or not with a trusted answer)."""
+    """The server answered, but not with success (or not with a trusted answer).
 
-    def __init__(self, rcode: int, tsig_error: int = 0, server_time: int | None = None, detail: str = ""):
+    `ignored`: when no correctly signed answer came before the deadline, what came instead
+    (this answer among them), as the operator reads it; "" otherwise."""
+
+    def __init__(self, rcode: int, tsig_error: int = 0, server_time: int | None = None, detail: str = "", ignored: str = ""):
         super().__init__(dns.rcode.to_text(rcode))
         self.rcode = rcode
         self.tsig_error = tsig_error
         self.server_time = server_time
         self.detail = detail
+        self.ignored = ignored
+
+
+class NoAnswer(socket.timeout):
+    """No correctly signed answer before the deadline; `ignored`: what came instead ("" for nothing)."""
+
+    def __init__(self, ignored: str = ""):
+        super().__init__("no answer")
+        self.ignored = ignored
 
 
 def _absolute(name: str) -> dns.name.Name:
@@ -88,22 +100,27 @@ def exchange(request: dns.message.Message, target: Target, timeout: float = TIME
     """Send `request` to the target and return the verified answer.
 
     UDP, or TCP when the answer is truncated or the request too large for one datagram.
-    Raises Rejected for an answer that is not NOERROR (or NXDOMAIN for a query) or whose
-    signature does not hold, socket.timeout when nothing valid came back in time, and
-    OSError for network errors.
+    Over UDP, an answer that is not the server's correctly signed one (another ID or
+    question, garbage, no or a wrong signature, an unsigned error) is ignored and counted,
+    and the wait goes on until `timeout`, as dnspython's ignore_unexpected does: a forged
+    answer just before the real one does not end the exchange. Raises Rejected for an
+    answer that is not NOERROR (or NXDOMAIN for a query), or, at the deadline, for the most
+    telling of the answers ignored; NoAnswer (a socket.timeout) when nothing came that
+    answers the request; OSError for network errors.
     """
     wire = request.to_wire()
     deadline = time.monotonic() + timeout
-    raw = None
+    answer = None
+    ignored = _Ignored()
     if len(wire) <= MAX_UDP_REQUEST:
-        raw = _udp(wire, target, request, deadline)  # matched to the request there
-        if int.from_bytes(raw[2:4], "big") & dns.flags.TC:  # truncated: not trusted, ask again over TCP
-            raw = None
-    if raw is None:
+        answer = _udp(wire, target, request, deadline, ignored)  # None: truncated, ask again over TCP
+    if answer is None:
         raw = _tcp(wire, target, deadline)
         if not _matches(raw, request):
             raise Rejected(dns.rcode.FORMERR, detail="answer not correctly signed (it does not answer the request)")
-    answer = _verify(raw, request)
+        answer = _verify(raw, request)
+    if ignored:
+        report.log.warning("%s: %s before its correctly signed answer; someone else may be answering in its name", target, ignored)
     rcode = answer.rcode()
     if rcode == dns.rcode.NOERROR or (rcode == dns.rcode.NXDOMAIN and request.opcode() == 0):
         return answer
@@ -126,16 +143,20 @@ def interrupt_with(fd: int | None, check: Callable[[], None] | None = None) -> N
     _interrupt = None if fd is None else (fd, check)
 
 
-def _udp(wire: bytes, target: Target, request: dns.message.Message, deadline: float) -> bytes:
-    """Send over UDP and wait for the matching answer; resend from a fresh socket after 1 s,
-    2 s, ...: the answer to the first send may have gone to a WAN address that is gone."""
+def _udp(wire: bytes, target: Target, request: dns.message.Message, deadline: float,
+         ignored: _Ignored | None = None) -> dns.message.Message | None:
+    """Send over UDP and wait for the server's correctly signed answer (None: it came
+    truncated, ask over TCP); resend from a fresh socket after 1 s, 2 s, ...: the answer to
+    the first send may have gone to a WAN address that is gone. What is not that answer is
+    counted in `ignored` and waited past; at the deadline, `ignored.failure()` is raised."""
+    ignored = _Ignored() if ignored is None else ignored
     socks: list[socket.socket] = []
     try:
         next_send, interval = time.monotonic(), RETRANSMIT
         while True:
             now = time.monotonic()
             if now >= deadline:
-                raise socket.timeout
+                raise ignored.failure()
             if now >= next_send:
                 sock = socket.socket(_family(target.server), socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
                 socks.append(sock)
@@ -151,12 +172,60 @@ def _udp(wire: bytes, target: Target, request: dns.message.Message, deadline: fl
                     _interrupt[1]()
                     continue
                 raw = ready.recv(MAX_UDP)
-                if _matches(raw, request):
-                    return raw
-                # a wrong ID or question: not our answer; keep waiting for the real one
+                if not _matches(raw, request):
+                    ignored.unmatched += 1  # garbage, or another ID or question: not our answer
+                    continue
+                if int.from_bytes(raw[2:4], "big") & dns.flags.TC:
+                    return None  # truncated: not trusted, asked again over TCP
+                try:
+                    return _verify(raw, request)
+                except Rejected as e:
+                    ignored.unsigned.append(e)  # proves nothing; the server's own may be right behind it
     finally:
         for sock in socks:
             sock.close()
+
+
+@dataclass
+class _Ignored:
+    """What came back over UDP that was not the server's correctly signed answer."""
+
+    unmatched: int = 0  # not answering the request: garbage, another ID or question
+    unsigned: list[Rejected] = field(default_factory=list)  # answering it, without a valid signature
+
+    def __bool__(self) -> bool:
+        return bool(self.unmatched or self.unsigned)
+
+    def __str__(self) -> str:
+        parts = []
+        if self.unsigned:
+            kinds = ", ".join(dict.fromkeys(map(_unsigned_kind, self.unsigned)))
+            parts.append(f"{_answers(len(self.unsigned))} not correctly signed ({kinds})")
+        if self.unmatched:
+            parts.append(f"{_answers(self.unmatched)} not answering the request")
+        return "ignored " + " and ".join(parts)
+
+    def failure(self) -> Exception:
+        """What the deadline raises: NoAnswer when nothing answered the request, else the
+        most telling answer ignored (a TSIG error first: that is what the server says when
+        it does not take the key), carrying the count."""
+        if not self.unsigned:
+            return NoAnswer(str(self) if self else "")
+        telling = next((e for e in self.unsigned if e.tsig_error), self.unsigned[-1])
+        telling.ignored = str(self)
+        return telling
+
+
+def _unsigned_kind(e: Rejected) -> str:
+    if e.tsig_error:
+        return f"TSIG error {dns.rcode.to_text(e.tsig_error)}"
+    if e.rcode != dns.rcode.NOERROR:
+        return f"unsigned {dns.rcode.to_text(e.rcode)}"
+    return "NOERROR without a valid signature"
+
+
+def _answers(n: int) -> str:
+    return "1 answer" if n == 1 else f"{n} answers"
 
 
 def _drain(fd: int) -> None:
@@ -205,7 +274,7 @@ def _verify(raw: bytes, request: dns.message.Message) -> dns.message.Message:
     except dns.tsig.BadTime:
         unsigned = dns.message.from_wire(raw, keyring=False)
         raise Rejected(unsigned.rcode(), dns.rcode.BADTIME, _server_time(unsigned), "local check") from None
-    except (dns.tsig.BadSignature, dns.message.UnknownTSIGKey, dns.exception.FormError) as e:
+    except dns.exception.DNSException as e:  # a bad or no signature, another key or algorithm, a misplaced TSIG
         unsigned = dns.message.from_wire(raw, keyring=False)
         if unsigned.rcode() != dns.rcode.NOERROR:
             raise Rejected(unsigned.rcode(), 0, None, "unsigned") from None
@@ -420,7 +489,8 @@ def explain(error: Exception, what: str, action: str, target: Target, key: Key, 
     """One line: what failed, where, with which key (never its secret), and what to check."""
     head = f"{what}: {action} at {target} with key {key.name}"
     if isinstance(error, socket.timeout):
-        return f"{head}: no answer within {timeout:g} s; check that the server is up and reachable on port {target.port} (firewall, address)"
+        ignored = f" ({error.ignored})" if getattr(error, "ignored", "") else ""
+        return f"{head}: no answer within {timeout:g} s{ignored}; check that the server is up and reachable on port {target.port} (firewall, address)"
     if isinstance(error, ConnectionRefusedError):
         return f"{head}: connection refused; nothing listens on port {target.port} there: check the server address and port"
     if no_route(error):
@@ -438,9 +508,12 @@ def explain(error: Exception, what: str, action: str, target: Target, key: Key, 
         return f"{head}: clocks disagree (BADTIME): local time is {local}{server}; set the router's clock (NTP), routers without an RTC boot with a wrong one"
     if error.tsig_error:
         return f"{head}: TSIG error {dns.rcode.to_text(error.tsig_error)}"
-    if error.detail.startswith("answer not correctly signed"):
-        return f"{head}: {error.detail}; ignoring it: check the key, or who answers at that address"
-    advice = _ADVICE.get(error.rcode, "the server answered {rcode}")
+    if error.detail == "unsigned" or error.detail.startswith("answer not correctly signed"):
+        said = error.ignored or f"ignored {_unsigned_kind(error) if error.detail == 'unsigned' else error.detail}"
+        return (f"{head}: no correctly signed answer within {timeout:g} s; {said}: an answer to a signed request "
+                "that is not signed with its key proves nothing; check the key, or who answers at that address")
+    table = _READ_ADVICE if action != "update" else {}
+    advice = table.get(error.rcode) or _ADVICE.get(error.rcode, "the server answered {rcode}")
     return f"{head}: " + advice.format(rcode=dns.rcode.to_text(error.rcode), key=key.name, zone=target.zone, attempts=CAS_ATTEMPTS)
 
 
@@ -454,6 +527,13 @@ _ADVICE = {
     dns.rcode.SERVFAIL: "the server failed (SERVFAIL); see the server's log (zone not loaded, journal not writable?)",
     dns.rcode.NOTIMP: "the server does not implement dynamic update (NOTIMP); enable it for zone {zone}",
     dns.rcode.FORMERR: "the server could not parse the request (FORMERR)",
+}
+
+
+# A read (or check's signed query) refused is no update-policy matter: queries are refused
+# when the server does not serve the zone (it was removed, or it is the wrong server).
+_READ_ADVICE = {
+    dns.rcode.REFUSED: "refused (REFUSED): the server does not serve zone {zone} (removed, or not the zone's primary?); check option server and option zone",
 }
 
 

@@ -46,9 +46,9 @@ def strip_password(text: str) -> str:
     return m.group(1) + (user + "@" if user else "") + text[m.end():]
 
 
-def parse_source(text: str) -> EchoSource:
-    """Parse and check one echo source; ValueError says what is wrong (never repeating the
-    text: a URL may hold a password)."""
+def parse_source(text: str, position: int | None = None) -> EchoSource:
+    """Parse and check one echo source (the `position`-th of the config's list, from 1);
+    ValueError says what is wrong (never repeating the text: a URL may hold a password)."""
     text = text.strip()
     if not text:
         raise ValueError("empty echo source")
@@ -64,8 +64,22 @@ def parse_source(text: str) -> EchoSource:
         command = text[len("exec:"):].strip()
         if not command:
             raise ValueError("exec: needs a command")
-        return EchoSource(text, "exec", shown, command=command)
+        return EchoSource(text, "exec", exec_name(command, position), command=command)
     raise ValueError(f"unknown scheme {scheme + ':'!r}" if scheme.isalpha() and len(scheme) <= 10 else "not an echo source")
+
+
+def exec_name(command: str, position: int | None = None) -> str:
+    """How the log names an exec: source: the program's name and the source's place in the
+    list ('exec:ssh (echo source 3)'), never the command, which may hold a password."""
+    program = "command"
+    for word in command.split():
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", word):
+            continue  # VAR=value before the program
+        base = word.rsplit("/", 1)[-1]
+        if re.fullmatch(r"[A-Za-z0-9._+-]{1,32}", base):
+            program = base
+        break
+    return f"exec:{program}" + (f" (echo source {position})" if position else "")
 
 
 def _parse_http(text: str, scheme: str, shown: str) -> EchoSource:
@@ -79,7 +93,7 @@ def _parse_http(text: str, scheme: str, shown: str) -> EchoSource:
         raise ValueError(f"the {scheme} URL has a bad port or host") from None
     if not host:
         raise ValueError(f"the {scheme} URL has no host")
-    if ip_literal(host) is None and not names.is_valid(host):
+    if ip_literal(host) is None and not names.is_host(host):
         raise ValueError(f"the host in the {scheme} URL is neither an IP address nor a valid host name (use the xn-- form for international names)")
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     auth = (unquote(parts.username or ""), unquote(parts.password or "")) if parts.username is not None else None
@@ -119,7 +133,7 @@ def _server(text: str) -> tuple[str, int] | None:
         host, port = text, 53
     if not host or not 0 < port < 65536:
         return None
-    if ip_literal(host) is None and (":" in host or not names.is_valid(host)):
+    if ip_literal(host) is None and (":" in host or not names.is_host(host)):
         return None
     return host, port
 
@@ -323,13 +337,13 @@ def parse_dns(wire: bytes, query_id: int, qname: str, rtype: str, family: int) -
     return check(distinct[0], family)
 
 
-def parse_exec(output: bytes, status: int | None, family: int, errors: bytes = b"") -> Answer:
-    """A command's result: exit status 0 and an address as the first address in its output."""
+def parse_exec(output: bytes, status: int | None, family: int) -> Answer:
+    """A command's result: exit status 0 and an address as the first address in its output.
+    Nothing it printed is repeated (a command's output may hold a secret)."""
     if status is None:
         return reject("did not finish in time")
     if status != 0:
-        said = errors.strip().splitlines()[-1:] or [b""]
-        return reject(f"exited with status {status}" + (f": {_show(said[0], 120)}" if said[0] else ""))
+        return reject(f"exited with status {status} (its output is not logged: run it by hand to see why)")
     if len(output) > MAX_BODY:
         return reject(f"printed more than {MAX_BODY} bytes")
     for token in output.split():
@@ -338,4 +352,4 @@ def parse_exec(output: bytes, status: int | None, family: int, errors: bytes = b
             return check(address, family)
     if not output.strip():
         return reject("printed nothing")
-    return reject(f"printed no address: {_show(output.strip())}")
+    return reject(f"printed no address ({len(output.strip())} bytes, not logged)")

@@ -24,7 +24,7 @@ import shlex
 import stat
 from typing import NamedTuple
 
-from ddns_edge import names, uci
+from ddns_edge import files, names, uci
 from ddns_edge.errors import ConfigError
 
 # The TSIG HMAC algorithms, with their digest size in bytes (keygen draws secrets that long,
@@ -103,19 +103,11 @@ def check_mode(path: str, mode: int) -> None:
 
 
 def read_key_file(path: str) -> str:
-    """Read a key file: OSError when it cannot be read, ConfigError for its mode or bytes."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # NONBLOCK: a FIFO must not hang us
+    """Read a key file: OSError when it cannot be read, ConfigError for its kind, mode, size or bytes."""
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise ConfigError(f"not a regular file; allowed: {FORMATS}", path)
-        check_mode(path, st.st_mode)
-        with open(fd, "rb", closefd=False) as f:
-            data = f.read(MAX_KEY_FILE + 1)
-    finally:
-        os.close(fd)
-    if len(data) > MAX_KEY_FILE:
-        raise ConfigError(f"too large for a key file (more than {MAX_KEY_FILE // 1024} KiB); allowed: {FORMATS}", path)
+        data, _ = files.read_regular(path, MAX_KEY_FILE, check=lambda mode: check_mode(path, mode))
+    except files.Unusable as e:
+        raise ConfigError(f"{e}; allowed: {FORMATS}", path) from None
     return uci.decode(data, path, "key file")
 
 

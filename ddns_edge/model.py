@@ -28,7 +28,8 @@ FOREVER = 0xFFFFFFFF  # the kernel's "infinite" address lifetime
 @dataclass(frozen=True)
 class EchoSource:
     """One echo source, parsed and checked (echo_wire.parse_source). `shown` is how the log
-    names it: the URL without its password."""
+    names it: the URL without its password; for exec:, the program and the source's place
+    in the list, never the command."""
 
     text: str = field(repr=False)  # as configured: may hold a password, never shown
     kind: str  # http | https | dns | exec
@@ -39,7 +40,7 @@ class EchoSource:
     auth: tuple[str, str] | None = field(default=None, repr=False)  # http(s): user, password
     name: str = ""  # dns: the name to ask
     rtype: str | None = None  # dns: A | AAAA | TXT; None: the record's own type
-    command: str = ""  # exec
+    command: str = field(default="", repr=False)  # exec: may hold a password, never shown
 
     def __str__(self) -> str:
         return self.shown
@@ -110,7 +111,7 @@ class Config:
 # ------------------------------------------------------------------ the kernel
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Address:
     """One address of an interface, as the kernel reports it."""
 
@@ -125,7 +126,7 @@ class Address:
         return self.address.version
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Link:
     """RTM_NEWLINK: device `index` is called `name`; `up`: IFF_UP and IFF_RUNNING."""
 
@@ -134,14 +135,14 @@ class Link:
     up: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LinkGone:
     """RTM_DELLINK: device `index` is gone (with its addresses)."""
 
     index: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AddressChange:
     """RTM_NEWADDR (`gone` False) or RTM_DELADDR (`gone` True) on device `index`."""
 

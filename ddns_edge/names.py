@@ -42,6 +42,24 @@ def check(text: str, min_labels: int = 1, wildcard: bool = False) -> str:
     return name
 
 
+def check_host(text: str) -> str:
+    """A host name: check(), and a last label that is not all digits. No top-level domain is
+    numeric (RFC 3696 2), so '1.2.3.4.5' or '192.0.2.300' is a mistyped address; taken as a
+    name it would only fail later, after a wait on the resolver."""
+    name = check(text)
+    if name.rsplit(".", 1)[-1].isdigit():
+        raise ValueError("it ends in a label of digits only, which no host name does (a mistyped IP address?)")
+    return name
+
+
+def is_host(text: str) -> bool:
+    try:
+        check_host(text)
+    except ValueError:
+        return False
+    return True
+
+
 def is_valid(text: str, min_labels: int = 1) -> bool:
     try:
         check(text, min_labels)

@@ -11,7 +11,6 @@ import logging
 import sys
 from typing import Callable, Hashable
 
-from ddns_edge.model import Current
 
 NOTICE = 25
 logging.addLevelName(NOTICE, "NOTICE")
@@ -83,11 +82,12 @@ def notice(message: str, *args) -> None:
     log.log(NOTICE, message, *args)
 
 
-def landed(name: str, rtype: str, old: Current, new: str, ttl: int) -> None:
-    if old.rdatas == frozenset({new}):  # only the TTL was not as configured
-        notice("%s %s: TTL now %d (was %s); still %s", name, rtype, ttl, old.ttl, new)
+def landed(name: str, rtype: str, old: frozenset[str], new: str, old_ttl: int | None = None, ttl: int | None = None) -> None:
+    """A change that landed; one that only corrected the TTL says so (not "now X (was X)")."""
+    if old == frozenset({new}) and ttl is not None and old_ttl != ttl:
+        notice("%s %s: TTL now %d (was %s); the address %s is unchanged", name, rtype, ttl, old_ttl, new)
         return
-    was = ", ".join(sorted(old.rdatas)) if old.rdatas else "nothing"
+    was = ", ".join(sorted(old)) if old else "nothing"
     notice("%s %s: now %s (was %s)", name, rtype, new, was)
 
 

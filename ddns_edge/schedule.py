@@ -23,6 +23,7 @@ and plain queries for what holds now.
     reload(config, now)             a new config: unchanged records keep what is known
 
     due(now) -> Due        what to do now: networks to ask, echo rounds, records to sync, hooks to kill
+    timeout(records)       how long each exchange of a sync of those records may take
     deadline() -> float    when something is due next; None when nothing is pending
     take_rows(now, wall)   the state file's rows when they changed, else None
     take_notes()           what to tell the operator, as (level, line)
@@ -41,7 +42,8 @@ What each input re-decides (the table the methods below keep):
     a sync landed                       confirmed, and known: the next change swaps from it
                                         without reading (one message); a hook when it changed
     a sync failed (or timed out)        not known: read first next time; retried after backoff
-                                        (1 s doubling to 300 s, +-20 %)
+                                        (1 s doubling to 300 s, +-20 %), each exchange of the
+                                        retry given longer (5 s doubling to 20 s)
     a sync failed for want of a route   no backoff, no error: tried again when a route or an
       or a source address               address comes (DHCP clients and pppd add the route a
                                         moment after the address); an error after 10 s
@@ -84,6 +86,9 @@ from ddns_edge import report
 from ddns_edge.detect import detect, echo_key, echo_label
 from ddns_edge.model import Agreement, Config, Current, Detection, Device, EchoKey, Outcome, Record, Wanted
 
+EXCHANGE_TIMEOUT_FIRST = 5.0  # seconds one exchange with the server may take, at first
+EXCHANGE_TIMEOUT_CAP = 20.0  # ... growing with the failures in a row, up to this
+
 BACKOFF_FIRST = 1.0  # seconds before the first retry
 BACKOFF_CAP = 300.0  # never wait longer than five minutes
 BACKOFF_JITTER = 0.2  # +-20 %, so that routers that lost the server together do not return together
@@ -100,6 +105,13 @@ def backoff(failures: int, rand: float) -> float:
         return 0.0
     base = min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** min(failures - 1, 30))
     return min(BACKOFF_CAP, base * (1 - BACKOFF_JITTER + 2 * BACKOFF_JITTER * rand))
+
+
+def exchange_timeout(failures: int) -> float:
+    """Seconds one exchange with the server may take after `failures` failures in a row:
+    5, 10, then 20 at most. A server slower than 5 s gets through at a retry, and one that
+    does not answer holds the loop no longer than the cap."""
+    return min(EXCHANGE_TIMEOUT_CAP, EXCHANGE_TIMEOUT_FIRST * 2 ** min(max(failures, 0), 10))
 
 
 def echo_delay(agreed: bool, failures: int, interval: float, rand: float) -> float:
@@ -374,6 +386,11 @@ class Schedule:
                 sync[t.record] = Wanted(wanted or t.confirmed, None)  # read it: set back what a late copy changed
         kill = tuple(pid for pid, at in self.hooks.items() if at <= now)
         return Due(tuple(sorted(self.to_ask)), echo, sync, kill)
+
+    def timeout(self, records: Collection[Record]) -> float:
+        """How long each exchange of a sync of `records` may take: by the most failures in a
+        row among them (exchange_timeout)."""
+        return exchange_timeout(max((t.failures for t in self.tracks.values() if t.record in records), default=0))
 
     @property
     def follows_neighbours(self) -> bool:

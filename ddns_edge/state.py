@@ -3,6 +3,13 @@
 Written atomically (a temporary file renamed over the old one) in state_dir, which on
 OpenWrt is tmpfs, so no flash wear. A state_dir that is full or read-only never stops
 updates: the failure is logged once and the agent goes on.
+
+Whoever else may write in state_dir cannot turn a write into one of theirs: the temporary
+file is created with O_EXCL and O_NOFOLLOW under a name no one can guess (never an
+existing file or a link planted there), and the rename replaces whatever is at state.json,
+a link included, without following it. Reading (`status`, and `run` at start) takes
+state.json only as a regular file, not through a link, never blocking on a FIFO, at
+most MAX_STATE bytes; anything else is ignored by `run` and rebuilt.
 """
 
 from __future__ import annotations
@@ -12,10 +19,11 @@ import logging
 import os
 import time
 
-from ddns_edge import report
+from ddns_edge import files, report
 
 FILENAME = "state.json"
 VERSION = 1
+MAX_STATE = 16 << 20  # bytes: ten thousand records take about 4 MB
 
 
 def path_in(state_dir: str) -> str:
@@ -68,29 +76,44 @@ class StateFile:
             return None
 
     def write(self, text: str) -> bool:
-        tmp = f"{self.path}.{os.getpid()}.tmp"
+        tmp = None
         try:
             os.makedirs(self.state_dir, mode=0o755, exist_ok=True)
-            with open(tmp, "w", encoding="utf-8") as f:
+            tmp, fd = _create_new(self.path)
+            with open(fd, "w", encoding="utf-8") as f:
                 f.write(text)
-            os.replace(tmp, self.path)
+            os.replace(tmp, self.path)  # replaces a link at state.json, never what it points to
         except OSError as e:
             self.once.say(logging.WARNING, f"state file {self.path} not written ({e.strerror or e}); updates go on without it",
                           "write", same="failing", again_level=None)
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+            if tmp is not None:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
             return False
         if self.once.forget("write"):
             report.log.info("state file %s written again", self.path)
         return True
 
 
+def _create_new(path: str) -> tuple[str, int]:
+    """A new file beside `path` under a name no one can guess, opened for writing: O_EXCL and
+    O_NOFOLLOW, so that it is never a file or a link that was there before."""
+    for _ in range(100):
+        tmp = f"{path}.{os.urandom(6).hex()}.tmp"
+        try:
+            return tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {path}")
+
+
 def read(state_dir: str) -> dict:
-    """The state file's content; raises OSError or ValueError when it is missing or broken."""
-    with open(path_in(state_dir), encoding="utf-8") as f:
-        data = json.load(f)
+    """The state file's content; raises OSError or ValueError (files.Unusable: a link, a
+    FIFO, too large) when it is missing or broken."""
+    data, _ = files.read_regular(path_in(state_dir), MAX_STATE, follow=False)
+    data = json.loads(data.decode("utf-8"))
     if not isinstance(data, dict) or not isinstance(data.get("records"), list):
         raise ValueError("not a ddns-edge state file")
     return data

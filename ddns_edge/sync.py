@@ -20,7 +20,7 @@ from ddns_edge.model import Config, Outcome, Record, Wanted
 if TYPE_CHECKING:
     import dns.resolver
 
-SyncZone = Callable[..., list[dnsupdate.Result]]  # dnsupdate.sync_zone(target, key, wants, clock=...)
+SyncZone = Callable[..., list[dnsupdate.Result]]  # dnsupdate.sync_zone(target, key, wants, timeout, clock=...)
 
 
 class Targets:
@@ -78,8 +78,9 @@ class Targets:
 
 
 def sync(config: Config, wanted: Mapping[Record, Wanted], targets: Targets,
-         sync_zone: SyncZone = dnsupdate.sync_zone) -> dict[Record, Outcome]:
-    """Update `wanted`; returns {Record: Outcome}. Never raises UpdateError."""
+         sync_zone: SyncZone = dnsupdate.sync_zone, timeout: float = dnsupdate.TIMEOUT) -> dict[Record, Outcome]:
+    """Update `wanted`, each exchange with a server taking at most `timeout` seconds;
+    returns {Record: Outcome}. Never raises UpdateError."""
     outcomes: dict[Record, Outcome] = {}
     groups: dict[tuple, list[Record]] = {}
     for record, want in wanted.items():
@@ -93,7 +94,7 @@ def sync(config: Config, wanted: Mapping[Record, Wanted], targets: Targets,
     for (target, key_section), records in groups.items():
         key = config.keys[key_section]
         wants = [dnsupdate.Want(r.name, r.type, r.ttl, wanted[r].address, wanted[r].known) for r in records]
-        results = sync_zone(target, key, wants, clock=targets.clock(target))
+        results = sync_zone(target, key, wants, timeout, clock=targets.clock(target))
         for error in dict.fromkeys(r.error for r in results if r.error):
             failed = [(rec, r) for rec, r in zip(records, results, strict=True) if r.error == error]
             if failed[0][1].no_route:  # the normal order of things for a moment: the schedule waits, and says it
@@ -111,7 +112,7 @@ def sync(config: Config, wanted: Mapping[Record, Wanted], targets: Targets,
                 continue
             targets.once.forget(record.label)
             if result.changed:
-                report.landed(record.name, record.type, result.old, address, record.ttl)
+                report.landed(record.name, record.type, result.old.rdatas, address, result.old.ttl, record.ttl)
             else:
                 report.already(record.name, record.type, address)
             outcomes[record] = Outcome(address, result.changed, result.old, sent=result.sent, window=result.window)

@@ -2,7 +2,8 @@
 
 Reads what OpenWrt's `uci` reads (libuci's file.c, strict mode, as the `uci` command runs):
 
-    package NAME                  at most once, before the first section
+    package NAME                  anywhere, any number of times: parsed and ignored (libuci
+                                  loads /etc/config/NAME as one package, `single`)
     config TYPE ['NAME']          opens a section; no name (or '') makes it anonymous
     option NAME VALUE             one value; given twice in a section, the last wins
     list NAME VALUE               appends to a list
@@ -92,7 +93,13 @@ def decode(data: bytes | str, path: str, what: str = "file") -> str:
         raise ConfigError(f"NUL byte; the {what} must be text", path, line)
     if text.startswith("\ufeff"):
         raise ConfigError(f"the {what} starts with a byte order mark, which uci cannot read; save it as UTF-8 without BOM", path, 1)
-    return text.replace("\r\n", "\n")
+    text = text.replace("\r\n", "\n")
+    if "\r" in text:
+        line = text.count("\n", 0, text.index("\r")) + 1
+        ends = "CR only (old Mac style)" if "\n" not in text else "CR in some places"
+        raise ConfigError(f"a line ends with a lone CR (carriage return): the {what}'s line endings are {ends}; "
+                          "uci reads LF (or CRLF) line endings: save it with LF", path, line)
+    return text
 
 
 def _statements(text: str, path: str) -> Iterator[list[_Word]]:
@@ -178,7 +185,6 @@ def parse(data: bytes | str, path: str) -> list[Section]:
     text = decode(data, path, "config")
     sections: list[Section] = []
     current: _Open | None = None
-    package_seen = False
     for words in _statements(text, path):
         head, args = words[0], words[1:]
         line = head.line
@@ -187,12 +193,9 @@ def parse(data: bytes | str, path: str) -> list[Section]:
             shown = f" {head.text!r}" if not head.quoted and _SAFE_WORD_RE.match(head.text) else ""
             raise ConfigError(f"unknown keyword{shown}; allowed: {ALLOWED_KEYWORDS}", path, line)
 
-        if keyword == "package":
-            if package_seen or current is not None:
-                raise ConfigError("package must come once, before the first config section", path, line)
+        if keyword == "package":  # libuci checks the name and goes on; the section stays open
             if len(args) != 1 or not PACKAGE_RE.match(args[0].text):
                 raise ConfigError("package needs one name of letters, digits, '_' or '-': package NAME", path, line)
-            package_seen = True
             continue
 
         if keyword == "config":

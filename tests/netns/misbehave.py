@@ -13,6 +13,12 @@ the key, except for what MODE says:
   race        the first UPDATE fails NXRRSET (another writer got there first), then behaves
   race-always every UPDATE fails NXRRSET
   drop-first  the first datagram is never answered (its answer lost on the way)
+  forged-first     an unsigned NOERROR with the right ID just before each right answer
+  refused-first    an unsigned REFUSED just before each right answer
+  servfail-first   an unsigned SERVFAIL just before each right answer
+  unsigned-refused only unsigned REFUSED answers
+  unsigned-servfail only unsigned SERVFAIL answers
+  slow        every answer 6 s late (each in a thread of its own: later queries wait for nothing)
   fine        behaves
 
 Each request's opcode (QUERY or UPDATE) is printed on stdout, a line each.
@@ -23,6 +29,7 @@ import socket
 import sys
 import threading
 
+import dns.flags
 import dns.message
 import dns.opcode
 import dns.rcode
@@ -96,6 +103,20 @@ def main():
             wrong = dns.message.make_response(query)
             wrong.id = (query.id + 1) % 65536
             udp.sendto(wrong.to_wire(), peer)
+        forged = {"forged-first": dns.rcode.NOERROR, "refused-first": dns.rcode.REFUSED, "servfail-first": dns.rcode.SERVFAIL,
+                  "unsigned-refused": dns.rcode.REFUSED, "unsigned-servfail": dns.rcode.SERVFAIL}.get(mode)
+        if forged is not None:
+            lie = dns.message.make_response(query)
+            lie.flags |= dns.flags.AA
+            lie.set_rcode(forged)
+            lie.keyring = None
+            lie.tsig = None
+            udp.sendto(lie.to_wire(), peer)
+            if mode.startswith("unsigned-"):
+                continue
+        if mode == "slow":
+            threading.Timer(6.0, udp.sendto, (response.to_wire(), peer)).start()
+            continue
         (liar if mode == "spoof" else udp).sendto(response.to_wire(), peer)
 
 

@@ -179,11 +179,15 @@ def test_https_and_exec_sources_and_family_pinning(world, tmp_path):
 
 
 def test_a_password_in_an_echo_url_is_never_logged(world, tmp_path):
+    """Nor in an exec: command, its error output or what it printed (they used to be logged
+    as they were): an exec source is named by its program and place in the list."""
     behind_cgnat(world)
-    conf = config(world, tmp_path, ["http://me:hunter2@192.0.2.80/ip", DNS, "http://me:hunter2@192.0.2.80/html"])
+    failing = "exec:echo password=hunter2 >&2; echo token=hunter2; exit 3"
+    conf = config(world, tmp_path, [failing, "http://me:hunter2@192.0.2.80/ip", DNS, "http://me:hunter2@192.0.2.80/html"])
     with Daemon(world, conf, "-v") as agent:
         wait_dig(world, "www.example.com", "A", [PUBLIC])
         agent.wait_log("agree: http://me@192.0.2.80/ip, dns://192.0.2.80/whoami.test")
+        assert "exec:echo (echo source 1) rejected: exited with status 3" in agent.log()
     p = ddns_edge(world, conf, "-v", "detect")
     for text in (agent.log(), p.stdout, p.stderr):
         assert "hunter2" not in text

@@ -54,8 +54,10 @@ def test_a_ttl_change_alone_is_an_update(world, tmp_path):
     world.nsupdate("update add www.example.com 300 A 198.51.100.2")
     conf = write_config(tmp_path / "c", world, record("www", ttl="60"))
     serial = world.serial()
-    assert ddns_edge(world, conf, "once").returncode == 0
+    p = ddns_edge(world, conf, "once")
+    assert p.returncode == 0, p.stderr
     assert world.serial() == serial + 1
+    assert "www.example.com A: TTL now 60 (was 300); the address 198.51.100.2 is unchanged" in p.stderr, p.stderr
 
 
 def test_a_key_file_written_by_tsig_keygen_works(world, tmp_path):

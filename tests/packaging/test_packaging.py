@@ -10,9 +10,11 @@ from __future__ import annotations
 import importlib.util
 import io
 import os
+import pwd
 import re
 import shutil
 import subprocess
+import sys
 import tarfile
 import time
 
@@ -177,12 +179,12 @@ class Procd:
         self.agent.chmod(0o755)
         (tmp / "stubs.sh").write_text(STUBS)
 
-    def run(self, function, **env):
+    def run(self, function, run_user="ddns-edge", **env):
         self.calls.write_text("")
         script = (
             f'. "{self.tmp}/stubs.sh"\n'
             f'. "{INIT}"\n'
-            f'PROG="{self.agent}"; CONFIG="{self.config}"; KEY_DIR="{self.key_dir}"\n'
+            f'PROG="{self.agent}"; CONFIG="{self.config}"; KEY_DIR="{self.key_dir}"; RUN_USER="{run_user}"\n'
             f"{function}\n"
         )
         full_env = dict(os.environ, CALLS=str(self.calls), **{k: str(v) for k, v in env.items()})
@@ -237,9 +239,9 @@ def test_start_lets_the_agents_group_read_the_config_and_keys(procd):
     assert rc == 0
     state = procd.tmp / "state"
     expected = [
-        f"mkdir -p {state}",
+        f"mkdir -p {procd.tmp}",
+        f"mkdir -m 0750 {state}",
         f"chown ddns-edge:ddns-edge {state}",
-        f"chmod 0750 {state}",
         f"chgrp ddns-edge {procd.config}",
         f"chmod g+r,g-w {procd.config}",
         f"chgrp ddns-edge {procd.key_dir}",
@@ -249,6 +251,35 @@ def test_start_lets_the_agents_group_read_the_config_and_keys(procd):
     ]
     touched = [c for c in calls if c.split()[0] in ("mkdir", "chown", "chgrp", "chmod")]
     assert touched == expected  # the symlink is left alone; others are never given access
+
+
+def state_dir_calls(calls, state):
+    return [c for c in calls if c.split()[0] in ("mkdir", "chown", "chmod", "chgrp") and str(state) in c.split()]
+
+
+@pytest.mark.parametrize("make", [
+    lambda p: p.mkdir(mode=0o1777),  # a shared directory, as /tmp is
+    lambda p: p.mkdir(mode=0o755),  # someone else's
+    lambda p: p.symlink_to(p.parent / "keys"),  # a link, even to a directory
+], ids=["shared", "someone else's", "link"])
+def test_start_never_takes_over_a_state_dir_that_is_not_the_agents(procd, make):
+    """With state_dir '/tmp' the script used to make a mode-1777 directory ddns-edge's, 0750."""
+    state = procd.tmp / "state"
+    make(state)
+    rc, calls, err = procd.run("start_service", run_user="nobody")
+    assert rc == 0, err
+    assert state_dir_calls(calls, state) == []
+    assert any(c.startswith(f"logger -t ddns-edge -p daemon.warning -- state_dir {state} exists and is not nobody's: left as it is") for c in calls)
+    assert "procd_open_instance " in calls  # the agent still runs: no state file never stops updates
+
+
+def test_start_uses_a_state_dir_that_is_the_agents_as_it_is(procd):
+    state = procd.tmp / "state"
+    state.mkdir(mode=0o750)
+    user = pwd.getpwuid(os.getuid()).pw_name  # the owner of what this test makes
+    rc, calls, err = procd.run("start_service", run_user=user)
+    assert rc == 0 and "exists and is not" not in err
+    assert state_dir_calls(calls, state) == []
 
 
 def test_start_with_the_default_config_starts_nothing(procd, tmp_path):
@@ -777,3 +808,27 @@ def test_systemd_analyze_verify_has_nothing_to_say(tmp_path):
     unit.write_text(open(SERVICE).read().replace("/usr/bin/ddns-edge", "/bin/true"))  # verify wants the binary
     proc = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout + proc.stderr == "", proc.stdout + proc.stderr
+
+
+# --- building from a checkout -------------------------------------------------------------
+
+
+def test_building_from_a_checkout_leaves_nothing_untracked(tmp_path):
+    """`pip install .` builds with setuptools in the checkout: build/ (and *.egg-info) are
+    left behind, and git ignores them. Run here as pip runs it, on a copy of the checkout."""
+    copy = tmp_path / "checkout"
+    files = subprocess.run(["git", "-C", ROOT, "ls-files", "-z"], capture_output=True, text=True, check=True).stdout.split("\0")
+    for name in filter(None, files):
+        if os.path.isfile(os.path.join(ROOT, name)):
+            os.makedirs(copy / os.path.dirname(name), exist_ok=True)
+            shutil.copy2(os.path.join(ROOT, name), copy / name)
+    git = ["git", "-C", str(copy), "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "checkout"], check=True)
+    build = subprocess.run([sys.executable, "-c", "import setuptools; setuptools.setup()", "-q", "egg_info", "build"],
+                           cwd=copy, capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr
+    assert (copy / "build" / "lib" / "ddns_edge" / "cli.py").is_file()
+    status = subprocess.run([*git, "status", "--porcelain", "--untracked-files=all"], capture_output=True, text=True, check=True)
+    assert status.stdout == "", status.stdout

@@ -53,8 +53,9 @@ def test_what_is_due_is_done_and_fed_back(tmp_path):
         asked.append((family, device, [s.text for s in sources], quorum))
         return Agreement(ipaddress.ip_address("203.0.113.5"), "from http://192.0.2.80/ip")
 
-    def sync(cfg, wanted, targets):
+    def sync(cfg, wanted, targets, timeout):
         synced.append({r.name: w.address for r, w in wanted.items()})
+        assert timeout == 5.0  # no failure yet: the first exchange timeout
         return {r: Outcome(w.address, True) for r, w in wanted.items()}
 
     lp = loop(tmp_path, "100.64.0.2", ask, sync)

@@ -1,6 +1,7 @@
 """The command line: exit statuses, one-line errors, and what each command loads."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -54,6 +55,26 @@ def test_bad_config_is_one_line_and_exit_2(capsys, conf, text, mode, want):
 def test_a_missing_config_is_exit_2(capsys, tmp_path):
     status, _, err = run(capsys, "-c", str(tmp_path / "none"), "check")
     assert status == 2 and "cannot read the config file: No such file or directory" in err
+
+
+@pytest.mark.parametrize("make, why", [
+    (lambda p: os.mkfifo(p, 0o600), "not a regular file (a FIFO)"),  # check used to hang with no output
+    (lambda p: os.symlink("/dev/zero", p), "not a regular file (a character device)"),  # grew to 3.8 GB
+], ids=["fifo", "/dev/zero"])
+def test_check_of_a_config_that_is_no_file_is_one_line_and_exit_2(capsys, tmp_path, hang_guard, make, why):
+    path = tmp_path / "ddns-edge"
+    make(path)
+    status, out, err = run(capsys, "-c", str(path), "check")
+    assert status == 2 and out == "" and err == f"ddns-edge: {path}: {why}; allowed: a uci config file, a regular file of at most 1 MiB\n"
+
+
+def test_status_of_a_state_file_that_is_a_fifo_is_one_line(capsys, conf, tmp_path, hang_guard):
+    path = conf(GOOD + f"config agent\n\toption state_dir '{tmp_path}/state'\n")
+    (tmp_path / "state").mkdir()
+    os.mkfifo(tmp_path / "state" / "state.json", 0o600)  # `status` used to wait on it for good
+    status, out, err = run(capsys, "-c", path, "status")
+    assert status == 1 and out == ""
+    assert err == f"ddns-edge: {tmp_path}/state/state.json: unreadable state file: not a regular file (a FIFO)\n"
 
 
 def test_detect_says_where_each_address_comes_from_and_fails_without_one(capsys, conf):

@@ -84,7 +84,7 @@ config record
         agent=Agent(
             log_level="notice",
             state_dir="/tmp/ddns",
-            echo=tuple(map(parse_source, ("https://ip.example.net/", "dns://192.0.2.1/whoami.example.net/TXT", "exec:ssh host 'echo $SSH_CONNECTION'"))),
+            echo=tuple(map(parse_source, ("https://ip.example.net/", "dns://192.0.2.1/whoami.example.net/TXT", "exec:ssh host 'echo $SSH_CONNECTION'"), (1, 2, 3))),
             echo_interval=600,
             echo_quorum=2,
             hook="/etc/ddns-edge/on-change",
@@ -165,6 +165,8 @@ def test_booleans(value, expected):
         ("name", "_acme-challenge.example.com", "name", "_acme-challenge.example.com"),
         ("device", "br-lan.10", "device", "br-lan.10"),
         ("device", "abcdefghijklmno", "device", "abcdefghijklmno"),
+        ("device", "\u00e4" * 7 + "x", "device", "\u00e4" * 7 + "x"),  # 15 bytes
+        ("server", "ns1.123.example", "server", "ns1.123.example"),
     ],
 )
 def test_record_values(option, value, field, expected):
@@ -215,6 +217,8 @@ ERRORS = [
     # agent
     ("log level", "config agent\n\toption log_level 'verbose'\n", 2, ["option log_level: 'verbose' is not allowed", "allowed: debug | info | notice | warning | error"]),
     ("state_dir relative", "config agent\n\toption state_dir 'run'\n", 2, ["option state_dir: 'run' is not an absolute path", "allowed: a path starting with /"]),
+    *(("state_dir " + d, f"config agent\n\toption state_dir '{d}'\n", 2, [f"option state_dir: '{d}' is not a directory of the agent's own below /var/run | /run | /tmp", "allowed: e.g. '/var/run/ddns-edge'"])
+      for d in ("/tmp", "/tmp/", "/var/run", "/etc/ddns-edge", "/tmp/../etc", "/var/run//x", "/runaway/x", "/tmp/./x")),
     ("hook relative", "config agent\n\toption hook 'hook.sh'\n", 2, ["option hook:", "allowed: a path starting with /"]),
     ("echo interval low", "config agent\n\toption echo_interval '5'\n", 2, ["option echo_interval: 5 is out of range", "allowed: a whole number 10..86400 seconds"]),
     ("echo interval not a number", "config agent\n\toption echo_interval '5m'\n", 2, ["'5m' is not a whole number", "10..86400"]),
@@ -254,7 +258,10 @@ ERRORS = [
     ("record no device", KEY + "config record 'r'\n\toption name 'a.example.com'\n", 3, ["config record 'r' needs option device", "or option interface", "allowed without them: option source 'echo'"]),
     ("record interface source needs device", KEY + "config record 'r'\n\toption name 'a.example.com'\n\toption source 'interface'\n", 3, ["needs option device"]),
     ("record device and interface", KEY + RECORD + "\toption interface 'wan'\n", 6, ["has both option device and option interface", "allowed: one of them"]),
-    ("device too long", KEY + RECORD.replace("pppoe-wan", "abcdefghijklmnop"), 5, ["option device: 'abcdefghijklmnop' is not a kernel interface name", "allowed: 1..15 characters without '/', ':' or spaces"]),
+    ("device too long", KEY + RECORD.replace("pppoe-wan", "abcdefghijklmnop"), 5, ["option device: 'abcdefghijklmnop' is not a kernel interface name", "allowed: 1..15 bytes (in UTF-8) without '/', ':' or spaces"]),
+    ("device of 16 bytes in 8 characters", KEY + RECORD.replace("pppoe-wan", "\u00e4" * 8), 5, ["option device: '\u00e4\u00e4\u00e4\u00e4\u00e4\u00e4\u00e4\u00e4' is not a kernel interface name", "1..15 bytes"]),
+    *((f"server {a}", KEY + RECORD + f"\toption server '{a}'\n", 6, [f"option server: '{a}' is neither an IP address nor a host name (it ends in a label of digits only", "'192.0.2.53'"])
+      for a in ("1.2.3.4.5", "192.0.2.300", "ns1.123")),
     ("device with slash", KEY + RECORD.replace("pppoe-wan", "eth0/1"), 5, ["is not a kernel interface name"]),
     ("device with space", KEY + RECORD.replace("pppoe-wan", "eth 0"), 5, ["is not a kernel interface name"]),
     ("device dot", KEY + RECORD.replace("pppoe-wan", ".."), 5, ["is not a kernel interface name"]),
@@ -416,13 +423,22 @@ def test_load_key_file_missing(tmp_path):
     assert str(info.value).startswith(f"{path}:2: option file: cannot read {tmp_path}/none.key: No such file or directory")
 
 
-@pytest.mark.parametrize("make,reason", [(lambda p: None, "No such file or directory"), (lambda p: os.mkdir(p), "Is a directory")])
-def test_load_unreadable_config(tmp_path, make, reason):
+ALLOWED_FILE = "; allowed: a uci config file, a regular file of at most 1 MiB"
+
+
+@pytest.mark.parametrize("make, reason", [
+    (lambda p: None, "cannot read the config file: No such file or directory"),
+    (os.mkdir, "not a regular file (a directory)" + ALLOWED_FILE),
+    (lambda p: os.mkfifo(p, 0o600), "not a regular file (a FIFO)" + ALLOWED_FILE),  # used to hang check and a reload
+    (lambda p: os.symlink("/dev/zero", p), "not a regular file (a character device)" + ALLOWED_FILE),  # used to eat all memory
+    (lambda p: p.write_bytes(b"# padding\n" * 110_000), "larger than 1 MiB" + ALLOWED_FILE),
+], ids=["missing", "directory", "fifo", "/dev/zero", "2 MB"])
+def test_load_refuses_what_is_not_a_config_file_at_once(tmp_path, hang_guard, make, reason):
     path = tmp_path / "ddns-edge"
     make(path)
     with pytest.raises(ConfigError) as info:
         config.load(str(path))
-    assert str(info.value) == f"{path}: cannot read the config file: {reason}"
+    assert str(info.value) == f"{path}: {reason}"
 
 
 def test_load_reports_syntax_error_with_line(tmp_path):
@@ -464,3 +480,14 @@ def test_any_config_gives_config_or_config_error(text):
         for r in cfg.records:
             assert r.key in cfg.keys
         assert S256 not in repr(cfg)
+
+
+@pytest.mark.parametrize("given, taken", [
+    ("/var/run/ddns-edge", "/var/run/ddns-edge"),
+    ("/run/ddns-edge", "/run/ddns-edge"),
+    ("/tmp/run/ddns-edge/", "/tmp/run/ddns-edge"),
+    ("/tmp/a b/ddns", "/tmp/a b/ddns"),
+])
+def test_state_dir_is_a_directory_of_its_own_below_a_tmpfs_root(given, taken):
+    cfg = config.parse(f"config agent\n\toption state_dir '{given}'\n", "/etc/config/ddns-edge")
+    assert cfg.agent.state_dir == taken

@@ -2,6 +2,8 @@
 
 import ipaddress
 
+import pytest
+
 from ddns_edge.addresses import IFA_F_PERMANENT, IFA_F_TENTATIVE
 from ddns_edge.devices import View
 from ddns_edge.model import Address, AddressChange, Device, Link, LinkGone
@@ -87,9 +89,49 @@ def test_reset_reports_only_devices_that_differ():
     assert v.reset([link(2, "lan"), addr(2, "192.168.1.1")]) == {"wan0"}  # gone
 
 
+@pytest.mark.parametrize("after, differs", [
+    ([addr(3, "2001:db8::2"), addr(3, "198.51.100.2")], False),  # the same, in another order
+    ([addr(3, "198.51.100.2"), addr(3, "2001:db8::2", preferred=3000)], False),  # only a lifetime moved
+    ([addr(3, "198.51.100.2"), addr(3, "2001:db8::2", preferred=0)], True),  # deprecated now
+    ([addr(3, "198.51.100.2"), addr(3, "2001:db8::2", flags=IFA_F_TENTATIVE)], True),  # other flags
+    ([addr(3, "198.51.100.2")], True),  # one gone
+    ([addr(3, "198.51.100.2"), addr(3, "2001:db8::2"), addr(3, "2001:db8::3")], True),  # one more
+])
+def test_reset_compares_what_a_record_sees(after, differs):
+    v = View()
+    v.reset([link(3, "wan0"), addr(3, "198.51.100.2"), addr(3, "2001:db8::2")])
+    assert v.reset([link(3, "wan0"), *after]) == ({"wan0"} if differs else set())
+
+
 def test_reset_says_went_up_only_for_links_that_were_down():
     v = View()
     v.reset([link(2, "lan"), link(3, "wan0", up=False)])
     v.went_up = set()
     assert v.reset([link(2, "lan"), link(3, "wan0")]) == {"wan0"}
     assert v.went_up == {"wan0"}  # not "lan": it was up before the re-read too
+
+
+def test_a_re_read_of_many_addresses_never_holds_them_twice():
+    """reset() keeps what a record could care about in each device as one string and lets
+    the old tables go before the dump comes in: a re-read of 10,000 addresses needs little
+    more than the view itself (it used to hold the old and the new view at once, and every
+    device twice more with a sorted list of its addresses as text: 2.6 times the view)."""
+    import tracemalloc
+
+    def dump(first):
+        yield link(3, "wan0")
+        for i in range(10_000):
+            yield AddressChange(3, Address(ipaddress.ip_address(first + i), 32, IFA_F_PERMANENT))
+
+    tracemalloc.start()
+    try:
+        v = View()
+        v.reset(dump(0x0A000000))
+        held, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        changed = v.reset(dump(0x0A100000))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert changed == {"wan0"} and len(v.device("wan0").addresses) == 10_000
+    assert peak < 1.5 * held, f"a re-read peaked at {peak} bytes for a view of {held}"

@@ -131,6 +131,66 @@ def test_a_wrongly_signed_noerror_does_not_count():
         run(lambda q: [signed_answer(q, secret=b"another secret of thirty-two b..")])
 
 
+def unsigned_error(query, rcode):
+    answer = dns.message.make_response(query, our_payload=0)
+    answer.set_rcode(rcode)
+    answer.keyring = None
+    answer.tsig = None
+    return answer.to_wire()
+
+
+def signed_with_another_algorithm(query):
+    answer = dns.message.make_response(query)
+    answer.use_tsig(dns.tsig.Key("ddns-key", SECRET, "hmac-sha512"))
+    return answer.to_wire()
+
+
+@pytest.mark.parametrize("first", [
+    unsigned_answer,
+    lambda q: signed_answer(q, secret=b"another secret of thirty-two b.."),
+    signed_with_another_algorithm,  # used to escape as dns.tsig.BadAlgorithm: a traceback
+    lambda q: unsigned_error(q, dns.rcode.REFUSED),
+    lambda q: unsigned_error(q, dns.rcode.SERVFAIL),
+], ids=["unsigned NOERROR", "wrongly signed", "another algorithm", "unsigned REFUSED", "unsigned SERVFAIL"])
+def test_the_servers_answer_right_behind_a_forged_one_is_taken(oplog, first):
+    """A forged answer with the right ID just before the real one used to end the exchange."""
+    assert run(lambda q: [first(q), signed_answer(q)], timeout=30).rcode() == dns.rcode.NOERROR
+    assert "127.0.0.1 port " in oplog.text and "ignored 1 answer not correctly signed" in oplog.text
+
+
+@pytest.mark.parametrize("rcode", [dns.rcode.REFUSED, dns.rcode.SERVFAIL], ids=["REFUSED", "SERVFAIL"])
+def test_an_unsigned_error_is_ignored_and_said_so_not_taken_as_the_servers(rcode):
+    """It used to be reported as the server's verdict, with the server's advice."""
+    with pytest.raises(dnsupdate.Rejected) as e:
+        run(lambda q: [unsigned_error(q, rcode)] * 2, timeout=0.5)
+    name = dns.rcode.to_text(rcode)
+    assert e.value.ignored == f"ignored 2 answers not correctly signed (unsigned {name})"
+    line = dnsupdate.explain(e.value, "www.example.com A", "update", TARGET, key(), 0.5)
+    assert line.endswith(f"update at ns1.example.com (192.0.2.53) with key ddns-key: no correctly signed answer within 0.5 s; "
+                         f"ignored 2 answers not correctly signed (unsigned {name}): an answer to a signed request that is "
+                         "not signed with its key proves nothing; check the key, or who answers at that address")
+    assert "update-policy" not in line and "server's log" not in line
+
+
+def test_garbage_is_counted_when_nothing_else_comes():
+    with pytest.raises(dnsupdate.NoAnswer) as e:
+        run(lambda q: [b"\x00garbage"] * 3, timeout=0.3)
+    assert e.value.ignored == "ignored 3 answers not answering the request"
+    line = dnsupdate.explain(e.value, "www.example.com A", "read", TARGET, key(), 0.3)
+    assert "no answer within 0.3 s (ignored 3 answers not answering the request); check that the server is up" in line
+
+
+@pytest.mark.parametrize("action, says, not_says", [
+    ("read", "refused (REFUSED): the server does not serve zone example.com (removed, or not the zone's primary?); check option server and option zone", "update-policy"),
+    ("signed query", "the server does not serve zone example.com", "update-policy"),
+    ("update", "refused (REFUSED); check that the zone's update-policy grants key ddns-key this name and type", "does not serve"),
+])
+def test_a_refused_read_has_its_own_advice(action, says, not_says):
+    """A read is refused when the server does not serve the zone, not by the update-policy."""
+    line = dnsupdate.explain(dnsupdate.Rejected(dns.rcode.REFUSED), "www.example.com A", action, TARGET, key(), 5.0)
+    assert says in line and not_says not in line
+
+
 def test_refused_is_rejected_with_its_rcode():
     with pytest.raises(dnsupdate.Rejected) as e:
         run(lambda q: [signed_answer(q, dns.rcode.REFUSED)])

@@ -251,7 +251,7 @@ def test_read_key_file_too_large(tmp_path):
     path = write(tmp_path / "big", "#" * (keys.MAX_KEY_FILE + 1), 0o600)
     with pytest.raises(ConfigError) as info:
         keys.read_key_file(path)
-    assert str(info.value).startswith(f"{path}: too large for a key file")
+    assert str(info.value).startswith(f"{path}: larger than 64 KiB; allowed: a BIND key clause")
 
 
 def test_read_key_file_not_utf8(tmp_path):

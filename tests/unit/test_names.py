@@ -50,3 +50,12 @@ def test_is_inside(name, zone, inside):
 
 def test_same_ignores_case_and_the_final_dot():
     assert names.same("DDNS-key.", "ddns-key") and not names.same("ddns-key", "ddns-key2")
+
+
+@pytest.mark.parametrize("text, ok", [
+    ("ns1.example.com", True), ("localhost", True), ("123.example", True), ("1.2.3.4.example", True),
+    ("1.2.3.4.5", False), ("192.0.2.300", False), ("ns1.123", False), ("42", False), ("ns1..com", False),
+])
+def test_a_host_name_does_not_end_in_digits(text, ok):
+    """'1.2.3.4.5' used to pass as a host name (and `once` spent 5 s resolving it)."""
+    assert names.is_host(text) is ok

@@ -17,7 +17,7 @@ from ddns_edge import config
 from ddns_edge.addresses import IFA_F_PERMANENT, IFA_F_TEMPORARY, IFA_F_TENTATIVE
 from ddns_edge.echo_wire import parse_source
 from ddns_edge.model import Address, Agreement, Answer, Current, Device, Outcome, Wanted
-from ddns_edge.schedule import BACKOFF_CAP, Hook, Schedule, backoff, echo_delay
+from ddns_edge.schedule import BACKOFF_CAP, Hook, Schedule, backoff, echo_delay, exchange_timeout
 
 INFO, WARNING, DEBUG, ERROR = logging.INFO, logging.WARNING, logging.DEBUG, logging.ERROR
 S256 = "Wi28mLDG6l5YrDIg27zPh5tvG2jWR4GBt1Sq3WUUop8="
@@ -216,6 +216,24 @@ def test_failures_back_off_and_say_each_retry():
         sim.now += delay
     row = sim.s.take_rows(sim.now, WALL0)[0]
     assert row["failures"] == 5 and row["last_error"].endswith("no answer within 5 s") and row["next_retry"] == WALL0
+
+
+@pytest.mark.parametrize("failures, want", [(0, 5), (1, 10), (2, 20), (3, 20), (10_000, 20)])
+def test_the_exchange_timeout_grows_with_the_failures_up_to_a_cap(failures, want):
+    """A server slower than the fixed 5 s used to never get an update through."""
+    assert exchange_timeout(failures) == want
+
+
+def test_a_retry_is_given_a_longer_exchange_timeout():
+    sim = Sim()
+    assert sim.s.timeout(sim.due().sync) == 5
+    sim.fail()
+    sim.now += 1
+    assert sim.s.timeout(sim.due().sync) == 10
+    sim.fail()
+    sim.now += 2
+    sim.land()
+    assert sim.s.timeout([sim.record]) == 5  # landed: back to the first
 
 
 def test_an_unexpected_failure_is_a_failure_too():

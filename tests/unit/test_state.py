@@ -1,6 +1,7 @@
 """The state file: rendering, atomic writes, and broken or unwritable files."""
 
 import json
+import re
 import os
 
 import pytest
@@ -52,3 +53,49 @@ def test_format_table_shows_errors_and_retries():
     text = state.format_table(data)
     assert "not set by this agent" in text and "last error 1970-01-01T00:00:10Z: www.example.com A: no answer" in text
     assert "3 failure(s) in a row; next retry 1970-01-01T00:00:20Z" in text
+
+
+def test_a_link_planted_at_a_temporary_name_is_never_followed(tmp_path):
+    """The temporary name used to be state.json.<pid>.tmp, and a link planted there made the
+    agent (often root) overwrite the link's target. Now it is created with O_EXCL and
+    O_NOFOLLOW under a name no one can guess."""
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    st = tmp_path / "st"
+    st.mkdir()
+    for pid in (os.getpid(), os.getpid() + 1):
+        (st / f"state.json.{pid}.tmp").symlink_to(victim)
+    assert state.StateFile(str(st)).write(state.render([RECORD], 0.0))
+    assert victim.read_text() == "precious\n"
+    assert not (st / "state.json").is_symlink() and json.loads((st / "state.json").read_text())["records"][0]["name"] == "www.example.com"
+    assert sorted(p.name for p in st.iterdir() if not p.is_symlink()) == ["state.json"]  # no temporary file left
+
+
+def test_a_link_at_state_json_is_neither_read_nor_written_through(tmp_path, oplog):
+    victim = tmp_path / "victim.json"
+    victim.write_text(state.render([RECORD], 0.0))
+    st = tmp_path / "st"
+    st.mkdir()
+    (st / "state.json").symlink_to(victim)
+    with pytest.raises(ValueError, match="a symbolic link, which is never followed"):
+        state.read(str(st))  # `status`
+    sf = state.StateFile(str(st))  # `run`
+    assert sf.previous is None and "a symbolic link" in oplog.text and "ignored, a new one will be written" in oplog.text
+    assert sf.write(state.render([dict(RECORD, name="other.example.com")], 0.0))
+    assert json.loads(victim.read_text())["records"][0]["name"] == "www.example.com"  # untouched
+    assert not (st / "state.json").is_symlink()
+
+
+@pytest.mark.parametrize("make, why", [
+    (lambda p: os.mkfifo(p, 0o600), "not a regular file (a FIFO)"),  # used to hang `status`, and `run` before its first update
+    (lambda p: os.symlink("/dev/zero", p), "a symbolic link"),
+    (lambda p: p.write_bytes(b" " * (state.MAX_STATE + 1)), "larger than 16 MiB"),
+], ids=["fifo", "link to /dev/zero", "17 MB"])
+def test_a_state_file_that_is_no_file_is_ignored_at_once_and_rebuilt(tmp_path, oplog, hang_guard, make, why):
+    make(tmp_path / "state.json")
+    with pytest.raises(ValueError, match=re.escape(why)):
+        state.read(str(tmp_path))
+    sf = state.StateFile(str(tmp_path))
+    assert sf.previous is None and why in oplog.text
+    assert sf.write(state.render([RECORD], 0.0))
+    assert json.loads((tmp_path / "state.json").read_text())["records"][0]["name"] == "www.example.com"

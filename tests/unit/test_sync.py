@@ -30,10 +30,12 @@ class Server:
 
     def __init__(self, **results):
         self.calls = []
+        self.timeouts = []
         self.results = results
 
-    def __call__(self, target, key, wants, clock=None):
+    def __call__(self, target, key, wants, timeout, clock=None):
         self.calls.append((target.zone, key.name, [w.name for w in wants]))
+        self.timeouts.append(timeout)
         return [dnsupdate.Result(w, **self.results.get(w.name, {"changed": True, "old": Current(frozenset({"192.0.2.9"}), 60)}))
                 for w in wants]
 
@@ -56,6 +58,22 @@ def test_one_call_per_zone_server_and_key(oplog):
     ]
     assert all(o == Outcome("198.51.100.2", True, Current(frozenset({"192.0.2.9"}), 60)) for o in out.values())
     assert "www.example.com A: now 198.51.100.2 (was 192.0.2.9)" in oplog.text
+
+
+def test_a_ttl_only_correction_is_said_as_a_ttl_change(oplog):
+    """It used to read "now 198.51.100.2 (was 198.51.100.2)"."""
+    server = Server(**{"www.example.com": {"changed": True, "old": Current(frozenset({"198.51.100.2"}), 300)}})
+    out = sync(CFG, {WWW: Wanted("198.51.100.2")}, Targets(discover([])), server)
+    assert out[WWW].ok and out[WWW].changed
+    assert "www.example.com A: TTL now 60 (was 300); the address 198.51.100.2 is unchanged" in oplog.text
+    assert "(was 198.51.100.2)" not in oplog.text
+
+
+def test_the_timeout_goes_down_to_each_exchange():
+    server = Server()
+    sync(CFG, {WWW: Wanted("198.51.100.2")}, Targets(discover([])), server)
+    sync(CFG, {WWW: Wanted("198.51.100.2")}, Targets(discover([])), server, timeout=20.0)
+    assert server.timeouts == [dnsupdate.TIMEOUT, 20.0]
 
 
 def test_already_right_is_said_and_sends_nothing_more(oplog):

@@ -118,6 +118,16 @@ def test_section_without_options():
     assert flat(uci.parse("config a\nconfig b 'x'\n", PATH)) == [("a", None, 1, {}, {}), ("b", "x", 2, {}, {})]
 
 
+def test_package_lines_anywhere_are_ignored_as_libuci_does():
+    """libuci loads /etc/config/NAME as one package: a `package` line anywhere, any number of
+    times, is read and ignored, and the section around it goes on (it used to be refused
+    after the first section)."""
+    text = "package a\nconfig t 'n'\noption a b\npackage b\noption c d\np c\nconfig t 'm'\n"
+    n, m = uci.parse(text, PATH)
+    assert (n.name, {k: v.value for k, v in n.options.items()}) == ("n", {"a": "b", "c": "d"})
+    assert (m.name, m.line) == ("m", 7)
+
+
 def test_type_may_hold_punctuation_like_uci():
     (section,) = uci.parse("config my-type.v2 'n'\n", PATH)
     assert section.type == "my-type.v2"
@@ -152,14 +162,15 @@ ERRORS = [
     ("trailing garbage after section", "config t n extra\n", 1, ["unexpected words after the section name", "config TYPE ['NAME']"]),
     ("option and list", "config t 'n'\noption a x\nlist a y\n", 3, ["list a is also an option (line 2)", "either option (one value) or list (several)"]),
     ("list and option", "config t 'n'\nlist a x\noption a y\n", 3, ["option a is also a list (line 2)", "either option"]),
-    ("package twice", "package a\npackage b\n", 2, ["package must come once, before the first config section"]),
-    ("package after config", "config t\npackage a\n", 2, ["package must come once"]),
     ("package without name", "package\n", 1, ["package needs one name", "package NAME"]),
     ("package bad name", "package 'a b'\n", 1, ["package needs one name of letters, digits, '_' or '-'"]),
     ("statement after semicolon", "config t 'n'; bogus\n", 1, ["unknown keyword 'bogus'", ALLOWED_KEYWORDS]),
     ("unquoted semicolon splits", "config t 'n'\noption a b;zz\n", 2, ["unknown keyword 'zz'", ALLOWED_KEYWORDS]),
     ("line counted through multi-line quote", "config t 'n'\noption a 'x\ny\nz'\nwhat\n", 5, ["unknown keyword 'what'"]),
     ("CRLF line numbers", "config t 'n'\r\n\r\noption a\r\n", 3, ["option a has no value"]),
+    ("package after a section, bad name", "config t\noption a b\npackage 'x y'\n", 3, ["package needs one name"]),
+    ("CR-only line endings", "config t 'n'\roption a 'b'\r", 1, ["a line ends with a lone CR", "line endings are CR only (old Mac style)", "save it with LF"]),
+    ("a lone CR among LFs", "config t 'n'\noption a 'b'\roption c 'd'\n", 2, ["a line ends with a lone CR", "CR in some places"]),
     ("BOM", "\ufeffconfig t\n", 1, ["byte order mark", "UTF-8 without BOM"]),
     ("NUL", "config t\noption a 'b\x00'\n", 2, ["NUL byte", "must be text"]),
 ]
