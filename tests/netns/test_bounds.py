@@ -126,7 +126,8 @@ def test_thousands_of_addresses_at_once_give_their_memory_back(world, tmp_path):
         lines = [f"address {verb} 10.{77 + i // 62500}.{i // 250 % 250}.{i % 250 + 1}/32 dev wan0" for i in range(15_000)]
         world.ns_exec(world.rtr_ns, ["ip", "-batch", "-"], input="\n".join(lines) + "\n")
 
-    with Daemon(world, conf_for(world, tmp_path)) as agent:
+    # a small receive buffer: the queue overflows whatever the agent's pace (it reads addresses in microseconds)
+    with Daemon(world, conf_for(world, tmp_path), env={"DDNS_EDGE_RCVBUF": "32768"}) as agent:
         wait_dig(world, "www.example.com", "A", ["198.51.100.2"])
         world.set_wan("198.51.100.4/24")  # the same paths once before measuring: sync, state file
         wait_dig(world, "www.example.com", "A", ["198.51.100.4"])

@@ -46,10 +46,10 @@ def test_the_lan_phase_says_not_supported_yet_or_gives_its_figures():
     assert bench_lan.render_lan({"supported": False, "reason": "unknown option 'host_id'"}) == [
         "LAN host records (issue 14): not supported yet: unknown option 'host_id'"]
     figures = {"supported": True, "records": 20, "renumberings": 10, "startup": 0.3, "reads_per_renumbering": 0,
-               "latency": {"p50": 0.008, "max": 0.015}, "latency_from_tentative": {"p50": 1.1},
+               "latency": {"p50": 0.008, "max": 0.015}, "latency_from_usable": {"p50": -1.1},
                "updates_per_renumbering": [1] * 10, "updates_max": 1, "published_wrong": [], "published_wrong_count": 0}
     text = "\n".join(bench_lan.render_lan(figures))
-    assert "8.0 ms / 15.0 ms" in text and "[1, 1, 1, 1, 1, 1, 1, 1, 1, 1]" in text
+    assert "8.0 ms / 15.0 ms" in text and "[1, 1, 1, 1, 1, 1, 1, 1, 1, 1]" in text and "passed DAD: -1.10 s" in text
     assert "wrong addresses published (BIND's journal): 0 (target 0)" in text
     assert [row["met"] for row in bench_lan.lan_targets({"lan": figures})] == [True, True, True]
     worse = {**figures, "updates_max": 20, "published_wrong": ["fd5e:dd9e:14::1"], "published_wrong_count": 1}

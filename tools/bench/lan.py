@@ -105,16 +105,16 @@ def measure_lan(bench: Bench) -> dict:
     wrong = [a for name in names for a in published_wrong(w.history(name, "AAAA"), right)]
     out.update({
         "renumberings": len(usable),
-        "latency": summarize(usable),
-        "latency_from_tentative": summarize(tentative),
+        "latency": summarize(tentative),  # the issue's measure: from the new prefix appearing on the bridge
+        "latency_from_usable": summarize(usable),  # from the router's own address there passing DAD (can be < 0)
         "updates_per_renumbering": updates,
         "updates_max": max(updates),
         "reads_per_renumbering": sum(reads) / len(reads),
         "published_wrong": wrong,
         "published_wrong_count": len(wrong),  # BIND's journal: anything but a host's address in a delegated prefix
     })
-    bench.say(f"LAN: {len(names)} records visible p50 {fmt_seconds(out['latency']['p50'])} after the new prefix was "
-              f"usable on br-lan; UPDATEs per renumbering {updates}")
+    bench.say(f"LAN: {len(names)} records visible p50 {fmt_seconds(out['latency']['p50'])} after the new prefix appeared "
+              f"on br-lan; UPDATEs per renumbering {updates}")
     return out
 
 
@@ -128,11 +128,16 @@ def render_lan(lan: dict | None) -> list[str]:
         return []
     if not lan.get("supported"):
         return [f"LAN host records (issue 14): not supported yet: {lan.get('reason', '?')}"]
-    lat, tent = lan["latency"], lan["latency_from_tentative"]
+    lat, usable = lan["latency"], lan["latency_from_usable"]
     return [f"LAN host records (issue 14): {lan['records']} records by host_id on br-lan, {lan['renumberings']} renumberings",
-            f"  all visible after the new prefix is usable on br-lan, p50 / max: {fmt_seconds(lat['p50'])} / "
-            f"{fmt_seconds(lat['max'])} (target <= 20 ms); from its first (tentative) appearance: {fmt_seconds(tent['p50'])}",
+            f"  all visible after the new prefix appeared on br-lan, p50 / max: {fmt_seconds(lat['p50'])} / "
+            f"{fmt_seconds(lat['max'])} (target <= 20 ms); after the router's address there passed DAD: "
+            f"{_signed(usable['p50'])} (the agent does not wait for the router's DAD: the host's address is not the router's)",
             f"  UPDATE messages per renumbering: {lan['updates_per_renumbering']} (target 1, one zone); reads per "
             f"renumbering {fmt_number(lan['reads_per_renumbering'])}; start-up to all visible {fmt_seconds(lan['startup'])}",
             f"  wrong addresses published (BIND's journal): {lan['published_wrong_count']} (target 0)"
             + (f": {', '.join(lan['published_wrong'][:3])}" if lan["published_wrong"] else "")]
+
+
+def _signed(seconds: float) -> str:
+    return ("-" if seconds < 0 else "") + fmt_seconds(abs(seconds))

@@ -397,7 +397,7 @@ class Bench:
         self.say(f"agent started (pid {self.agent.proc.pid}) in {fmt_seconds(took)}, RSS {fmt_mb(stats['rss_kib'])}")
         return {"startup": took, "stats": stats}
 
-    def one_change(self, timeout: float = 10) -> tuple[float, float, float | None]:
+    def one_change(self, timeout: float = 10, stamp: bool = True) -> tuple[float, float, float | None]:
         """One WAN change, waited for at BIND and then in the agent's state file; returns
         (latency, resolution, the agent's own time from the kernel's event to its UPDATE leaving).
 
@@ -412,7 +412,7 @@ class Bench:
             self.wait_confirmed(address, timeout, "main")
         except BenchError as e:
             raise BenchError(f"{e}; agent log tail:\n{self.agent.log()[-1500:]}") from None
-        return seen.at - at, seen.at - max(seen.after, at), self.stamps.agent_time(at)
+        return seen.at - at, seen.at - max(seen.after, at), self.stamps.agent_time(at) if stamp else None
 
     def wait_confirmed(self, address: str, timeout: float, name: str) -> None:
         """Until the state file of the agent run with config `name` says it confirmed `address` for RECORD."""
@@ -454,7 +454,7 @@ class Bench:
         rss_trace = [(0, rss_start_kib), (n, rss_mid)]
         t0 = time.monotonic()
         for i in range(n + 1, total + 1):
-            back.append(self.one_change()[0])
+            back.append(self.one_change(stamp=False)[0])
             if i % 100 == 0:
                 rss_trace.append((i, proc_stats(self.agent.proc.pid)["rss_kib"]))
         took = time.monotonic() - t0

@@ -47,7 +47,7 @@ function integer(value, range, unit) {
 	return true;
 }
 
-/* the name without its trailing dot, or an Error saying what is wrong with it */
+/* names.check: the name without its trailing dot, or an Error saying what is wrong with it */
 function dnsName(text, minLabels, wildcard) {
 	const name = text.endsWith('.') ? text.slice(0, -1) : text;
 
@@ -63,6 +63,8 @@ function dnsName(text, minLabels, wildcard) {
 			return new Error('a label is longer than 63 characters');
 		if (!LABEL_RE.test(labels[i]))
 			return new Error("labels may hold only letters, digits, '-' and '_' (use the xn-- form for international names)");
+		if (labels[i].startsWith('-') || labels[i].endsWith('-'))
+			return new Error("a label starts or ends with '-'");
 	}
 	if (name.length > 253)
 		return new Error('it is longer than 253 characters');
@@ -176,6 +178,41 @@ function keyName(text) {
 }
 
 /* hostname of Python's urllib.parse.urlsplit: undefined when there is none, null when it raises */
+/* names.check_host: a DNS name whose last label is not all digits (a mistyped address) */
+function hostName(text) {
+	return !(dnsName(text, 1, false) instanceof Error) && !/^[0-9]+$/.test(text.replace(/\.$/, '').split('.').pop());
+}
+
+/* echo_wire._server: NAME, NAME:PORT, ADDRESS, [IPv6]:PORT */
+function dnsServer(text) {
+	let host = text, port = 53;
+	const m = /^\[([0-9A-Fa-f:.]+)\](?::([0-9]{1,5}))?$/.exec(text);
+	if (m) {
+		host = m[1];
+		if (m[2])
+			port = +m[2];
+	}
+	else if (!((text.match(/:/g) || []).length > 1) && text.includes(':')) {
+		host = text.substring(0, text.indexOf(':'));
+		const p = text.substring(text.indexOf(':') + 1);
+		if (!/^[0-9]{1,5}$/.test(p))
+			return false;
+		port = +p;
+	}
+	if (!host || port < 1 || port > 65535)
+		return false;
+	return ip4(host) || ip6(host) || (!host.includes(':') && hostName(host));
+}
+
+/* the port of an http(s) URL as urlsplit() reads it: absent, or a number up to 65535 */
+function urlPort(text) {
+	const rest = text.substring(text.indexOf('//') + 2);
+	const hostinfo = rest.split(/[\/?#]/)[0].split('@').pop();
+	const after = hostinfo.includes(']') ? hostinfo.substring(hostinfo.indexOf(']') + 1) : hostinfo;
+	const port = after.includes(':') ? after.substring(after.indexOf(':') + 1) : '';
+	return port === '' || (/^[0-9]+$/.test(port) && +port <= 65535);
+}
+
 function urlHost(text) {
 	const rest = text.substring(text.indexOf('//') + 2);
 	let netloc = rest.split(/[\/?#]/)[0];
@@ -230,7 +267,7 @@ return baseclass.extend({
 
 	server(value) {
 		const text = strip(value);
-		if (text === '' || ip4(text) || ip6(text) || !(dnsName(text, 1, false) instanceof Error))
+		if (text === '' || ip4(text) || ip6(text) || hostName(text))
 			return true;
 		return "%s is neither an IP address nor a host name; allowed: e.g. '192.0.2.53', '2001:db8::53' or 'ns1.example.com' (the port goes in option port)".format(show(value));
 	},
@@ -333,8 +370,13 @@ return baseclass.extend({
 			return bad('an echo URL must not hold spaces');
 		const scheme = text.includes(':') ? text.split(':')[0].toLowerCase() : '';
 		if (scheme === 'http' || scheme === 'https') {
-			if (!text.toLowerCase().startsWith(scheme + '://') || !urlHost(text))
+			const host = urlHost(text);
+			if (!text.toLowerCase().startsWith(scheme + '://') || !host)
 				return bad('the %s URL has no host'.format(scheme));
+			if (!urlPort(text) || (text.substring(text.indexOf('//') + 2).split(/[\/?#]/)[0].includes('[') && !ip6(host)))
+				return bad('the %s URL has a bad port or host'.format(scheme));
+			if (!ip4(host) && !ip6(host) && !hostName(host))
+				return bad('the host in the %s URL is neither an IP address nor a valid host name'.format(scheme));
 		}
 		else if (scheme === 'dns') {
 			if (!text.toLowerCase().startsWith('dns://'))
@@ -342,6 +384,8 @@ return baseclass.extend({
 			const parts = text.substring(6).split('/');
 			if ((parts.length !== 2 && parts.length !== 3) || !parts[0] || !parts[1])
 				return bad('a dns echo source needs a server and a name');
+			if (!dnsServer(parts[0]))
+				return bad('the server of the dns echo source is not NAME, NAME:PORT, ADDRESS or [IPv6]:PORT (port 1..65535)');
 			if (dnsName(parts[1], 1, false) instanceof Error)
 				return bad('the name in the dns echo source is not a valid DNS name');
 			if (parts.length === 3 && [ 'A', 'AAAA', 'TXT' ].indexOf(parts[2].toUpperCase()) < 0)
