@@ -59,12 +59,12 @@ def wait_for(predicate, timeout=15.0, what="condition", interval=0.02):
 class Daemon:
     """`ddns-edge run` in the router namespace, its stderr in a file."""
 
-    def __init__(self, world, config, *args, env=None):
+    def __init__(self, world, config, *args, env=None, exe=None):
         self.world = world
         self.log_path = os.path.join(world.dir, f"agent-{time.monotonic_ns()}.log")
         self._log = open(self.log_path, "w")
         full_env = dict(os.environ, **(env or {}))
-        self.proc = world.popen([EXE, "-c", str(config), *args, "run"], stdout=self._log, stderr=subprocess.STDOUT, env=full_env)
+        self.proc = world.popen([exe or EXE, "-c", str(config), *args, "run"], stdout=self._log, stderr=subprocess.STDOUT, env=full_env)
 
     def log(self) -> str:
         with open(self.log_path) as f:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import sys
 import ctypes
 import json
 import os
@@ -322,12 +324,35 @@ def proc_cpu_ticks(pid: int) -> float:
 # ================================================================ the agent in the world
 
 
+def installed_agent() -> str:
+    """`ddns-edge` from a plain (not editable) install of this checkout, in bench/agent-venv:
+    what a router runs. The checkout's own .venv has an editable install, whose import
+    finder loads pathlib and friends into every process (about 1.5 MB of RSS a router never
+    has); dnspython and pyroute2 come from that .venv through a .pth path entry, as from a
+    system's site-packages."""
+    venv = os.path.join(ROOT, "bench", "agent-venv")
+    exe = os.path.join(venv, "bin", "ddns-edge")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--clear", venv], check=True)
+    site = subprocess.run([os.path.join(venv, "bin", "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    deps = os.path.dirname(os.path.dirname(dns.message.__file__))  # this .venv's site-packages
+    shutil.copytree(os.path.join(ROOT, "ddns_edge"), os.path.join(site, "ddns_edge"), ignore=shutil.ignore_patterns("__pycache__"))
+    with open(os.path.join(site, "deps.pth"), "w") as f:
+        f.write(deps + "\n")
+    with open(exe, "w") as f:
+        f.write(f"#!{os.path.join(venv, 'bin', 'python')}\nimport sys\nfrom ddns_edge.cli import main\nsys.exit(main())\n")
+    os.chmod(exe, 0o755)
+    return exe
+
+
 class Bench:
     def __init__(self, world, args):
         self.world = world
         self.args = args
         self.rng = random.Random(args.seed)
-        self.Daemon, self.record, self.write_config = Daemon, record, write_config
+        exe = installed_agent()
+        self.Daemon = functools.partial(Daemon, exe=exe)  # the agent as a package installs it (RSS: no editable-install finder)
+        self.record, self.write_config = record, write_config
         self.poller = Poller(world)
         self.wan = Wan(world)
         self.counters = Counters(world)
