@@ -40,7 +40,7 @@ def write_config(world: World, lan_record: str = "") -> str:
     text = (
         "config agent 'agent'\n"
         "    option log_level 'info'\n"
-        f"    option state_dir '{world.dir}/state'\n\n"
+        f"    option state_dir '{world.state_dir('demo')}'\n\n"
         "config key 'home'\n"
         f"    option file '{world.key_file_path}'\n\n"
         "config record 'www'\n"

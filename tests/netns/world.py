@@ -202,6 +202,7 @@ class World:
         self._echo: subprocess.Popen | None = None
         self.echo_ca: str | None = None
         self._saved_wan: list[str] | None = None
+        self._run_dirs: list[str] = []
         self._handle_signals = handle_signals
         self._old_handlers: dict[int, object] = {}
         self._built = self._closed = False
@@ -273,6 +274,8 @@ class World:
             shutil.rmtree(self._netns_etc, ignore_errors=True)
             if self.dir:
                 shutil.rmtree(self.dir, ignore_errors=True)
+            for run_dir in self._run_dirs:
+                shutil.rmtree(run_dir, ignore_errors=True)
         finally:
             for sig, old in self._old_handlers.items():
                 signal.signal(sig, old)
@@ -292,13 +295,20 @@ class World:
                 _run(["ip", "netns", "del", ns], check=False)
                 shutil.rmtree(os.path.join("/etc/netns", ns), ignore_errors=True)
                 removed.add(m[0].rstrip("-"))
-        base = _tmp_base()
-        for entry in os.listdir(base):
-            m = name.match(entry)
-            if m and not _pid_alive(int(m["pid"])):
-                shutil.rmtree(os.path.join(base, entry), ignore_errors=True)
-                removed.add(m[0].rstrip("-"))
+        for base in {_tmp_base(), "/tmp"}:
+            for entry in os.listdir(base):
+                m = name.match(entry)
+                if m and not _pid_alive(int(m["pid"])):
+                    shutil.rmtree(os.path.join(base, entry), ignore_errors=True)
+                    removed.add(m[0].rstrip("-"))
         return sorted(removed)
+
+    def state_dir(self, label: str) -> str:
+        """A state_dir for an agent in this world, where `check` takes one (a directory of its
+        own below /tmp; the world's own directory is below /var/cache/bind), removed by close()."""
+        path = tempfile.mkdtemp(prefix=f"{self.name}-state-{label}-", dir="/tmp")
+        self._run_dirs.append(path)
+        return path
 
     @property
     def _netns_etc(self) -> str:

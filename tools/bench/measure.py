@@ -357,6 +357,7 @@ class Bench:
         self.wan = Wan(world)
         self.counters = Counters(world)
         self.stamps = Stamps(netns, world.rtr_ns, world.wan)
+        self.state_dirs: dict[str, str] = {}
         self.agent = None
 
     def say(self, message: str) -> None:
@@ -364,7 +365,7 @@ class Bench:
 
     def config(self, name: str, records: Sequence[str] | None = None, **options) -> str:
         path = os.path.join(self.world.dir, f"{name}.conf")
-        state = os.path.join(self.world.dir, f"state-{name}")
+        state = self.state_dirs.setdefault(name, self.world.state_dir(name))
         records = records or [self.record("www", RECORD, "A", self.world.wan, ttl=60, **options)]
         return self.write_config(path, self.world, *records, agent={"log_level": "info", "state_dir": state})
 
@@ -441,7 +442,7 @@ class Bench:
 
     def wait_confirmed(self, address: str, timeout: float, name: str) -> None:
         """Until the state file of the agent run with config `name` says it confirmed `address` for RECORD."""
-        path = os.path.join(self.world.dir, f"state-{name}", "state.json")
+        path = os.path.join(self.state_dirs[name], "state.json")
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -874,9 +875,8 @@ def measure_client(kind: str, changes: int, say) -> dict:
         daemon = None
         try:
             rtype, device, first, change = _client_driver(kind, world)
-            conf = agent_config(world, os.path.join(world.dir, "agent.conf"), rtype, device,
-                                os.path.join(world.dir, "state"))
-            daemon = Daemon(world, conf)
+            conf = agent_config(world, os.path.join(world.dir, "agent.conf"), rtype, device, world.state_dir("client"))
+            daemon = Daemon(world, conf, exe=installed_agent())
             poller.wait_for(RECORD, [first], timeout=30, rtype=rtype)
             time.sleep(0.3)
             start = len(daemon.log())
