@@ -166,6 +166,7 @@ class EchoCheck:
     result: Agreement | None = None
     failures: int = 0  # rounds in a row without agreement
     route_wait: bool = False  # the last round found no route: asked again when one comes
+    answered_at: float | None = None  # monotonic: when `result` came
     health: dict = field(default_factory=dict)  # the echo's own memory of its sources (echo.Health), kept with the check
 
     @property
@@ -294,7 +295,7 @@ class Schedule:
         delay = echo_delay(agreed, check.failures, self.config.agent.echo_interval, rand)
         check.next_at = now + delay
         self._say_round(check, result, delay)
-        check.result = result
+        check.result, check.answered_at = result, now
         for track in self.tracks.values():
             if echo_key(track.bound) == key:
                 self._decide(track, now)
@@ -535,6 +536,12 @@ class Schedule:
 
     def _row(self, track: Track, now: float, wall: float) -> dict:
         wanted = track.wanted
+        check = self.echoes.get(echo_key(track.bound)) if wanted is not None and wanted.needs_echo else None
+        echo = None
+        if check is not None and check.result is not None and check.answered_at is not None:
+            echo = {"address": None if check.result.address is None else str(check.result.address),
+                    "agreed": list(check.result.agreed), "reason": check.result.reason,
+                    "at": wall - max(0.0, now - check.answered_at)}
         return {
             "name": track.record.name,
             "type": track.record.type,
@@ -546,6 +553,7 @@ class Schedule:
             "error_at": track.error_at,
             "failures": track.failures,
             "next_retry": None if track.retry_at is None else wall + max(0.0, track.retry_at - now),
+            "echo": echo,  # the echo's last round, while the record takes its address from it
         }
 
     def _note(self, level: int, line: str) -> None:

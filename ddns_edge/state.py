@@ -50,6 +50,7 @@ def render(records: list[dict], now: float) -> str:
                 "error_at": _iso(r.get("error_at")),
                 "failures": r.get("failures", 0),
                 "next_retry": _iso(r.get("next_retry")),
+                "echo": None if not r.get("echo") else {**r["echo"], "at": _iso(r["echo"].get("at"))},
             }
         )
     return json.dumps({"version": VERSION, "pid": os.getpid(), "written_at": _iso(now), "records": out}, indent=2) + "\n"
@@ -131,6 +132,9 @@ def format_table(data: dict) -> str:
         if r.get("confirmed_at"):
             head += f", confirmed {r['confirmed_at']}"
         lines.append(head)
+        echo = r.get("echo")
+        if isinstance(echo, dict):
+            lines.append(f"    echo {echo.get('at')}: {echo.get('address') or 'no agreement'} ({echo.get('reason')})")
         if r.get("last_error"):
             lines.append(f"    last error {r.get('error_at')}: {r['last_error']}")
             if r.get("next_retry"):

@@ -507,7 +507,7 @@ def test_rows_say_what_is_published_from_where_and_are_given_only_when_changed()
     (row,) = sim.s.take_rows(sim.now, WALL0 + 2)
     assert row == {"name": "www.example.com", "type": "A", "address": WAN, "source": "interface wan0",
                    "changed_at": WALL0 + 2, "confirmed_at": WALL0 + 2, "last_error": None, "error_at": None,
-                   "failures": 0, "next_retry": None}
+                   "failures": 0, "next_retry": None, "echo": None}
     assert sim.s.take_rows(sim.now, WALL0 + 2) is None
     sim.kernel(dev("wan0", "198.51.100.3"))
     (row,) = sim.s.take_rows(sim.now, WALL0 + 2)
@@ -724,3 +724,16 @@ def test_an_echo_round_without_a_route_learns_nothing_and_waits_for_one():
     sim.now += 0.01
     sim.s.routes(sim.now)  # the route: asked at once
     assert [r.key for r in sim.due().echo] == [(4, "wan0")]
+
+
+def test_a_record_on_the_echo_shows_its_last_round_in_the_state_file():
+    sim = behind_nat()
+    sim.s.echoed((4, "wan0"), agreed("203.0.113.5"), sim.now, 0.5)
+    sim.land()
+    (row,) = sim.at(3).s.take_rows(sim.now, WALL0 + 3)
+    assert row["source"] == "echo" and row["echo"] == {
+        "address": "203.0.113.5", "agreed": ["a", "b"], "reason": "2 of 2 echo sources agree: a, b", "at": WALL0}
+    sim.at(4).kernel(dev("wan0", WAN))  # a public address: the echo is no longer the record's
+    sim.land()
+    (row,) = sim.s.take_rows(sim.now, WALL0 + 4)
+    assert row["echo"] is None

@@ -99,3 +99,12 @@ def test_a_state_file_that_is_no_file_is_ignored_at_once_and_rebuilt(tmp_path, o
     assert sf.previous is None and why in oplog.text
     assert sf.write(state.render([RECORD], 0.0))
     assert json.loads((tmp_path / "state.json").read_text())["records"][0]["name"] == "www.example.com"
+
+
+def test_the_echo_of_a_record_is_written_and_shown():
+    row = {"name": "www.example.com", "type": "A", "address": "203.0.113.5", "source": "echo",
+           "echo": {"address": "203.0.113.5", "agreed": ["a", "b"], "reason": "2 of 2 echo sources agree: a, b", "at": 60.0}}
+    data = json.loads(state.render([row], 120.0))
+    assert data["records"][0]["echo"] == {"address": "203.0.113.5", "agreed": ["a", "b"],
+                                          "reason": "2 of 2 echo sources agree: a, b", "at": "1970-01-01T00:01:00Z"}
+    assert "    echo 1970-01-01T00:01:00Z: 203.0.113.5 (2 of 2 echo sources agree: a, b)" in state.format_table(data)

@@ -65,7 +65,9 @@ return view.extend({
 		cbi_update_table(table, records.map(r => [
 			'%s %s'.format(r.name, r.type),
 			r.address || E('em', {}, _('not set by this agent')),
-			r.source || '-',
+			r.echo ? E('span', {}, [ r.source || _('echo'), E('br'),
+				E('small', {}, _('echo at %s: %s (%s)').format(when(r.echo.at), r.echo.address || _('no agreement'), r.echo.reason)) ])
+				: (r.source || '-'),
 			when(r.changed_at),
 			when(r.confirmed_at),
 			r.last_error ? '%s: %s'.format(when(r.error_at), r.last_error) : '-',
