@@ -115,24 +115,33 @@ def _link(msg, kind: int) -> Link | LinkGone | None:
     return Link(msg["index"], name, bool(flags & IFF_UP and flags & IFF_RUNNING))
 
 
+def _attrs(data: bytes, offset: int, header: int) -> dict[int, bytes] | None:
+    """The attributes (rtattr: type -> payload) of the message at `offset`, whose own header
+    (after the netlink one) is `header` bytes long; None when the message is shorter."""
+    (length,) = struct.unpack_from("=I", data, offset)
+    if length < 16 + header:
+        return None
+    found: dict[int, bytes] = {}
+    at = offset + 16 + header
+    while at + 4 <= offset + length:
+        size, attr = struct.unpack_from("=HH", data, at)
+        if size < 4:
+            break
+        found[attr] = data[at + 4:at + size]
+        at += (size + 3) & ~3
+    return found
+
+
 def _address(data: bytes, offset: int, kind: int) -> AddressChange | None:
     """An address (struct ifaddrmsg; IFA_ADDRESS, IFA_LOCAL, IFA_FLAGS, IFA_CACHEINFO), read
     here: the event that matters most, read in microseconds (pyroute2 takes about 60)."""
-    (length,) = struct.unpack_from("=I", data, offset)
-    if length < 16 + 8:
+    found = _attrs(data, offset, 8)
+    if found is None:
         return None
     family, prefixlen, flags, _, index = struct.unpack_from("=4BI", data, offset + 16)
     size = 4 if family == AF_INET else 16 if family == AF_INET6 else 0
     if not size:
         return None
-    found: dict[int, bytes] = {}
-    at = offset + 16 + 8
-    while at + 4 <= offset + length:
-        rta_len, attr = struct.unpack_from("=HH", data, at)
-        if rta_len < 4:
-            break
-        found[attr] = data[at + 4:at + rta_len]
-        at += (rta_len + 3) & ~3
     raw = found.get(IFA_ADDRESS) if family == AF_INET6 else (found.get(IFA_LOCAL) or found.get(IFA_ADDRESS))
     if raw is None or len(raw) != size:
         return None
@@ -148,18 +157,12 @@ def _address(data: bytes, offset: int, kind: int) -> AddressChange | None:
 def _route(data: bytes, offset: int, kind: int) -> RouteChange | None:
     """A unicast route of the main table (struct rtmsg, and RTA_TABLE for tables past 255),
     read here: all that matters is that one came or went, not where it leads."""
-    (length,) = struct.unpack_from("=I", data, offset)
-    if length < 16 + 12:
+    found = _attrs(data, offset, 12)
+    if found is None:
         return None
     family, _, _, _, table, _, _, rtype = struct.unpack_from("=8B", data, offset + 16)
-    at = offset + 16 + 12
-    while at + 4 <= offset + length:
-        size, attr = struct.unpack_from("=HH", data, at)
-        if size < 4:
-            break
-        if attr == RTA_TABLE and size >= 8:
-            (table,) = struct.unpack_from("=I", data, at + 4)
-        at += (size + 3) & ~3
+    if len(found.get(RTA_TABLE, b"")) >= 4:
+        (table,) = struct.unpack_from("=I", found[RTA_TABLE])
     if family not in (AF_INET, AF_INET6) or table != RT_TABLE_MAIN or rtype != RTN_UNICAST:
         return None
     return RouteChange(4 if family == AF_INET else 6, gone=kind == RTM_DELROUTE)
@@ -167,25 +170,15 @@ def _route(data: bytes, offset: int, kind: int) -> RouteChange | None:
 
 def _neighbour(data: bytes, offset: int, kind: int) -> NeighbourChange | None:
     """An IPv6 neighbour (struct ndmsg, NDA_DST, NDA_LLADDR), read here: a few fields."""
-    (length,) = struct.unpack_from("=I", data, offset)
-    if length < 16 + 12:
+    found = _attrs(data, offset, 12)
+    if found is None:
         return None
     family, index, state = struct.unpack_from("=B3xiH", data, offset + 16)
-    if family != AF_INET6:
+    dst, lladdr = found.get(NDA_DST, b""), found.get(NDA_LLADDR, b"")
+    if family != AF_INET6 or len(dst) != 16:
         return None
-    address = mac = None
-    at = offset + 16 + 12
-    while at + 4 <= offset + length:
-        size, attr = struct.unpack_from("=HH", data, at)
-        if size < 4:
-            break
-        if attr == NDA_DST and size == 4 + 16:
-            address = ipaddress.IPv6Address(data[at + 4:at + 20])
-        elif attr == NDA_LLADDR and size == 4 + 6:
-            mac = data[at + 4:at + 10].hex(":")
-        at += (size + 3) & ~3
-    if address is None:
-        return None
+    address = ipaddress.IPv6Address(dst)
+    mac = lladdr.hex(":") if len(lladdr) == 6 else None
     return NeighbourChange(index, address, mac, state, gone=kind == RTM_DELNEIGH)
 
 
