@@ -29,7 +29,7 @@ import dns.tsig
 import dns.update
 
 from ddns_edge import plan, report, updatewire
-from ddns_edge.errors import NO_ROUTE_ERRNOS, UpdateError
+from ddns_edge.errors import UpdateError, no_route
 from ddns_edge.model import Current, Key
 from ddns_edge.plan import CAS_ATTEMPTS, Change, needs_change
 
@@ -454,15 +454,8 @@ def sync_zone(target: Target, key: Key, wants: list[Want], timeout: float = TIME
     raise AssertionError("unreachable")
 
 
-def _failed(wants: list[Want], error: str, no_route: bool = False) -> list[Result]:
-    return [Result(w, error=error, no_route=no_route) for w in wants]
-
-
-def no_route(error: Exception) -> bool:
-    """Whether an exchange failed for want of a route to the server or a source address: the
-    normal order of a WAN client's work (the address first, the route a moment later), which
-    a route or address event ends (schedule.py waits for one rather than backing off)."""
-    return isinstance(error, OSError) and error.errno in NO_ROUTE_ERRNOS
+def _failed(wants: list[Want], error: str, unreachable: bool = False) -> list[Result]:
+    return [Result(w, error=error, no_route=unreachable) for w in wants]
 
 
 def prove_key(target: Target, key: Key, timeout: float = TIMEOUT) -> int:

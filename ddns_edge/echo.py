@@ -54,7 +54,7 @@ from ddns_edge.echo_wire import (
     parse_source,
     reject,
 )
-from ddns_edge.errors import NO_ROUTE_ERRNOS
+from ddns_edge.errors import no_route
 from ddns_edge.model import Agent, Agreement, Answer, EchoSource, IPAddress
 
 # Built-in sources, used when the config has no `list echo`. See the README ("The echo")
@@ -222,7 +222,7 @@ def ask_one(source: EchoSource, family: int, device: str | None, timeout: float)
     except TimeoutError:
         return reject(f"no answer within {timeout:.1f} s")
     except OSError as e:
-        return reject(_os_error(e), no_route=e.errno in NO_ROUTE_ERRNOS)
+        return reject(_os_error(e), no_route=no_route(e))
     except _Failed as e:
         return reject(str(e))
     except ValueError as e:  # a host name that TLS cannot encode, ...

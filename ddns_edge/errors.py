@@ -15,6 +15,12 @@ import errno
 NO_ROUTE_ERRNOS = (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL)
 
 
+def no_route(error: BaseException) -> bool:
+    """Whether an exchange (with the server, or an echo source) failed for want of a route or
+    a source address."""
+    return isinstance(error, OSError) and error.errno in NO_ROUTE_ERRNOS
+
+
 class DdnsEdgeError(Exception):
     """Base of every expected failure; `str()` is the one line shown to the operator."""
 
