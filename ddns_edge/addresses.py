@@ -54,6 +54,14 @@ _NOT_PUBLIC_V6 = tuple(
 FAMILY_OF_TYPE = {"A": 4, "AAAA": 6}
 
 
+def ip_literal(text: str) -> IPAddress | None:
+    """`text` as an IP address, or None when it is not one (a host name, say)."""
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
 def is_public(address: IPAddress) -> bool:
     """True when `address` may be published: see DESIGN.md (documentation ranges count)."""
     nets = _NOT_PUBLIC_V4 if address.version == 4 else _NOT_PUBLIC_V6

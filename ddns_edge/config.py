@@ -17,6 +17,7 @@ import re
 from typing import Callable
 
 from ddns_edge import echo_wire, files, keys, names, uci
+from ddns_edge.addresses import ip_literal
 from ddns_edge.errors import ConfigError
 from ddns_edge.model import Agent, Config, EchoSource, Key, Record
 
@@ -413,10 +414,9 @@ def _server(s: _Section) -> str | None:
     if v is None:
         return None
     text = v.value.strip()
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        pass
+    literal = ip_literal(text)
+    if literal is not None:
+        return str(literal)
     try:
         return names.check_host(text)
     except ValueError as e:

@@ -8,13 +8,13 @@ whose config names zone and server never loads it.
 
 from __future__ import annotations
 
-import ipaddress
 
 import dns.exception
 import dns.name
 import dns.resolver
 
 from ddns_edge.dnsupdate import TIMEOUT, Target, _absolute, _short, _text
+from ddns_edge.addresses import ip_literal
 from ddns_edge.errors import UpdateError
 from ddns_edge.model import Record
 
@@ -56,10 +56,9 @@ def system_resolver(what: str, timeout: float = TIMEOUT) -> dns.resolver.Resolve
 
 
 def _address_of(host: str, resolver: dns.resolver.Resolver | None, what: str) -> str:
-    try:
-        return str(ipaddress.ip_address(host))
-    except ValueError:
-        pass
+    literal = ip_literal(host)
+    if literal is not None:
+        return str(literal)
     resolver = resolver or system_resolver(what, TIMEOUT)
     for rtype in ("A", "AAAA"):
         try:

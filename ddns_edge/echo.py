@@ -46,7 +46,6 @@ from ddns_edge.echo_wire import (
     FAMILY_NAMES,
     MAX_BODY,
     TYPE_OF_FAMILY,
-    ip_literal,
     applies,
     parse_dns,
     parse_exec,
@@ -54,6 +53,7 @@ from ddns_edge.echo_wire import (
     parse_source,
     reject,
 )
+from ddns_edge.addresses import ip_literal
 from ddns_edge.errors import no_route
 from ddns_edge.model import Agent, Agreement, Answer, EchoSource, IPAddress
 

@@ -21,7 +21,7 @@ import dns.rdataclass
 import dns.rdatatype
 
 from ddns_edge import names
-from ddns_edge.addresses import is_public
+from ddns_edge.addresses import ip_literal, is_public
 from ddns_edge.model import Answer, EchoSource, IPAddress
 
 MAX_BODY = 4096  # bytes of an answer's body (or a command's output)
@@ -136,13 +136,6 @@ def _server(text: str) -> tuple[str, int] | None:
     if ip_literal(host) is None and (":" in host or not names.is_host(host)):
         return None
     return host, port
-
-
-def ip_literal(host: str) -> IPAddress | None:
-    try:
-        return ipaddress.ip_address(host)
-    except ValueError:
-        return None
 
 
 def applies(source: EchoSource, family: int) -> bool:

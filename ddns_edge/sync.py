@@ -8,12 +8,12 @@ error level, then only as a reminder (report.Once).
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import re
 from typing import TYPE_CHECKING, Callable, Mapping
 
 from ddns_edge import dnsupdate, report
+from ddns_edge.addresses import ip_literal
 from ddns_edge.errors import UpdateError
 from ddns_edge.model import Config, Outcome, Record, Wanted
 
@@ -47,7 +47,7 @@ class Targets:
     def __call__(self, record: Record) -> dnsupdate.Target:
         key = (record.name, record.zone, record.server, record.port)
         if key not in self._found:
-            if self._discover is None and record.zone and record.server and _is_address(record.server):
+            if self._discover is None and not _needs_lookup(record):
                 self._found[key] = dnsupdate.Target(record.zone, record.server, record.port, record.server)  # nothing to look up
             else:
                 discover = self._discover or _discovery().discover
@@ -57,8 +57,8 @@ class Targets:
     def _resolver(self, record: Record) -> dns.resolver.Resolver | None:
         """One system resolver with a cache (TTL-bound) for all records that need discovery:
         a hundred names in one zone cost a query each, not three (zone, SOA, primary)."""
-        if record.zone and record.server and _is_address(record.server):
-            return None  # nothing to look up
+        if not _needs_lookup(record):
+            return None
         if self._shared_resolver is None:
             discovery = _discovery()
             self._shared_resolver = discovery.system_resolver(record.label)
@@ -127,12 +127,9 @@ def _discovery():
     return discovery
 
 
-def _is_address(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
+def _needs_lookup(record: Record) -> bool:
+    """Whether finding the record's target asks the resolver: its zone, or its server's address."""
+    return not (record.zone and record.server and ip_literal(record.server) is not None)
 
 
 def _shape(error: str) -> str:
