@@ -253,13 +253,13 @@ class Schedule:
                     track.retry_at = now  # the link came (back) up: retry at once
                 self._decide(track, now)
         if any(d is not None and d.up and d.addresses for d in changed.values()):
-            self._route_or_address(now)  # a source address may have come: what waits for a route tries again
+            self._route_or_address(now, failed_echoes=False)  # a source address may have come: what waits for a route tries again
         self._prune_echoes()
 
     def routes(self, now: float) -> None:
         """A route came into the main table (IPv4 or IPv6): what waits for one is tried at once,
-        records and echo rounds alike."""
-        self._route_or_address(now)
+        records and echo rounds alike (a round without agreement may have met no route)."""
+        self._route_or_address(now, failed_echoes=True)
 
     def netifd(self, networks: Collection[str]) -> None:
         """netifd announced something (ifup, ifdown, an update) about `networks`: ask again."""
@@ -480,14 +480,17 @@ class Schedule:
         elif track.retry_at is None:
             track.retry_at = now
 
-    def _route_or_address(self, now: float) -> None:
+    def _route_or_address(self, now: float, failed_echoes: bool) -> None:
+        """What waits for a route is tried at once; with `failed_echoes`, an echo whose last
+        round found no agreement too. Not on every address event: those come every few
+        seconds per host from a LAN's neighbour table, and would undo the echo's backoff."""
         for track in self.tracks.values():
             if track.route_wait_since is not None and track.retry_at is not None:
                 track.retry_at = min(track.retry_at, now)
         for check in self.echoes.values():
-            failed = check.route_wait or (check.result is not None and check.result.address is None)
+            failed = check.route_wait or (failed_echoes and check.result is not None and check.result.address is None)
             if failed and check.next_at is not None:
-                check.next_at = min(check.next_at, now)  # a round that failed may have failed for want of a route
+                check.next_at = min(check.next_at, now)
 
     def _say_not_as_left(self, track: Track, outcome: Outcome, verifying: bool) -> None:
         """The server held something else than this agent left there: say so (it was set back)."""

@@ -737,3 +737,14 @@ def test_a_record_on_the_echo_shows_its_last_round_in_the_state_file():
     sim.land()
     (row,) = sim.s.take_rows(sim.now, WALL0 + 4)
     assert row["echo"] is None
+
+
+def test_an_address_elsewhere_keeps_the_backoff_of_an_echo_without_agreement():
+    sim = Sim(ECHO_CONF, (dev("wan0", "100.64.0.2"), dev("br-lan", "2001:db8:1:10::1")))
+    sim.s.echoed((4, "wan0"), NO_AGREEMENT, sim.now, 0.5)
+    sim.now = sim.s.deadline()
+    sim.s.echoed((4, "wan0"), NO_AGREEMENT, sim.now, 0.5)
+    planned = sim.s.deadline()
+    sim.now += 0.1
+    sim.kernel(dev("br-lan", "2001:db8:1:10::1", "2001:db8:1:10::2"))  # LAN churn, not a route
+    assert not sim.due().echo and sim.s.deadline() == planned
