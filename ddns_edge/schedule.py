@@ -216,7 +216,7 @@ class Schedule:
         self.echoes: dict[EchoKey, EchoCheck] = {}
         self.hooks: dict[int, float] = {}  # pid -> when it is killed
         self._notes: list[tuple[int, str]] = []
-        self._once = report.Once(lambda level, line: self._notes.append((level, line)))
+        self._once = report.Once(self._note)
         self._rows_changed = True
         self._adopt(config)
 
@@ -380,7 +380,7 @@ class Schedule:
         sync = {}
         for t in self.tracks.values():
             verify = t.verify_at is not None and t.verify_at <= now
-            wanted = t.wanted.address if t.wanted is not None else None
+            wanted = t.wanted_address
             if t.retry_at is not None and t.retry_at <= now and wanted is not None:
                 sync[t.record] = Wanted(wanted, None if verify else t.known_rrset)
             elif verify and (wanted or t.confirmed):
