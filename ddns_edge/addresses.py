@@ -141,6 +141,15 @@ def eui64(mac: str) -> int:
     return int.from_bytes(bytes([b[0] ^ 0x02]) + b[1:3] + b"\xff\xfe" + b[3:6], "big")
 
 
+def _net64(address: IPAddress) -> ipaddress.IPv6Network:
+    return ipaddress.IPv6Network((address, 64), strict=False)
+
+
+def _iid(address: IPAddress) -> int:
+    """The interface identifier: the low 64 bits."""
+    return int(address) & 0xFFFFFFFFFFFFFFFF
+
+
 def prefixes(addresses: Iterable[Address]) -> dict[ipaddress.IPv6Network, Address]:
     """The public /64 prefixes of a device's usable IPv6 addresses, each with the longest
     lifetimes among its addresses (a deprecated prefix is one all of whose addresses are)."""
@@ -148,7 +157,7 @@ def prefixes(addresses: Iterable[Address]) -> dict[ipaddress.IPv6Network, Addres
     for a in addresses:
         if a.version != 6 or a.prefixlen > 64 or a.valid == 0 or a.flags & IFA_F_DADFAILED or not is_public(a.address):
             continue
-        net = ipaddress.IPv6Network((a.address, 64), strict=False)
+        net = _net64(a.address)
         best = out.get(net)
         deprecated = a.flags & IFA_F_DEPRECATED or a.preferred == 0
         if best is None or (best.preferred == 0 and not deprecated) or a.preferred > best.preferred:
@@ -166,8 +175,7 @@ def choose_host_id(addresses: Iterable[Address], host_id: str, published: IPAddr
     pool = [c for c in candidates if c.preferred != 0] or candidates  # deprecated only while no other
     kept = [c for c in pool if c.address == published]
     best = kept[0] if kept else max(pool, key=lambda c: (c.preferred, c.valid, -int(c.address)))
-    net = ipaddress.IPv6Network((best.address, 64), strict=False)
-    return Choice(best.address, f"prefix {net}{' (deprecated)' if best.preferred == 0 else ''} + host part {host_id}")
+    return Choice(best.address, f"prefix {_net64(best.address)}{' (deprecated)' if best.preferred == 0 else ''} + host part {host_id}")
 
 
 def choose_neighbour(neighbours: Iterable[Neighbour], mac: str, addresses: Iterable[Address],
@@ -182,10 +190,9 @@ def choose_neighbour(neighbours: Iterable[Neighbour], mac: str, addresses: Itera
     iid = eui64(mac)
 
     def rank(n: Neighbour):
-        in_preferred = ipaddress.IPv6Network((n.address, 64), strict=False) in preferred
-        return (not in_preferred, n.address != published, int(n.address) & 0xFFFFFFFFFFFFFFFF != iid, n.seen)
+        return (_net64(n.address) not in preferred, n.address != published, _iid(n.address) != iid, n.seen)
 
     best = min(usable, key=rank)
     how = "still in the neighbour table" if best.address == published else \
-        "its EUI-64 address" if int(best.address) & 0xFFFFFFFFFFFFFFFF == iid else "the address seen first"
+        "its EUI-64 address" if _iid(best.address) == iid else "the address seen first"
     return Choice(best.address, f"neighbour {mac}: {how}")
