@@ -195,7 +195,7 @@ class AddrListener:
 
 class Wan:
     """Changes the router's WAN IPv4 address through a netlink socket opened in its namespace,
-    as a DHCP client does: the new address, the old one deleted (the kernel drops the default
+    as netifd applies a DHCP lease: the new address, the old one deleted (the kernel drops the default
     route with the last address of its subnet), then the default route (replaced each time, as
     udhcpc's script and netifd do), via the isp's 203.0.113.254, outside the addresses used."""
 

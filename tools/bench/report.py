@@ -414,8 +414,8 @@ def render_table(results: dict) -> str:
     if d.get("skipped"):
         lines.append(f"ddclient not measured: {d['skipped']}")
     if lat:
-        lines.append("latency (veth, routes as a client's): the world's WAN veth; each change adds the new address, deletes the old")
-        lines.append("(the kernel drops the default route with it) and adds the default route, as a DHCP client does.")
+        lines.append("latency (veth, routes as a client's): the world's WAN veth; each change adds the new address, deletes the old (the")
+        lines.append("kernel drops the default route with the last address of its subnet) and replaces the default route, as netifd does.")
     lines += render_clients(results.get("clients") or {})
     for phase, error in (results.get("errors") or {}).items():
         lines.append(f"ERROR in {phase}: {error}")
