@@ -2,8 +2,8 @@
 #
 # As root on a fresh Debian, `make test` sets the machine up first: the tools the
 # integration tests run (iproute2, nftables, bind9, bind9-dnsutils, and the WAN clients'
-# pppoe, dnsmasq-base, radvd, kea-dhcp6-server, dhcpcd-base; apt-get, without starting any
-# of their services), and a venv with the package and its test extra.
+# pppoe, dnsmasq-base, radvd, kea-dhcp6-server, dhcpcd-base; nodejs for the LuCI form's rules;
+# apt-get, without starting any of their services), and a venv with the package and its test extra.
 # Without root it only warns about missing tools (tests/netns/conftest.py decides).
 
 PYTHON ?= python3
@@ -15,9 +15,9 @@ STAMP := $(VENV)/.installed.stamp
 # The tools the netns world runs, and the Debian packages that hold them. The WAN clients
 # (tests/netns/wanclients.py): rp-pppoe, dnsmasq, busybox udhcpc, radvd, Kea, dhcpcd.
 TOOLS := ip nft named dig nsupdate tsig-keygen named-journalprint faketime busybox openssl \
-	pppoe-server pppoe dnsmasq radvd kea-dhcp6 dhcpcd
+	pppoe-server pppoe dnsmasq radvd kea-dhcp6 dhcpcd node
 PACKAGES := iproute2 nftables bind9 bind9-dnsutils faketime busybox openssl \
-	pppoe dnsmasq-base radvd kea-dhcp6-server dhcpcd-base
+	pppoe dnsmasq-base radvd kea-dhcp6-server dhcpcd-base nodejs
 
 export PATH := $(PATH):/usr/sbin:/sbin
 
@@ -76,15 +76,16 @@ PYTHON3_VERSION ?= 3.13
 ipk:
 	$(PYTHON) tools/mkipk.py --python-version $(PYTHON3_VERSION)
 
-# The OpenWrt stack tests (tests/openwrt): chromium, and what ../shared/vendor/openwrt-web's
-# stack.sh needs to build ubusd, procd, rpcd, uhttpd and LuCI. DDNS_EDGE_SKIP_OPENWRT=1 skips them.
-OPENWRT_PACKAGES := chromium fonts-dejavu-core build-essential cmake pkg-config libjson-c-dev \
-	libcrypt-dev libnl-3-dev zlib1g-dev xz-utils openssl util-linux
+# The OpenWrt stack tests (tests/openwrt) run only when DDNS_EDGE_OPENWRT_WEB names a directory
+# whose stack.sh provides OpenWrt's daemons (tests/openwrt/__init__.py says what it must do);
+# then they need chromium too, installed here. Without the variable they are skipped.
+OPENWRT_PACKAGES := chromium fonts-dejavu-core
 
 .PHONY: openwrt-tools
 test: openwrt-tools
 openwrt-tools:
-	@missing=$$(for p in $(OPENWRT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+	@if [ -z "$$DDNS_EDGE_OPENWRT_WEB" ]; then exit 0; fi; \
+	missing=$$(for p in $(OPENWRT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
 		| grep -q 'install ok installed' || echo $$p; done); \
 	if [ -z "$$missing" ] || ! command -v apt-get >/dev/null; then exit 0; fi; \
 	if [ "$$(id -u)" != 0 ]; then echo "make: missing" $$missing "(the OpenWrt stack tests); run as root" >&2; exit 0; fi; \

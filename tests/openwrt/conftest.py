@@ -1,12 +1,12 @@
-"""Tests against OpenWrt's real daemons and LuCI in Chromium: the gate and the `owrt` fixture.
+"""The gate for tests/openwrt (all marked `openwrt`), and the `owrt` fixture.
 
-The gate (for every test in this directory, marked `openwrt`):
-- they need root, the vendored stack (../shared/vendor/openwrt-web beside the checkout, or
-  $DDNS_EDGE_OPENWRT_WEB), chromium, a C toolchain with cmake (stack.sh builds the daemons),
-  and what the netns world needs (ip, named);
-- when they cannot run and DDNS_EDGE_SKIP_OPENWRT=1 is set, they are skipped with the reason;
-- otherwise the session stops with the reason and how to fix it;
-- with CI set, DDNS_EDGE_SKIP_OPENWRT is ignored: in CI they never skip.
+The gate:
+- without $DDNS_EDGE_OPENWRT_WEB (as in CI, which has no OpenWrt stack) they are skipped,
+  with one line that says why and how to run them (see tests/openwrt/__init__.py);
+- with it, they need root, $DDNS_EDGE_OPENWRT_WEB/stack.sh, chromium and what the netns
+  world needs (ip, named); when something is missing and DDNS_EDGE_SKIP_OPENWRT=1 is set,
+  they are skipped with the reason; otherwise (and always with CI set) the session stops
+  with the reason and how to fix it.
 
 The `owrt` fixture (one per session): a netns World with BIND serving example.com; the stack
 built under a fresh /tmp/ddns-edge-owrt-* prefix (removed afterwards), with luci-app-ddns-edge
@@ -19,14 +19,13 @@ Screenshots and the stack's logs go to $DDNS_EDGE_ARTIFACTS (default test-artifa
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 
 import pytest
 
 from tests.netns.world import World, missing_tools
 from tests.openwrt.cdp import chromium_binary
-from tests.openwrt.stack import ROOT, Stack, vendor_dir
+from tests.openwrt.stack import ROOT, Stack, stack_dir
 
 OWRT_PORT = 8015  # inside the router's own network namespace: nothing else listens there
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -36,15 +35,18 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
+NO_STACK = ("no OpenWrt stack (DDNS_EDGE_OPENWRT_WEB is not set): to run them, build OpenWrt's daemons into a "
+            "directory whose stack.sh provides the interface in tests/openwrt/__init__.py (and the README), then "
+            "DDNS_EDGE_OPENWRT_WEB=/that/dir make test")
+
+
 def _cannot_run() -> str | None:
     if os.geteuid() != 0:
         return f"they need root (running as uid {os.geteuid()})"
-    stack = os.path.join(vendor_dir(), "stack.sh")
+    stack = os.path.join(stack_dir() or "", "stack.sh")
     if not os.path.isfile(stack):
-        return (f"no vendored OpenWrt stack at {stack} (copy the shared/vendor/openwrt-web folder "
-                "there, or set DDNS_EDGE_OPENWRT_WEB to it)")
-    missing = [t for t in ("cmake", "cc", "make", "unshare", "nsenter") if not shutil.which(t)]
-    missing += [] if chromium_binary() else ["chromium"]
+        return f"DDNS_EDGE_OPENWRT_WEB is set, but {stack} is not a file"
+    missing = [] if chromium_binary() else ["chromium"]
     missing += missing_tools()
     if missing:
         return f"missing {', '.join(missing)} (run `make test`, which installs them)"
@@ -52,7 +54,7 @@ def _cannot_run() -> str | None:
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "openwrt: needs root, the vendored OpenWrt stack and chromium")
+    config.addinivalue_line("markers", "openwrt: needs root, an OpenWrt stack ($DDNS_EDGE_OPENWRT_WEB) and chromium")
 
 
 @pytest.hookimpl(trylast=True)
@@ -60,7 +62,8 @@ def pytest_collection_modifyitems(config, items):
     mine = [item for item in items if HERE in str(item.path)]
     for item in mine:
         item.add_marker(pytest.mark.openwrt)
-    if not mine:
+    if not mine or stack_dir() is None:
+        config.stash[_SKIPPED] = len(mine)  # _no_stack below skips them, from one place
         return
     problem = _cannot_run()
     if problem is None:
@@ -72,6 +75,22 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason=f"skipped (DDNS_EDGE_SKIP_OPENWRT=1): {problem}"))
         return
     pytest.exit(f"the OpenWrt stack tests cannot run: {problem}. Set DDNS_EDGE_SKIP_OPENWRT=1 to skip them.", returncode=1)
+
+
+_SKIPPED = pytest.StashKey[int]()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_stack():
+    """Skips every test here when no stack is given: one reason, raised from one place."""
+    if stack_dir() is None:
+        pytest.skip(NO_STACK)
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    count = config.stash.get(_SKIPPED, 0)
+    if count:
+        terminalreporter.write_line(f"tests/openwrt: {count} tests skipped: {NO_STACK}")
 
 
 @pytest.fixture(scope="session")

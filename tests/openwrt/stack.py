@@ -1,10 +1,11 @@
 """OpenWrt's real management stack (ubusd, procd, rpcd, uhttpd, LuCI) for the tests, via stack.sh.
 
-The stack is the vendored folder `openwrt-web` (../shared/vendor/openwrt-web beside the
-checkout, or $DDNS_EDGE_OPENWRT_WEB): its stack.sh builds the daemons from upstream
-sources into PREFIX/rootfs and runs them in a private namespace, chrooted there. Here it
-runs inside a network namespace of the test's own (the router of a netns World), so its
-uhttpd port and everything the agent sends stay in that namespace.
+The stack is not part of this repository: $DDNS_EDGE_OPENWRT_WEB names a directory whose
+stack.sh builds OpenWrt's daemons from their sources into PREFIX/rootfs and runs them in a
+private namespace, chrooted there (the interface it must provide is in tests/openwrt's
+docstring and in the README). Here it runs inside a network namespace of the test's own
+(the router of a netns World), so its uhttpd port and everything the agent sends stay in
+that namespace.
 
 ddns-edge runs inside as it would on a router: the project's procd init script as
 /etc/init.d/ddns-edge, the LuCI app copied the way luci.mk installs it, and
@@ -31,9 +32,9 @@ APP = os.path.join(ROOT, "openwrt", "luci-app-ddns-edge")
 AGENT_USER = "ddns-edge"
 
 
-def vendor_dir() -> str:
-    """Where the vendored stack is: $DDNS_EDGE_OPENWRT_WEB, else ../shared/vendor/openwrt-web."""
-    return os.environ.get("DDNS_EDGE_OPENWRT_WEB") or os.path.join(os.path.dirname(ROOT), "shared", "vendor", "openwrt-web")
+def stack_dir() -> str | None:
+    """The directory that provides the stack ($DDNS_EDGE_OPENWRT_WEB), or None when none is given."""
+    return os.environ.get("DDNS_EDGE_OPENWRT_WEB") or None
 
 
 class StackError(Exception):
@@ -44,8 +45,7 @@ class Stack:
     """One stack: build() once, start() in a network namespace, exec() inside, close()."""
 
     def __init__(self, netns: str | None, port: int, prefix: str | None = None, log=None):
-        self.vendor = vendor_dir()
-        self.script = os.path.join(self.vendor, "stack.sh")
+        self.script = os.path.join(stack_dir() or "", "stack.sh")
         self.netns = netns
         self.port = port
         self.keep = prefix is not None  # a prefix given by the developer is reused, never removed

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.openwrt import cases
+from tests.luci import cases
 from tests.openwrt.cdp import Browser
 from tests.openwrt.stack import wait_for
 from tests.openwrt.test_procd import WAN, answer

@@ -74,13 +74,26 @@ def test_luci_ipk_is_reproducible():
 
 def test_the_apps_json_parses_and_the_acl_keeps_secrets_and_keygen_for_writers():
     with open(os.path.join(APP, "root/usr/share/rpcd/acl.d/luci-app-ddns-edge.json")) as f:
-        acl = json.load(f)["luci-app-ddns-edge"]
+        groups = json.load(f)
+    # rpcd's shape: one group, a description, and read/write scopes of object -> method lists
+    assert list(groups) == ["luci-app-ddns-edge"]
+    acl = groups["luci-app-ddns-edge"]
+    assert set(acl) == {"description", "read", "write"} and isinstance(acl["description"], str)
+    for scopes in (acl["read"], acl["write"]):
+        assert set(scopes) <= {"ubus", "uci"}
+        for objects in scopes.values():
+            assert all(isinstance(k, str) and isinstance(v, list) and v and all(isinstance(m, str) for m in v)
+                       for k, v in objects.items())
     read, write = acl["read"], acl["write"]
     assert "uci" not in read, "read-only users must not read the config (it may hold a secret)"
     assert set(read["ubus"]["ddns-edge"]) == {"status", "config", "check", "detect"}
     assert write["ubus"]["ddns-edge"] == ["keygen"] and set(write["uci"]["ddns-edge"]) == {"read", "write"}
     with open(os.path.join(APP, "root/usr/share/luci/menu.d/luci-app-ddns-edge.json")) as f:
         menu = json.load(f)
+    for path, entry in menu.items():  # LuCI's menu.d shape
+        assert path.startswith("admin/services/ddns-edge") and set(entry) <= {"title", "order", "action", "depends"}, path
+        assert isinstance(entry["title"], str) and isinstance(entry["order"], int)
+        assert entry["action"]["type"] in ("firstchild", "view"), path
     assert menu["admin/services/ddns-edge"]["title"] == "Dynamic DNS (ddns-edge)"
     assert menu["admin/services/ddns-edge"]["depends"]["acl"] == ["luci-app-ddns-edge"]
     views = {v["action"]["path"] for v in menu.values() if v["action"]["type"] == "view"}

@@ -2,7 +2,9 @@
 
 Each case is (option, value): `js(case)` is the call to ddns-edge/validate.js that the form
 makes for that field, and `config(case, secret)` a config that is valid except, perhaps,
-for that value. test_luci.py runs both and compares the verdicts (accepted or refused).
+for that value. Both tests/luci/test_validate_js.py (validate.js in Node.js, always) and
+tests/openwrt/test_luci.py (in LuCI, in Chromium, where a stack is given) run both and
+compare the verdicts (accepted or refused).
 """
 
 from __future__ import annotations
