@@ -3,14 +3,25 @@
 # As root on a fresh Debian, `make test` sets the machine up first: the tools the
 # integration tests run (iproute2, nftables, bind9, bind9-dnsutils, and the WAN clients'
 # pppoe, dnsmasq-base, radvd, kea-dhcp6-server, dhcpcd-base; nodejs for the LuCI form's rules;
-# apt-get, without starting any of their services), and a venv with the package and its test extra.
+# apt-get, without starting any of their services), and two venvs with the package and its test
+# extra, the two ends of what routers run; then it runs the whole suite in each:
+#   .venv-floor  what OpenWrt 24.10 and 25.12 ship: dnspython 2.4.1 and pyroute2 0.7.9 (the floors
+#                in setup.cfg), on Python 3.11 (24.10's);
+#   .venv        the newest dnspython and pyroute2 on PyPI, on the newest Python 3 found here
+#                (3.13, 25.12's, where pyenv or the system has it). demo, bench and lint use it.
 # Without root it only warns about missing tools (tests/netns/conftest.py decides).
 
 PYTHON ?= python3
+PYTHON_FLOOR ?= python3.11
+PYTHON_NEWEST ?= $(shell for p in python3.14 python3.13 $$(ls -d $$HOME/.pyenv/versions/3.1[3-9]*/bin/python3.1[3-9] 2>/dev/null \
+	| sort -rV) $(PYTHON); do $$p -c 'import ensurepip, venv' 2>/dev/null && { echo $$p; break; }; done)
+FLOOR_PINS := dnspython==2.4.1 pyroute2==0.7.9
 VENV ?= .venv
+FLOOR_VENV ?= .venv-floor
 PYTEST_ARGS ?=
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed.stamp
+FLOOR_STAMP := $(FLOOR_VENV)/.installed.stamp
 
 # The tools the netns world runs, and the Debian packages that hold them. The WAN clients
 # (tests/netns/wanclients.py): rp-pppoe, dnsmasq, busybox udhcpc, radvd, Kea, dhcpcd.
@@ -23,7 +34,8 @@ export PATH := $(PATH):/usr/sbin:/sbin
 
 .PHONY: test demo lint host-tools bench
 
-test: host-tools $(STAMP)
+test: host-tools $(STAMP) $(FLOOR_STAMP)
+	$(FLOOR_VENV)/bin/python -m pytest -q $(PYTEST_ARGS) tests
 	$(PY) -m pytest -q $(PYTEST_ARGS) tests
 
 demo: host-tools $(STAMP)
@@ -63,10 +75,16 @@ host-tools:
 		trap 'rm -f /usr/sbin/policy-rc.d' EXIT; fi; \
 	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$packages
 
-# The venv, (re)installed when the packaging metadata changes.
+# The venvs, (re)installed when the packaging metadata or the pins change (remove a venv to
+# have it made again with another Python).
 $(STAMP): setup.cfg pyproject.toml | host-tools
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -e '.[test]'
+	test -x $(PY) || $(PYTHON_NEWEST) -m venv $(VENV)
+	$(PY) -m pip install -q -U -e '.[test]'
+	touch $@
+
+$(FLOOR_STAMP): setup.cfg pyproject.toml Makefile | host-tools
+	test -x $(FLOOR_VENV)/bin/python || $(PYTHON_FLOOR) -m venv $(FLOOR_VENV)
+	$(FLOOR_VENV)/bin/python -m pip install -q -e '.[test]' $(FLOOR_PINS)
 	touch $@
 
 # make ipk: dist/ddns-edge_<version>-<release>_all.ipk for OpenWrt's opkg, without the SDK.

@@ -255,30 +255,45 @@ def _read_exactly(sock: socket.socket, n: int) -> bytes:
     return data
 
 
+def _unsigned(raw: bytes) -> tuple[dns.message.Message, updatewire.TsigRecord | None]:
+    """The answer parsed without its TSIG record, and that record (None: it has none).
+    Raises ValueError or a DNSException for what does not parse."""
+    stripped, tsig = updatewire.split_tsig(raw)
+    return dns.message.from_wire(stripped, ignore_trailing=False), tsig
+
+
 def _matches(raw: bytes, request: dns.message.Message) -> bool:
     """Cheap check that `raw` answers `request` (ID, QR, opcode, question); not trusted yet."""
     try:
-        answer = dns.message.from_wire(raw, keyring=False, ignore_trailing=False)
-    except dns.exception.DNSException:
+        answer, _ = _unsigned(raw)
+    except (ValueError, dns.exception.DNSException):
         return False
     return request.is_response(answer)
 
 
 def _verify(raw: bytes, request: dns.message.Message) -> dns.message.Message:
-    """Parse with the request's key: the answer must be correctly signed."""
+    """Parse with the request's key: the answer must be correctly signed.
+
+    That it is signed at all is checked here, not left to dnspython: before 2.8 it takes an
+    answer without a TSIG record as it is, even to a signed request."""
+    unsigned, tsig = _unsigned(raw)  # it parsed in _matches
+    if tsig is None:
+        if unsigned.rcode() != dns.rcode.NOERROR:
+            raise Rejected(unsigned.rcode(), 0, None, "unsigned")
+        raise Rejected(dns.rcode.NOERROR, 0, None, "answer not correctly signed (it has no TSIG record)")
     try:
-        return dns.message.from_wire(raw, keyring=request.keyring, request_mac=request.mac)
+        answer = dns.message.from_wire(raw, keyring=request.keyring, request_mac=request.mac)
     except dns.tsig.PeerError as e:
-        unsigned = dns.message.from_wire(raw, keyring=False)
-        raise Rejected(unsigned.rcode(), _tsig_error(e), _server_time(unsigned)) from None
+        raise Rejected(unsigned.rcode(), _tsig_error(e), _server_time(tsig)) from None
     except dns.tsig.BadTime:
-        unsigned = dns.message.from_wire(raw, keyring=False)
-        raise Rejected(unsigned.rcode(), dns.rcode.BADTIME, _server_time(unsigned), "local check") from None
-    except dns.exception.DNSException as e:  # a bad or no signature, another key or algorithm, a misplaced TSIG
-        unsigned = dns.message.from_wire(raw, keyring=False)
+        raise Rejected(unsigned.rcode(), dns.rcode.BADTIME, _server_time(tsig), "local check") from None
+    except dns.exception.DNSException as e:  # a bad signature, another key or algorithm, a misplaced TSIG
         if unsigned.rcode() != dns.rcode.NOERROR:
             raise Rejected(unsigned.rcode(), 0, None, "unsigned") from None
         raise Rejected(dns.rcode.NOERROR, 0, None, f"answer not correctly signed ({_short(e)})") from None
+    if not answer.had_tsig:  # it had a TSIG record: dnspython must have checked it
+        raise Rejected(dns.rcode.NOERROR, 0, None, "answer not correctly signed (its TSIG was not checked)")
+    return answer
 
 
 def _tsig_error(e: Exception) -> int:
@@ -291,14 +306,11 @@ def _tsig_error(e: Exception) -> int:
     return dns.rcode.BADTRUNC
 
 
-def _server_time(message: dns.message.Message) -> int | None:
+def _server_time(tsig: updatewire.TsigRecord) -> int:
     """The server's clock, from the TSIG of a BADTIME answer (RFC 8945 5.2.3), if given."""
-    if message.tsig is None:
-        return None
-    rd = message.tsig[0]
-    if rd.error == dns.rcode.BADTIME and len(rd.other) == 6:
-        return int.from_bytes(rd.other, "big")
-    return rd.time_signed
+    if tsig.error == dns.rcode.BADTIME and len(tsig.other) == 6:
+        return int.from_bytes(tsig.other, "big")
+    return tsig.time_signed
 
 
 # ---------------------------------------------------------------- read and swap

@@ -8,6 +8,11 @@ prerequisite (the RRset exactly as known: its rdatas with TTL 0, or "RRset absen
 delete of the RRset and the add of the one new address; then the TSIG record over it all.
 Names go uncompressed (names.py keeps them to ASCII labels). The tests parse what it
 writes with dnspython and a key, which checks the MAC, and compare it with dnspython's own.
+
+split_tsig() is the one piece of reading: an answer's TSIG record taken off the message,
+so that the rest can be parsed without a key, and whether the answer is signed at all is
+decided here rather than by dnspython (which, before 2.8, takes an unsigned answer to a
+signed request as it is, and reads `keyring=False` as a key before 2.7).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import hashlib
 import hmac
 import ipaddress
 import struct
+from dataclasses import dataclass
 from typing import Iterable
 
 from ddns_edge.model import Key
@@ -68,3 +74,63 @@ def encode(msg_id: int, zone: str, changes: Iterable[Change], key: Key, fudge: i
     rdata = algorithm + when + struct.pack("!H", len(mac)) + mac + struct.pack("!HHH", msg_id, 0, 0)
     signed = message[:10] + struct.pack("!H", 1) + message[12:] + _rr(key_name, TSIG, ANY, 0, rdata)
     return signed, mac
+
+
+@dataclass(frozen=True)
+class TsigRecord:
+    """The fields of an answer's TSIG record that are read before (or without) checking it."""
+
+    key_name: bytes  # wire form, as sent
+    time_signed: int
+    fudge: int
+    error: int  # a TSIG error (BADSIG 16, BADKEY 17, BADTIME 18, ...), 0 for none
+    other: bytes  # with BADTIME, the server's clock (RFC 8945 5.2.3)
+
+
+def _skip_name(wire: bytes, i: int) -> int:
+    while True:
+        length = wire[i]
+        if length == 0:
+            return i + 1
+        if length & 0xC0 == 0xC0:
+            return i + 2
+        if length & 0xC0:
+            raise ValueError("bad label type")
+        i += 1 + length
+
+
+def split_tsig(wire: bytes) -> tuple[bytes, TsigRecord | None]:
+    """The message without its TSIG record (ARCOUNT one less), and that record; the message
+    as it is and None when it has none. ValueError for a message that does not parse as a
+    sequence of records, or whose TSIG is not its last record (RFC 8945 5.1)."""
+    try:
+        counts = struct.unpack_from("!HHHH", wire, 4)
+        i = 12
+        for _ in range(counts[0]):
+            i = _skip_name(wire, i) + 4
+        last = None
+        for n in range(sum(counts[1:])):
+            start = i
+            i = _skip_name(wire, i)
+            rtype, _, _, size = struct.unpack_from("!HHIH", wire, i)
+            rdata_at, i = i + 10, i + 10 + size
+            if rtype == TSIG:
+                if n != sum(counts[1:]) - 1 or counts[3] == 0:
+                    raise ValueError("a TSIG record that is not the last one")
+                last = (start, wire[start:_skip_name(wire, start)], rdata_at, i)
+        if i != len(wire):
+            raise ValueError("trailing bytes" if i < len(wire) else "cut short")
+        if last is None:
+            return wire, None
+        start, owner, at, end = last
+        at = _skip_name(wire, at)  # the algorithm's name
+        high, low, fudge, mac_size = struct.unpack_from("!HIHH", wire, at)
+        at += 10 + mac_size
+        _, error, other_size = struct.unpack_from("!HHH", wire, at)
+        other = wire[at + 6:at + 6 + other_size]
+        if at + 6 + other_size != end:
+            raise ValueError("a TSIG record of the wrong length")
+    except (IndexError, struct.error) as e:
+        raise ValueError(f"cut short ({e})") from None
+    stripped = wire[:10] + struct.pack("!H", counts[3] - 1) + wire[12:start]
+    return stripped, TsigRecord(owner, (high << 32) | low, fudge, error, other)

@@ -832,3 +832,15 @@ def test_building_from_a_checkout_leaves_nothing_untracked(tmp_path):
     assert (copy / "build" / "lib" / "ddns_edge" / "cli.py").is_file()
     status = subprocess.run([*git, "status", "--porcelain", "--untracked-files=all"], capture_output=True, text=True, check=True)
     assert status.stdout == "", status.stdout
+
+
+def test_the_floors_in_setup_cfg_are_the_versions_make_test_runs():
+    """setup.cfg's floors are what the floor venv installs, and what OpenWrt 24.10/25.12 ship."""
+    with open(os.path.join(ROOT, "setup.cfg")) as f:
+        cfg = f.read()
+    with open(os.path.join(ROOT, "Makefile")) as f:
+        makefile = f.read()
+    floors = dict(re.findall(r"^\s+(dnspython|pyroute2)>=([\d.]+)$", cfg, re.M))
+    pins = dict(re.findall(r"(dnspython|pyroute2)==([\d.]+)", re.search(r"^FLOOR_PINS := (.*)$", makefile, re.M)[1]))
+    assert floors == pins == {"dnspython": "2.4.1", "pyroute2": "0.7.9"}
+    assert re.search(r"^python_requires = >=3\.11$", cfg, re.M) and re.search(r"^PYTHON_FLOOR \?= python3\.11$", makefile, re.M)

@@ -79,5 +79,61 @@ def test_signed_update_answers_are_matched_against_its_mac():
     wire = request.to_wire()
     query = dns.message.from_wire(wire, keyring=dnsupdate.tsig_key(key))
     answer = dns.message.make_response(query).to_wire()
-    assert request.is_response(dns.message.from_wire(answer, keyring=False))
+    assert request.is_response(dns.message.from_wire(updatewire.split_tsig(answer)[0]))
     assert dns.message.from_wire(answer, keyring=request.keyring, request_mac=request.mac).rcode() == 0
+
+
+# --- split_tsig: the TSIG record taken off an answer, without dnspython's key handling ---------------
+
+
+def answers(rcode=0, tsig_error=0, other=b""):
+    """(a signed answer's wire, the same answer unsigned) to a signed UPDATE."""
+    key = Key("home", "ddns-key", "hmac-sha256", SECRET, "test")
+    wire = dnsupdate.build_update("example.com", CHANGES["several"], key, 10).to_wire()
+    signed = dns.message.make_response(dns.message.from_wire(wire, keyring=dnsupdate.tsig_key(key)))
+    unsigned = dns.message.make_response(dns.message.from_wire(wire[:10] + b"\0\0" + wire[12:wire.rindex(b"\x08ddns-key")]))
+    for answer in (signed, unsigned):
+        answer.set_rcode(rcode)
+    signed.use_tsig(dnsupdate.tsig_key(key), tsig_error=tsig_error, other_data=other)
+    return signed.to_wire(), unsigned.to_wire()
+
+
+def test_split_tsig_gives_the_message_without_it_and_its_fields():
+    wire, unsigned = answers(rcode=5)
+    stripped, tsig = updatewire.split_tsig(wire)
+    assert tsig is not None and tsig.key_name == updatewire.name_wire("ddns-key") and tsig.error == 0
+    assert abs(tsig.time_signed - time.time()) < 60 and tsig.fudge == 300 and tsig.other == b""
+    assert stripped == unsigned
+    parsed = dns.message.from_wire(stripped)  # no key needed: it holds no TSIG any more
+    assert parsed.rcode() == 5 and not parsed.had_tsig
+
+
+def test_split_tsig_reads_a_tsig_error_and_the_servers_clock():
+    wire, _ = answers(tsig_error=18, other=(1234567890).to_bytes(6, "big"))
+    _, tsig = updatewire.split_tsig(wire)
+    assert tsig.error == 18 and int.from_bytes(tsig.other, "big") == 1234567890
+
+
+def test_split_tsig_leaves_an_unsigned_message_as_it_is():
+    _, unsigned = answers()
+    assert updatewire.split_tsig(unsigned) == (unsigned, None)
+
+
+@pytest.mark.parametrize("mangle", [
+    lambda w: w[:-1],  # cut short
+    lambda w: w + b"\0",  # trailing bytes
+    lambda w: w[:11] + bytes([w[11] + 1]) + w[12:],  # ARCOUNT says one more record than there is
+    lambda w: w[:5],  # not even a header
+], ids=["cut short", "trailing", "count", "header"])
+def test_split_tsig_refuses_what_does_not_parse(mangle):
+    wire, _ = answers()
+    with pytest.raises(ValueError):
+        updatewire.split_tsig(mangle(wire))
+
+
+def test_split_tsig_refuses_a_tsig_that_is_not_the_last_record():
+    wire, unsigned = answers()
+    tsig_rr = wire[len(unsigned):]
+    a_rr = b"\x01x\x00" + bytes.fromhex("0001 0001 00000000 0004") + bytes(4)  # x. A 0.0.0.0, after the TSIG
+    with pytest.raises(ValueError, match="not the last"):
+        updatewire.split_tsig(unsigned[:10] + (2).to_bytes(2, "big") + unsigned[12:] + tsig_rr + a_rr)
