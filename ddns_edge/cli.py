@@ -27,6 +27,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-c", "--config", default=DEFAULT_CONFIG, metavar="PATH", help=f"uci config file (default {DEFAULT_CONFIG})")
     parser.add_argument("-v", "--verbose", action="store_const", const="debug", dest="log_level", help="log level debug")
     parser.add_argument("--log-level", choices=sorted(report.LEVELS, key=report.LEVELS.get), help="override the config's log_level")
+    parser.add_argument("--syslog", action="store_true",
+                        help="log to the system log, each line at its own priority (the procd init script does this)")
+    parser.add_argument("--syslog-socket", default=report.SYSLOG_SOCKET, metavar="PATH",
+                        help=f"the system log's socket (default {report.SYSLOG_SOCKET})")
     parser.add_argument("--version", action="version", version=f"ddns-edge {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     sub.add_parser("once", help="find each record's address, update what differs, exit")
@@ -46,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    report.setup(args.log_level or "info")
+    report.setup(args.log_level or "info", syslog=args.syslog_socket if args.syslog else None)
     if args.command != "keygen":
         lean.dnspython()
     try:

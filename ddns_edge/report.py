@@ -1,13 +1,18 @@
 """Every message to the operator goes through here: logging set-up, saying a thing once,
 and the wording of outcomes.
 
-In the foreground the log goes to stderr (procd forwards it to syslog); one line per
-event, no tracebacks for expected failures, never a secret.
+The log goes to stderr as 'LEVEL: message' lines (a terminal, systemd, the LSB script), or
+with `--syslog` to the system log's socket, each line with its own priority, as OpenWrt's
+daemons log: procd would file everything a service writes to stderr as daemon.err. One line
+per event, no tracebacks for expected failures, never a secret.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
+import socket
 import sys
 from typing import Callable, Hashable
 
@@ -20,12 +25,16 @@ LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "notice": NOTICE, "warni
 log = logging.getLogger("ddns-edge")
 
 
-def setup(level: str = "info", stream=None) -> None:
-    """Send the log to `stream` (stderr) at `level`: 'LEVEL: message' lines."""
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname_lc)s: %(message)s"))
-    handler.addFilter(_lower_level)
-    log.handlers[:] = [handler]
+SYSLOG_SOCKET = "/dev/log"
+
+
+def setup(level: str = "info", stream=None, syslog: str | None = None) -> None:
+    """Send the log at `level` to `stream` (stderr) as 'LEVEL: message' lines, or, with
+    `syslog` (a socket's path, /dev/log), to the system log (stderr when it cannot be reached)."""
+    stderr = logging.StreamHandler(stream or sys.stderr)
+    stderr.setFormatter(logging.Formatter("%(levelname_lc)s: %(message)s"))
+    stderr.addFilter(_lower_level)
+    log.handlers[:] = [Syslog(syslog, stderr) if syslog else stderr]
     log.propagate = False
     set_level(level)
 
@@ -37,6 +46,56 @@ def set_level(level: str) -> None:
 def _lower_level(record: logging.LogRecord) -> bool:
     record.levelname_lc = record.levelname.lower()
     return True
+
+
+class Syslog(logging.Handler):
+    """Each line as one datagram to the system log's socket, "<PRI>ddns-edge[PID]: message"
+    with facility daemon and the line's own severity (notice as notice), as syslog(3) and
+    OpenWrt's ulog send it to logd (and syslogd, rsyslog or journald elsewhere). Sending never
+    blocks the agent: a socket that is missing, refuses or is full sends that line to
+    `fallback` (stderr) instead, and the first time that happens says why there."""
+
+    FACILITY = 3 << 3  # LOG_DAEMON
+    SEVERITY = {logging.DEBUG: 7, logging.INFO: 6, NOTICE: 5, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
+
+    def __init__(self, path: str, fallback: logging.Handler):
+        super().__init__()
+        self.path, self.fallback = path, fallback
+        self.sock: socket.socket | None = None
+        self.failed = False  # said on stderr that the system log could not be reached
+
+    def emit(self, record: logging.LogRecord) -> None:
+        severity = self.SEVERITY.get(record.levelno, 3 if record.levelno > logging.ERROR else 7)
+        line = f"<{self.FACILITY | severity}>ddns-edge[{os.getpid()}]: {record.getMessage()}".encode("utf-8", "replace")
+        for attempt in (1, 2):  # a second time on a new socket: logd may have been restarted
+            try:
+                if self.sock is None:
+                    self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+                    self.sock.connect(self.path)
+                self.sock.send(line, socket.MSG_DONTWAIT)
+                self.failed = False
+                return
+            except OSError as e:
+                full = e.errno in (errno.EAGAIN, errno.ENOBUFS)
+                if not full:
+                    self.close_socket()
+                if full or attempt == 2:
+                    if not self.failed:
+                        self.failed = True
+                        self.fallback.handle(logging.makeLogRecord({
+                            "levelno": logging.WARNING, "levelname": "WARNING",
+                            "msg": f"the system log at {self.path} cannot take lines ({e.strerror or e}); they go to stderr"}))
+                    self.fallback.handle(record)
+                    return
+
+    def close_socket(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+    def close(self) -> None:
+        self.close_socket()
+        super().close()
 
 
 Sink = Callable[[int, str], None]  # (level, line)

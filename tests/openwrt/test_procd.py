@@ -67,14 +67,16 @@ def test_start_runs_the_agent_as_user_ddns_edge_and_it_lands_the_record(agent):
     assert stack.exec("/etc/init.d/ddns-edge", "status").stdout.strip() == "running"
     instance = stack.instance()
     assert instance["user"] == AGENT_USER
-    assert instance["command"][-3:] == ["-c", "/etc/config/ddns-edge", "run"]
+    assert instance["command"][-4:] == ["--syslog", "-c", "/etc/config/ddns-edge", "run"]
     uid = stack.exec("id", "-u", AGENT_USER, check=True).stdout.strip()
     status = stack.exec("cat", f"/proc/{pid}/status", check=True).stdout
     assert re.search(rf"^Uid:\s+{uid}\s+{uid}\s", status, re.M), status
     assert uid != "0"
-    # its output reaches the system log through procd
-    wait_for(lambda: re.search(rf"ddns-edge\[{pid}\]: .*www\.example\.com A: (now|already) 198\.51\.100\.2", stack.logread()),
-             what="the agent's own lines in logread")
+    # its lines reach logd through /dev/log, each at its own priority (a change is a notice, not daemon.err)
+    line = (rf"daemon\.notice ddns-edge\[{pid}\]: www\.example\.com A: now 198\.51\.100\.2"
+            rf"|daemon\.info ddns-edge\[{pid}\]: www\.example\.com A: already 198\.51\.100\.2")
+    log = wait_for(lambda: re.search(line, log := stack.logread()) and log, what="the agent's own lines in logread, at their levels")
+    assert not re.search(rf"daemon\.err ddns-edge\[{pid}\]", log), log[-2000:]
 
 
 def test_ubus_call_ddns_edge_answers_from_the_command_line(agent):

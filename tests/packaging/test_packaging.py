@@ -220,7 +220,7 @@ def test_start_declares_one_checked_unprivileged_instance(procd):
     assert rc == 0, err
     params = instance(calls)
     assert params == {
-        "command": f"{procd.agent} -c {procd.config} run",
+        "command": f"{procd.agent} --syslog -c {procd.config} run",
         "respawn": "3600 5 5",
         "stdout": "1",
         "stderr": "1",
