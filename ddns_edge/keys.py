@@ -71,15 +71,20 @@ def canonical_algorithm(text: str) -> str | None:
     return name if name in ALGORITHMS else None
 
 
+# Base64 as BIND reads a secret (RFC 4648 4): groups of four, and padding only to fill the
+# last one. Checked here rather than left to b64decode(validate=True), which takes excess
+# padding after a full group ('QUJD=') up to Python 3.12 and refuses it from 3.13.
+BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
+
+
 def decode_secret(text: str) -> bytes:
     """Base64 text (whitespace ignored) -> bytes; ValueError says what is wrong, never the text."""
     compact = "".join(text.split())
     if not compact:
         raise ValueError("empty")
-    try:
-        secret = base64.b64decode(compact, validate=True)
-    except ValueError:
-        raise ValueError("not valid base64 (A-Z a-z 0-9 + / and = padding)") from None
+    if not BASE64.fullmatch(compact):
+        raise ValueError("not valid base64 (A-Z a-z 0-9 + / and = padding)")
+    secret = base64.b64decode(compact, validate=True)
     if not secret:
         raise ValueError("empty")
     return secret

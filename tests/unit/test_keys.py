@@ -339,3 +339,17 @@ def test_any_bytes_in_a_key_file_give_a_key_or_a_config_error(tmp_path_factory, 
         assert str(e).startswith(str(path)) and "\n" not in str(e)
     else:
         assert found.algorithm in keys.ALGORITHMS and found.secret
+
+
+@pytest.mark.parametrize("text, ok", [
+    ("QUJD", True), ("QQ==", True), ("QUI=", True), ("QUJDRA==", True), (" QUJD\n RA== ", True),
+    ("QUJD=", False), ("QUJD===", False), ("QQ=", False), ("QQ", False), ("Q", False), ("QUI==", False),
+    ("QQ==QQ==", False), ("====", False), ("QU=I", False), ("not base64!", False), ("", False),
+])
+def test_decode_secret_takes_base64_as_bind_does_on_every_python(text, ok):
+    """Padding only fills the last group: 'QUJD=' is refused whatever b64decode of this Python does."""
+    if ok:
+        assert keys.decode_secret(text) == base64.b64decode("".join(text.split()))
+    else:
+        with pytest.raises(ValueError):
+            keys.decode_secret(text)

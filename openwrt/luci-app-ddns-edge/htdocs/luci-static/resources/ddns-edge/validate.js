@@ -334,11 +334,8 @@ return baseclass.extend({
 		const allowed = '; allowed: the base64 key as ddns-edge keygen or tsig-keygen prints it';
 		if (compact === '')
 			return 'the secret is empty' + allowed;
-		/* as Python's b64decode(validate=True): padding only at the end, exactly what a
-		   partial last group needs; after a complete group, any more is ignored */
-		const m = compact.match(/^([A-Za-z0-9+\/]*)(=*)$/);
-		const data = m ? m[1].length : 0, pads = m ? m[2].length : 0;
-		if (!m || (data === 0 && pads) || data % 4 === 1 || (data % 4 === 2 && pads !== 2) || (data % 4 === 3 && pads !== 1))
+		/* keys.BASE64: groups of four, and padding only to fill the last one */
+		if (!/^(?:[A-Za-z0-9+\/]{4})*(?:[A-Za-z0-9+\/]{2}==|[A-Za-z0-9+\/]{3}=)?$/.test(compact))
 			return 'the secret is not valid base64 (A-Z a-z 0-9 + / and = padding)' + allowed;
 		return true;
 	},
