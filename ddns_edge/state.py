@@ -63,18 +63,18 @@ class StateFile:
         self.path = path_in(state_dir)
         self.state_dir = state_dir
         self.once = report.Once()
-        self.previous = self._previous()
+        self._say_if_unusable()
 
-    def _previous(self) -> dict | None:
-        """What an earlier run left, if readable; a broken file is said, ignored and rebuilt."""
+    def _say_if_unusable(self) -> None:
+        """What an earlier run left is never read back (`run` starts from the kernel and the
+        server); a file there that `status` could not read is said now, and rebuilt."""
         try:
-            return read(self.state_dir)
+            read(self.state_dir)
         except FileNotFoundError:
-            return None
+            pass
         except (OSError, ValueError) as e:
             why = e.strerror if isinstance(e, OSError) and e.strerror else str(e) or type(e).__name__
             report.log.warning("state file %s is unusable (%s); ignored, a new one will be written", self.path, why)
-            return None
 
     def write(self, text: str) -> bool:
         tmp = None
