@@ -17,6 +17,7 @@ from ddns_edge.errors import DdnsEdgeError
 from ddns_edge.model import Agreement, Config, Detection, EchoKey, Record, Wanted
 
 DEFAULT_CONFIG = "/etc/config/ddns-edge"
+SPEAKS_DNS = ("once", "detect", "run")  # and check --online: dnspython is loaded lean (lean.py) before them only
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     report.setup(args.log_level or "info", syslog=args.syslog_socket if args.syslog else None)
-    if args.command != "keygen":
+    if args.command in SPEAKS_DNS or getattr(args, "online", False):
         lean.dnspython()
     try:
         return COMMANDS[args.command](args)

@@ -5,6 +5,9 @@ refuses, so a round never meets a source it cannot ask. The answer parsers take 
 HTTP answer, a DNS message, a command's output) and return an Answer: exactly one public
 address of the round's family, or the reason it was rejected, which the operator reads.
 The rounds that ask the sources, and their transports, are echo.py's.
+
+dnspython is imported by parse_dns alone: config.py checks echo sources with this module,
+and `status`, which reads the config for its state_dir, never speaks DNS.
 """
 
 from __future__ import annotations
@@ -12,13 +15,6 @@ from __future__ import annotations
 import ipaddress
 import re
 from urllib.parse import unquote, urlsplit
-
-import dns.flags
-import dns.message
-import dns.name
-import dns.rcode
-import dns.rdataclass
-import dns.rdatatype
 
 from ddns_edge import names
 from ddns_edge.addresses import ip_literal, is_public
@@ -290,6 +286,13 @@ def dechunk(data: bytes) -> tuple[bytes, bool, str | None]:
 
 def parse_dns(wire: bytes, query_id: int, qname: str, rtype: str, family: int) -> Answer:
     """A DNS answer to (`query_id`, `qname`, `rtype`): exactly one address in A, AAAA or TXT data."""
+    import dns.flags
+    import dns.message
+    import dns.name
+    import dns.rcode
+    import dns.rdataclass
+    import dns.rdatatype
+
     try:
         msg = dns.message.from_wire(wire)
     except Exception as e:  # any bytes may arrive: every way of being malformed is one rejection

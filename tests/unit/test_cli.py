@@ -120,8 +120,8 @@ def test_usage_errors_are_exit_2(capsys):
     "argv, loads, not_loads",
     [
         (["keygen", "ddns-key"], [], ["dns", "pyroute2", "ddns_edge.config", "ddns_edge.netlink"]),
-        (["-c", "{conf}", "check"], ["ddns_edge.config"], ["pyroute2", "ddns_edge.netlink", "ddns_edge.agent", "dns.resolver", "importlib.metadata"]),
-        (["-c", "{conf}", "status"], ["ddns_edge.state"], ["pyroute2", "ddns_edge.agent", "dns.resolver"]),
+        (["-c", "{conf}", "check"], ["ddns_edge.config"], ["dns", "pyroute2", "ddns_edge.netlink", "ddns_edge.agent", "importlib.metadata"]),
+        (["-c", "{conf}", "status"], ["ddns_edge.state", "ddns_edge.config"], ["dns", "pyroute2", "ddns_edge.agent"]),
         (["-c", "{conf}", "detect"], ["ddns_edge.netlink", "pyroute2.netlink.rtnl.ifinfmsg"], ["ddns_edge.agent", "dns.update", "importlib.metadata"]),
     ],
     ids=["keygen", "check", "status", "detect"],
