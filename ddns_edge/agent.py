@@ -21,11 +21,11 @@ import signal
 import socket
 import subprocess
 import time
-from typing import Callable
+from typing import Callable, Iterable
 
 from ddns_edge import config as config_mod
 from ddns_edge import dnsupdate, report, state, ubus
-from ddns_edge.devices import View
+from ddns_edge.devices import Change, View
 from ddns_edge.errors import ConfigError
 from ddns_edge.model import Agreement, Config, Outcome, Record, RouteChange
 from ddns_edge.netlink import Subscription
@@ -161,15 +161,16 @@ class Loop:
             self._feed(self.view.reset(sub.dump()), resync=True)
             self.schedule.routes(time.monotonic())  # a route event may have been lost with the rest
             return
-        changed = {name for name in map(self.view.apply, events) if name is not None}
-        if changed:
-            self._feed(changed)
+        changes = [change for change in map(self.view.apply, events) if change is not None]
+        if changes:
+            self._feed(changes)
         if any(isinstance(e, RouteChange) and not e.gone for e in events):
             self.schedule.routes(time.monotonic())
 
-    def _feed(self, names: set[str], resync: bool = False) -> None:
-        went_up, self.view.went_up = self.view.went_up, set()
-        self.schedule.kernel({name: self.view.device(name) for name in names}, went_up, time.monotonic(), resync)
+    def _feed(self, changes: Iterable[Change], resync: bool = False) -> None:
+        changes = list(changes)
+        went_up = {c.name for c in changes if c.came_up}
+        self.schedule.kernel({c.name: self.view.device(c.name) for c in changes}, went_up, time.monotonic(), resync)
 
     def _on_ubus(self) -> None:
         networks, alive = self.listener.read()
@@ -238,7 +239,6 @@ class Loop:
                 sub.follow_neighbours()
             self.sub = sub
             self.view.reset(sub.dump())
-            self.view.went_up = set()
             self.schedule.start(self.view.all(), time.monotonic())
             self._say()
             log.info("following %d record(s); waiting for kernel events", len(self.schedule.tracks))

@@ -3,18 +3,28 @@
 Devices are known by name; an ifindex is only how the kernel spells one today (a
 pppoe-wan that reconnects comes back with a new one). `apply()` folds one event in and
 says which device changed in a way a record could care about (its link state, or an
-address appearing, going, or changing its flags or deprecation); `device()` gives what a
-device is now, as a model.Device for the schedule.
+address appearing, going, or changing its flags or deprecation), as a Change, and whether
+its link came up; `device()` gives what a device is now, as a model.Device for the schedule.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterable
 
 from ddns_edge.model import Address, AddressChange, Device, IPAddress, KernelEvent, Link, LinkGone, Neighbour, NeighbourChange
 
 # NUD states (linux/neighbour.h) in which an entry names a host that is there, or was lately
 NUD_USABLE = 0x02 | 0x04 | 0x08 | 0x10 | 0x40 | 0x80  # REACHABLE STALE DELAY PROBE NOARP PERMANENT
+
+
+@dataclass(frozen=True)
+class Change:
+    """Device `name` changed in a way a record could care about; `came_up`: its link came up
+    (it was down, or not there)."""
+
+    name: str
+    came_up: bool = False
 
 
 class View:
@@ -24,9 +34,8 @@ class View:
         self.addrs: dict[int, dict[IPAddress, Address]] = {}
         self.neighbours: dict[int, dict[IPAddress, Neighbour]] = {}
         self.seen = 0  # counts neighbour addresses as first seen: Neighbour.seen
-        self.went_up: set[str] = set()  # devices whose link came up since the caller last emptied it
 
-    def reset(self, events: Iterable[KernelEvent]) -> set[str]:
+    def reset(self, events: Iterable[KernelEvent]) -> set[Change]:
         """Replace the whole view with a dump; returns the devices that differ from before.
 
         What a record could care about in each device is kept as one compact string, and the
@@ -34,7 +43,6 @@ class View:
         thousands of addresses never holds them twice, so the memory they took is reused
         for the new view rather than added to."""
         before = self._summary()
-        went_up, self.went_up = self.went_up, set()
         first_seen = {(i, a): n.seen for i, table in self.neighbours.items() for a, n in table.items()}
         self.names, self.up, self.addrs, self.neighbours = {}, {}, {}, {}
         for event in events:
@@ -45,8 +53,8 @@ class View:
                     table[address] = Neighbour(n.address, n.mac, n.usable, first_seen[(index, address)])
         after = self._summary()
         # a link came up when it was down or absent before the dump, not merely because the view was emptied
-        self.went_up = went_up | {n for n, (up, *_) in after.items() if up and not (n in before and before[n][0])}
-        return {n for n in before.keys() | after.keys() if before.get(n) != after.get(n)}
+        return {Change(n, n in after and after[n][0] and not (n in before and before[n][0]))
+                for n in before.keys() | after.keys() if before.get(n) != after.get(n)}
 
     def _summary(self) -> dict[str, tuple[bool, bytes, bytes, bytes]]:
         """Each device by name: whether its link is up, and its addresses as a record sees them."""
@@ -57,24 +65,22 @@ class View:
                              _neighbours_fingerprint(self.neighbours.get(index, {})))
         return out
 
-    def apply(self, event: KernelEvent) -> str | None:
-        """Fold in one event; the name of the device it changed, or None."""
+    def apply(self, event: KernelEvent) -> Change | None:
+        """Fold in one event; the device it changed, or None."""
         if isinstance(event, Link):
             old_name = self.names.get(event.index)
             was_up = self.up.get(event.index)
             self.names[event.index] = event.name
             self.up[event.index] = event.up
-            if event.up and not was_up:
-                self.went_up.add(event.name)
             if old_name != event.name or was_up != event.up:  # new, renamed, or up/down
-                return event.name
+                return Change(event.name, event.up and not was_up)
             return None
         if isinstance(event, LinkGone):
             name = self.names.pop(event.index, None)
             self.up.pop(event.index, None)
             self.addrs.pop(event.index, None)
             self.neighbours.pop(event.index, None)
-            return name
+            return None if name is None else Change(name)
         if isinstance(event, NeighbourChange):
             return self._neighbour(event)
         if isinstance(event, AddressChange):
@@ -86,10 +92,14 @@ class View:
                 old = table.get(address.address)
                 table[address.address] = address
                 changed = old is None or (old.flags, old.preferred == 0) != (address.flags, address.preferred == 0)
-            return self.names.get(event.index) if changed else None
+            return self._change(event.index) if changed else None
         return None
 
-    def _neighbour(self, event: NeighbourChange) -> str | None:
+    def _change(self, index: int) -> Change | None:
+        name = self.names.get(index)
+        return None if name is None else Change(name)
+
+    def _neighbour(self, event: NeighbourChange) -> Change | None:
         """Fold in a neighbour; a change only when an entry comes, goes, or becomes usable or
         not, or changes its MAC: the REACHABLE-STALE-DELAY-PROBE round of a host that stays
         is no change."""
@@ -110,7 +120,7 @@ class View:
                 seen = old.seen
             table[event.address] = Neighbour(event.address, event.mac, usable, seen)
             changed = old is None or (old.mac, old.usable) != (event.mac, usable)
-        return self.names.get(event.index) if changed else None
+        return self._change(event.index) if changed else None
 
     def index_of(self, name: str) -> int | None:
         for index, n in self.names.items():

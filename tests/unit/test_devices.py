@@ -5,7 +5,7 @@ import ipaddress
 import pytest
 
 from ddns_edge.addresses import IFA_F_PERMANENT, IFA_F_TENTATIVE
-from ddns_edge.devices import View
+from ddns_edge.devices import Change, View
 from ddns_edge.model import Address, AddressChange, Device, Link, LinkGone
 
 
@@ -24,11 +24,11 @@ def texts(view, name):
 
 def test_addresses_follow_new_and_del():
     v = View()
-    assert v.apply(link(3, "wan0")) == "wan0"
-    assert v.apply(addr(3, "198.51.100.2")) == "wan0"
+    assert v.apply(link(3, "wan0")) == Change("wan0", came_up=True)  # new, and up
+    assert v.apply(addr(3, "198.51.100.2")) == Change("wan0")
     assert v.apply(addr(3, "198.51.100.2")) is None  # a refresh changes nothing
     assert texts(v, "wan0") == ["198.51.100.2"]
-    assert v.apply(addr(3, "198.51.100.2", gone=True)) == "wan0"
+    assert v.apply(addr(3, "198.51.100.2", gone=True)) == Change("wan0")
     assert texts(v, "wan0") == []
     assert v.apply(addr(3, "198.51.100.9", gone=True)) is None  # unknown: nothing changed
 
@@ -37,37 +37,35 @@ def test_device_recreated_with_a_new_index_is_followed_by_name():
     v = View()
     v.apply(link(3, "pppoe-wan"))
     v.apply(addr(3, "198.51.100.2"))
-    assert v.apply(LinkGone(3)) == "pppoe-wan"
+    assert v.apply(LinkGone(3)) == Change("pppoe-wan")
     assert v.device("pppoe-wan") is None
     v.apply(link(7, "pppoe-wan"))
-    assert v.apply(addr(7, "198.51.100.3")) == "pppoe-wan"
+    assert v.apply(addr(7, "198.51.100.3")) == Change("pppoe-wan")
     assert texts(v, "pppoe-wan") == ["198.51.100.3"]
 
 
 def test_a_rename_is_a_change_of_the_new_name():
     v = View()
     v.apply(link(3, "eth1"))
-    assert v.apply(link(3, "wan0")) == "wan0"
+    assert v.apply(link(3, "wan0")) == Change("wan0")
     assert v.device("eth1") is None and v.device("wan0") == Device("wan0", True, ())
 
 
 def test_ipv6_flag_transitions_are_changes():
     v = View()
     v.apply(link(3, "wan0"))
-    assert v.apply(addr(3, "2001:db8::2", IFA_F_TENTATIVE)) == "wan0"
-    assert v.apply(addr(3, "2001:db8::2", IFA_F_PERMANENT)) == "wan0"  # DAD done
-    assert v.apply(addr(3, "2001:db8::2", IFA_F_PERMANENT, preferred=0)) == "wan0"  # deprecated
+    assert v.apply(addr(3, "2001:db8::2", IFA_F_TENTATIVE)) == Change("wan0")
+    assert v.apply(addr(3, "2001:db8::2", IFA_F_PERMANENT)) == Change("wan0")  # DAD done
+    assert v.apply(addr(3, "2001:db8::2", IFA_F_PERMANENT, preferred=0)) == Change("wan0")  # deprecated
     assert v.apply(addr(3, "2001:db8::2", IFA_F_PERMANENT, preferred=0)) is None  # still deprecated
 
 
-def test_link_up_and_down_are_changes_and_up_is_remembered_for_retries():
+def test_link_up_and_down_are_changes_and_a_link_that_came_up_says_so():
     v = View()
-    v.apply(link(3, "wan0", up=False))
-    assert v.went_up == set()
-    assert v.apply(link(3, "wan0", up=True)) == "wan0"
-    assert v.went_up == {"wan0"}
+    assert v.apply(link(3, "wan0", up=False)) == Change("wan0")  # new, but down
+    assert v.apply(link(3, "wan0", up=True)) == Change("wan0", came_up=True)
     assert v.apply(link(3, "wan0", up=True)) is None
-    assert v.apply(link(3, "wan0", up=False)) == "wan0"
+    assert v.apply(link(3, "wan0", up=False)) == Change("wan0")
     assert v.device("wan0").up is False
 
 
@@ -75,7 +73,7 @@ def test_other_devices_are_kept_apart():
     v = View()
     v.apply(link(2, "lan"))
     v.apply(link(3, "wan0"))
-    assert v.apply(addr(2, "192.168.1.1")) == "lan"
+    assert v.apply(addr(2, "192.168.1.1")) == Change("lan")
     assert texts(v, "wan0") == []
     assert v.apply(addr(9, "192.0.2.1")) is None  # an address on a device not seen: no name to report
 
@@ -84,9 +82,9 @@ def test_reset_reports_only_devices_that_differ():
     v = View()
     v.reset([link(2, "lan"), link(3, "wan0"), addr(2, "192.168.1.1"), addr(3, "198.51.100.2")])
     changed = v.reset([link(2, "lan"), link(3, "wan0"), addr(2, "192.168.1.1"), addr(3, "198.51.100.7")])
-    assert changed == {"wan0"}
+    assert changed == {Change("wan0")}
     assert texts(v, "wan0") == ["198.51.100.7"]
-    assert v.reset([link(2, "lan"), addr(2, "192.168.1.1")]) == {"wan0"}  # gone
+    assert v.reset([link(2, "lan"), addr(2, "192.168.1.1")]) == {Change("wan0")}  # gone
 
 
 @pytest.mark.parametrize("after, differs", [
@@ -100,15 +98,14 @@ def test_reset_reports_only_devices_that_differ():
 def test_reset_compares_what_a_record_sees(after, differs):
     v = View()
     v.reset([link(3, "wan0"), addr(3, "198.51.100.2"), addr(3, "2001:db8::2")])
-    assert v.reset([link(3, "wan0"), *after]) == ({"wan0"} if differs else set())
+    assert v.reset([link(3, "wan0"), *after]) == ({Change("wan0")} if differs else set())
 
 
 def test_reset_says_went_up_only_for_links_that_were_down():
     v = View()
     v.reset([link(2, "lan"), link(3, "wan0", up=False)])
-    v.went_up = set()
-    assert v.reset([link(2, "lan"), link(3, "wan0")]) == {"wan0"}
-    assert v.went_up == {"wan0"}  # not "lan": it was up before the re-read too
+    assert v.reset([link(2, "lan"), link(3, "wan0")]) == {Change("wan0", came_up=True)}  # not "lan": it was up before too
+    assert v.reset([link(2, "lan", up=False)]) == {Change("lan"), Change("wan0")}  # down; gone
 
 
 def test_a_re_read_of_many_addresses_never_holds_them_twice():
@@ -133,5 +130,5 @@ def test_a_re_read_of_many_addresses_never_holds_them_twice():
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert changed == {"wan0"} and len(v.device("wan0").addresses) == 10_000
+    assert changed == {Change("wan0")} and len(v.device("wan0").addresses) == 10_000
     assert peak < 1.5 * held, f"a re-read peaked at {peak} bytes for a view of {held}"

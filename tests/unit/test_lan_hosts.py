@@ -8,7 +8,7 @@ import pytest
 
 from ddns_edge import config, netlink
 from ddns_edge.addresses import IFA_F_DEPRECATED, IFA_F_TEMPORARY, IFA_F_TENTATIVE, choose_host_id, choose_neighbour, eui64
-from ddns_edge.devices import View
+from ddns_edge.devices import Change, View
 from ddns_edge.detect import detect
 from ddns_edge.errors import ConfigError
 from ddns_edge.model import Address, Device, Link, Neighbour, NeighbourChange
@@ -86,15 +86,15 @@ def neigh(index, address, mac=MAC, state=NUD_REACHABLE, gone=False):
 def test_the_neighbour_table_follows_netlink_and_a_host_that_stays_is_no_change():
     v = View()
     v.apply(Link(5, "br-lan", True))
-    assert v.apply(neigh(5, f"{OLD}::5")) == "br-lan"
+    assert v.apply(neigh(5, f"{OLD}::5")) == Change("br-lan")
     assert v.apply(neigh(5, f"{OLD}::5", state=NUD_STALE)) is None  # REACHABLE -> STALE: the same host
-    assert v.apply(neigh(5, f"{OLD}::77")) == "br-lan"
+    assert v.apply(neigh(5, f"{OLD}::77")) == Change("br-lan")
     (first, second) = sorted(v.device("br-lan").neighbours, key=lambda x: x.seen)
     assert (str(first.address), str(second.address)) == (f"{OLD}::5", f"{OLD}::77")
-    assert v.apply(neigh(5, f"{OLD}::5", state=NUD_FAILED)) == "br-lan"  # gone away: not usable
+    assert v.apply(neigh(5, f"{OLD}::5", state=NUD_FAILED)) == Change("br-lan")  # gone away: not usable
     assert not {x.address: x for x in v.device("br-lan").neighbours}[A(f"{OLD}::5")].usable
     assert v.apply(neigh(5, f"{OLD}::5", mac=None, state=NUD_INCOMPLETE)) is None  # already unusable
-    assert v.apply(neigh(5, f"{OLD}::77", gone=True)) == "br-lan"
+    assert v.apply(neigh(5, f"{OLD}::77", gone=True)) == Change("br-lan")
     # a re-read (an overflow) keeps the order in which they were first seen
     v.apply(neigh(5, f"{OLD}::5"))
     seen = {x.address: x.seen for x in v.device("br-lan").neighbours}
