@@ -3,7 +3,7 @@
 import pytest
 
 from ddns_edge.model import Current
-from ddns_edge.plan import is_right, needs_change
+from ddns_edge.plan import FUDGE_MAX, fudge, is_right, needs_change, replay_window
 
 
 @pytest.mark.parametrize(
@@ -22,3 +22,50 @@ def test_is_right(current, wanted, ttl, right):
     assert (change is None) is right
     if change is not None:
         assert change.old == current and change.new == wanted
+
+
+# ------------------------------------------------------------------ the replay window
+
+
+@pytest.mark.parametrize(
+    "offset, want",
+    [
+        (None, 300),  # the server's clock not known yet: as wide as RFC 8945 recommends
+        (0.0, 10),  # the clocks agree: the smallest
+        (4.9, 10),  # 4 + 5 is still under the floor
+        (5.0, 10),
+        (6.0, 11),  # 6 s apart, and 5 s of margin
+        (-6.0, 11),  # behind or ahead alike
+        (-6.9, 11),  # whole seconds of the offset seen
+        (120.5, 125),
+        (295.0, 300),
+        (296.0, 300),  # never wider than 300 s ...
+        (-86400.0, 300),  # ... a clock a day off is named, not hidden
+    ],
+)
+def test_fudge(offset, want):
+    assert fudge(offset) == want
+
+
+@pytest.mark.parametrize(
+    "fudge_, offset, want",
+    [
+        (10, 0.0, 12),  # the fudge, and 2 s for the truncated time and the round trip
+        (10, 30.0, 12),  # the server ahead of us: a copy is refused sooner, not later
+        (10, -30.0, 42),  # the server 30 s behind: a held copy is taken 30 s longer
+        (35, -30.0, 67),
+        (300, None, 602),  # the offset not known: as far behind as a fudge allows
+        (10, None, 312),
+    ],
+)
+def test_replay_window(fudge_, offset, want):
+    assert replay_window(fudge_, offset) == want
+
+
+@pytest.mark.parametrize("offset", [None, 0.0, 3.0, -3.0, 40.0, -40.0, -299.0, -1000.0])
+def test_no_copy_lands_after_the_window(offset):
+    """An UPDATE signed at our time t with fudge f is taken while the server's clock (ours + offset)
+    is within f of t: until our t + f - offset. The window covers that, whatever the offset."""
+    f = fudge(offset)
+    last = f - (offset or 0.0) if offset is not None else f + FUDGE_MAX
+    assert replay_window(f, offset) >= last
