@@ -7,9 +7,11 @@ names an OpenWrt network), and the schedule's deadline (None: no timer at all). 
 wakeup drains every queued event before acting, so a burst ends in one update to the final
 address, with no delay added to a lone change.
 
-What to do is the schedule's to say; this module does it (asks netifd, runs echo rounds,
-syncs, runs and kills hooks, writes the state file, logs the schedule's notes) and feeds
-back what happened. It holds no decision of its own.
+What to do, and what to say, is the schedule's (a Plan at a time); this module does it
+(logs the plan's lines, asks netifd, runs an echo round, syncs, runs and kills hooks, writes
+the state file) and feeds back what happened, then asks for the next plan, taking in the
+events that came meanwhile, until a plan is empty. Its own lines are only for its I/O
+failing unexpectedly (a bug, with its traceback at debug level) and for stopping.
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ from typing import Callable, Iterable
 from ddns_edge import config as config_mod
 from ddns_edge import dnsupdate, report, state, ubus
 from ddns_edge.devices import Change, View
+from ddns_edge.echo_checks import EchoRound, Health
 from ddns_edge.errors import ConfigError
-from ddns_edge.model import Agreement, Config, Outcome, Record, RouteChange
+from ddns_edge.model import Agreement, Config, Device, Outcome, Record, RouteChange
 from ddns_edge.netlink import Subscription
-from ddns_edge.schedule import EchoRound, Hook, Schedule
+from ddns_edge.schedule import Hook, Schedule
 from ddns_edge.sync import Targets, sync
 
 log = report.log
@@ -46,7 +49,7 @@ class Stop(BaseException):
 
 class Loop:
     def __init__(self, config: Config, config_path: str, log_level: str | None = None, rcvbuf: int | None = None,
-                 ask: Callable[..., Agreement] | None = None, sync: Callable[..., dict[Record, Outcome]] = sync):
+                 ask: Callable[..., tuple[Agreement, Health]] | None = None, sync: Callable[..., dict[Record, Outcome]] = sync):
         self.ask = ask  # echo.ask (imported at the first round) and sync.sync; tests hand in stand-ins
         self.sync = sync
         self.config = config
@@ -59,45 +62,51 @@ class Loop:
         self.statefile = state.StateFile(config.agent.state_dir)
         self.resolve = ubus.Resolver()  # option interface: network name -> device, through netifd
         self.listener: ubus.Listener | None = None
-        self.hooks: dict[int, tuple[subprocess.Popen, str]] = {}
+        self.hooks: dict[int, subprocess.Popen] = {}
         self.sel: selectors.BaseSelector | None = None
         self.sub: Subscription | None = None
         self.reload_wanted = False
         self.stopping = False
 
-    # ------------------------------------------------------------ doing what is due
+    # ------------------------------------------------------------ doing what the schedule says
 
-    def _step(self) -> None:
-        """Do what the schedule says is due now, feeding back what happened. What the schedule
-        has to say is said before each step that may block, so the log keeps the order of events."""
+    def _step(self) -> bool:
+        """Do one plan of the schedule, feeding back what happened; False when it was empty."""
         s = self.schedule
-        self._say()
-        for network in s.due(time.monotonic()).networks:
-            s.bound(network, self.resolve(network), time.monotonic())
-        self._say()
-        for rnd in s.due(time.monotonic()).echo:
-            s.echoed(rnd.key, self._ask_echo(rnd), time.monotonic(), random.random())
-            self._say()
-            self._check_stop()
-        wanted = s.due(time.monotonic()).sync
-        if wanted:
+        self._reap_hooks()
+        plan = s.plan(time.monotonic(), time.time())
+        for level, line in plan.notes:
+            log.log(level, "%s", line)
+        for pid in plan.kill:
+            self._kill_hook(pid)
+        for hook in plan.hooks:
+            self._run_hook(hook)
+        if plan.follow_netifd:
+            self._listen_ubus()
+        if plan.follow_neighbours and not self.sub.neighbours:
+            self.sub.follow_neighbours()  # a record by MAC is new: read the neighbour table too
+            self._reread(overflowed=False)
+        if plan.fresh_targets:
+            self.targets = self.targets.fresh()
+        for record in plan.forget_targets:
+            self.targets.forget(record)
+        if plan.network is not None:
+            s.bound(plan.network, self.resolve(plan.network), time.monotonic())
+        if plan.echo is not None:
+            result, health = self._ask_echo(plan.echo)
+            s.echoed(plan.echo.key, result, health, time.monotonic(), random.random())
+        if plan.sync is not None:
             try:
-                outcomes = self.sync(self.config, wanted, self.targets, timeout=s.timeout(wanted))
+                outcomes = self.sync(self.config, plan.sync.wanted, self.targets, timeout=plan.sync.timeout)
             except Exception as e:  # a bug must not end the daemon: log, back off, go on
                 log.error("update round failed unexpectedly: %s: %s", type(e).__name__, e, exc_info=log.isEnabledFor(10))
-                outcomes = {record: None for record in wanted}
-            for hook in s.synced(outcomes, time.monotonic(), time.time(), random.random()):
-                self._run_hook(hook)
-            self._say()
-            self._check_stop()
-        self._reap_hooks()
-        for pid in s.due(time.monotonic()).kill:
-            self._kill_hook(pid)
-        rows = s.take_rows(time.monotonic(), time.time())
-        if rows is not None:
-            self.statefile.write(state.render(rows, time.time()))
+                outcomes = {record: None for record in plan.sync.wanted}
+            s.synced(outcomes, time.monotonic(), time.time(), random.random())
+        if plan.rows is not None:
+            self.statefile.write(state.render(list(plan.rows), time.time()))
+        return bool(plan)
 
-    def _ask_echo(self, rnd: EchoRound) -> Agreement:
+    def _ask_echo(self, rnd: EchoRound) -> tuple[Agreement, Health]:
         # echo.py (ssl, subprocess, the resolver) is imported at the first round: most routers
         # have a public WAN address and never need it (about 2 MB of RSS).
         from ddns_edge import echo
@@ -108,48 +117,35 @@ class Loop:
             return (self.ask or echo.ask)(sources, family, device, quorum, rnd.health)
         except Exception as e:  # a bug must not end the daemon: log, back off, go on
             log.error("echo round failed unexpectedly: %s: %s", type(e).__name__, e, exc_info=log.isEnabledFor(10))
-            return Agreement(None, "the echo round failed unexpectedly (see log)")
-
-    def _say(self) -> None:
-        for level, line in self.schedule.take_notes():
-            log.log(level, "%s", line)
+            return Agreement(None, "the echo round failed unexpectedly (see log)"), rnd.health
 
     # ------------------------------------------------------------ hooks
 
     def _run_hook(self, hook: Hook) -> None:
-        path = self.config.agent.hook
         env = dict(os.environ, DDNS_EDGE_NAME=hook.record.name, DDNS_EDGE_TYPE=hook.record.type,
                    DDNS_EDGE_OLD=hook.old, DDNS_EDGE_NEW=hook.new, DDNS_EDGE_SOURCE=hook.source)
-        what = f"hook {path} for {hook.record.label}"
         try:
-            proc = subprocess.Popen([path], env=env, stdin=subprocess.DEVNULL, start_new_session=True, close_fds=True)
+            proc = subprocess.Popen([self.config.agent.hook], env=env, stdin=subprocess.DEVNULL, start_new_session=True, close_fds=True)
         except OSError as e:
-            log.error("%s: cannot run it: %s", what, e.strerror or e)
+            self.schedule.hook_failed(hook, e.strerror or str(e))
             return
-        self.hooks[proc.pid] = (proc, what)
-        self.schedule.hook_started(proc.pid, time.monotonic())
+        self.hooks[proc.pid] = proc
+        self.schedule.hook_started(proc.pid, hook, time.monotonic())
 
     def _reap_hooks(self) -> None:
-        for pid, (proc, what) in list(self.hooks.items()):
+        for pid, proc in list(self.hooks.items()):
             code = proc.poll()
-            if code is None:
-                continue
-            if code != 0:
-                log.error("%s: exited with status %d", what, code)
-            else:
-                log.debug("%s: done", what)
-            del self.hooks[pid]
-            self.schedule.hook_ended(pid)
+            if code is not None:
+                del self.hooks[pid]
+                self.schedule.hook_ended(pid, code)
 
     def _kill_hook(self, pid: int) -> None:
-        proc, what = self.hooks.pop(pid)
-        log.error("%s: still running after %d s; killed", what, self.config.agent.hook_timeout)
+        proc = self.hooks.pop(pid)
         try:
             os.killpg(pid, signal.SIGKILL)
         except OSError:
             pass
         proc.wait()
-        self.schedule.hook_ended(pid)
 
     # ------------------------------------------------------------ events
 
@@ -157,38 +153,39 @@ class Loop:
         try:
             events = sub.read()
         except Subscription.Overflow:
-            log.warning("kernel event queue overflowed (ENOBUFS); reading all links and addresses again")
-            self._feed(self.view.reset(sub.dump()), resync=True)
-            self.schedule.routes(time.monotonic())  # a route event may have been lost with the rest
+            self._reread(overflowed=True)
             return
         changes = [change for change in map(self.view.apply, events) if change is not None]
-        if changes:
-            self._feed(changes)
-        if any(isinstance(e, RouteChange) and not e.gone for e in events):
-            self.schedule.routes(time.monotonic())
+        routes = [e for e in events if isinstance(e, RouteChange)]
+        if changes or routes:
+            self.schedule.kernel(*self._devices(changes), routes, time.monotonic())
 
-    def _feed(self, changes: Iterable[Change], resync: bool = False) -> None:
+    def _reread(self, overflowed: bool) -> None:
+        changes = self.view.reset(self.sub.dump())
+        self.schedule.reread(*self._devices(changes), time.monotonic(), overflowed)
+
+    def _devices(self, changes: Iterable[Change]) -> tuple[dict[str, Device | None], set[str]]:
+        """The changed devices as they are now, and those whose link came up."""
         changes = list(changes)
-        went_up = {c.name for c in changes if c.came_up}
-        self.schedule.kernel({c.name: self.view.device(c.name) for c in changes}, went_up, time.monotonic(), resync)
+        return {c.name: self.view.device(c.name) for c in changes}, {c.name for c in changes if c.came_up}
 
     def _on_ubus(self) -> None:
         networks, alive = self.listener.read()
         self.schedule.netifd(networks)
         if not alive:
-            log.warning("ubus listen ended; devices are asked again on link events only")
+            self.schedule.netifd_lost()
             self.sel.unregister(self.listener)
             self.listener.close()
             self.listener = None
 
     def _listen_ubus(self) -> None:
-        """Follow netifd's ifup/ifdown events while some record names a network."""
-        if self.listener is not None or not self.schedule.follows_networks:
+        """Follow netifd's ifup/ifdown events (the schedule says when: some record names a network)."""
+        if self.listener is not None:
             return
         try:
             self.listener = ubus.Listener()
         except OSError as e:
-            log.error("cannot follow netifd's events (ubus listen: %s); devices are asked again on link events only", e.strerror or e)
+            self.schedule.netifd_lost(e.strerror or str(e))
             return
         self.sel.register(self.listener, selectors.EVENT_READ, "ubus")
 
@@ -197,18 +194,13 @@ class Loop:
         try:
             new = config_mod.load(self.config_path)
         except ConfigError as e:
-            log.error("config not reloaded, the old one stays in use: %s", e)
+            self.schedule.reload_failed(str(e))
             return
         report.set_level(self.log_level or new.agent.log_level)
         if new.agent.state_dir != self.config.agent.state_dir:
             self.statefile = state.StateFile(new.agent.state_dir)
         self.config = new
-        self.targets = self.targets.fresh()  # zones and primaries are found afresh
         self.schedule.reload(new, time.monotonic())
-        self._listen_ubus()
-        if self.schedule.follows_neighbours and not self.sub.neighbours:
-            self.sub.follow_neighbours()  # a record by MAC is new: read the neighbour table too
-            self._feed(self.view.reset(self.sub.dump()), resync=True)
 
     # ------------------------------------------------------------ the loop
 
@@ -240,20 +232,20 @@ class Loop:
             self.sub = sub
             self.view.reset(sub.dump())
             self.schedule.start(self.view.all(), time.monotonic())
-            self._say()
-            log.info("following %d record(s); waiting for kernel events", len(self.schedule.tracks))
             with selectors.DefaultSelector() as sel:
                 self.sel = sel
                 sel.register(sub, selectors.EVENT_READ, "netlink")
                 sel.register(wake_r, selectors.EVENT_READ, "wake")
-                self._listen_ubus()
                 while True:
                     if self.reload_wanted:  # (a signal's wakeup byte may have been read during an exchange)
                         self._reload()
-                    self._step()
+                    did = self._step()
                     self._check_stop()
-                    deadline = self.schedule.deadline()
-                    timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+                    if did:  # take in what came meanwhile, and ask for the next plan
+                        timeout = 0.0
+                    else:
+                        deadline = self.schedule.deadline()
+                        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
                     ready = sel.select(timeout)
                     self._check_stop()
                     for key, _ in ready:

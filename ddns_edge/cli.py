@@ -102,7 +102,7 @@ def _echo_round(cfg: Config, key: EchoKey, say_rejections: bool) -> Agreement:
     from ddns_edge import detect, echo
 
     sources, quorum = echo.sources_of(cfg.agent)
-    result = echo.ask(sources, *key, quorum)
+    result, _ = echo.ask(sources, *key, quorum)
     label = detect.echo_label(key)
     for shown, answer in result.answers:
         if answer.address is None and say_rejections:
@@ -126,6 +126,8 @@ def cmd_once(args: argparse.Namespace) -> int:
         else:
             wanted[record] = Wanted(found.address)
     outcomes = sync(cfg, wanted, Targets())
+    for error in dict.fromkeys(o.error for o in outcomes.values() if not o.ok):
+        report.log.error("%s", error)  # (no route too: `once` waits for none)
     failed += sum(not o.ok for o in outcomes.values())
     return 1 if failed else 0
 

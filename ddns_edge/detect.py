@@ -56,7 +56,7 @@ def detect(record: Record, device: Device | None, published: IPAddress | None = 
 
 def _from_echo(why: str, echo: Agreement | None) -> Detection:
     if echo is None:
-        return Detection(None, "echo", f"{why}; the echo has not answered yet", needs_echo=True)
+        return Detection(None, "echo", f"{why}; the echo has not answered yet", needs_echo=True, awaiting_echo=True)
     if echo.address is None:
         return Detection(None, "echo", f"{why}; {echo.reason}", needs_echo=True, answers=echo.answers)
     return Detection(str(echo.address), "echo", f"{why}; {echo.reason}", needs_echo=True, agreed=echo.agreed, answers=echo.answers)

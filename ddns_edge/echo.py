@@ -18,9 +18,9 @@ The round asks the sources in order, healthy ones first (a source that failed la
 backed off to the end of the line), and stops as soon as an address has its quorum, or
 when no address can reach it any more, or when its time budget is spent.
 
-Down to "I/O" everything is pure (agreement, a source's health, the round's decisions);
-when a round is due is schedule.py's decision. The transports below are thin and bounded
-in time and bytes.
+Down to "I/O" everything is pure (agreement, the round's decisions); when a round is due,
+and how each source has fared (Health, a value handed in and returned), are echo_checks.py's.
+The transports below are thin and bounded in time and bytes.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ import socket
 import ssl
 import subprocess
 import time
-from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import dns.exception
@@ -54,6 +53,7 @@ from ddns_edge.echo_wire import (
     reject,
 )
 from ddns_edge.addresses import ip_literal
+from ddns_edge.echo_checks import Health
 from ddns_edge.errors import no_route
 from ddns_edge.model import Agent, Agreement, Answer, EchoSource, IPAddress
 
@@ -68,9 +68,6 @@ DEFAULT_SOURCES = tuple(parse_source(text) for text in (
 
 ROUND_BUDGET = 5.0  # seconds one round may block the agent, all sources together
 TIMEOUTS = {"http": 2.0, "https": 3.0, "dns": 2.0, "exec": ROUND_BUDGET}  # per source, within the budget
-
-SOURCE_BACKOFF_FIRST = 30.0  # a failing source goes to the end of the line for this long, doubling
-SOURCE_BACKOFF_CAP = 3600.0
 
 
 def sources_of(agent: Agent) -> tuple[tuple[EchoSource, ...], int]:
@@ -109,31 +106,6 @@ def agree(answers: Sequence[tuple[str, Answer]], quorum: int) -> Agreement:
         return Agreement(None, f"only {len(who)} echo source(s) gave {address}; {quorum} must agree", (), answers)
     said = "; ".join(f"{shown}: {answer.rejected}" for shown, answer in answers)
     return Agreement(None, f"no echo source gave a usable answer ({said})", (), answers)
-
-
-def source_backoff(failures: int, rand: float) -> float:
-    """Seconds a source that failed `failures` times in a row waits at the end of the line."""
-    if failures < 1:
-        return 0.0
-    base = min(SOURCE_BACKOFF_CAP, SOURCE_BACKOFF_FIRST * 2 ** min(failures - 1, 20))
-    return min(SOURCE_BACKOFF_CAP, base * (0.8 + 0.4 * rand))
-
-
-@dataclass
-class Health:
-    """How one source has fared: failures in a row, and until when it is backed off."""
-
-    failures: int = 0
-    until: float = 0.0
-
-    def after(self, answer: Answer, now: float, rand: float) -> None:
-        if answer.no_route:
-            return  # the router had no route: that says nothing of the source
-        if answer.address is not None:
-            self.failures, self.until = 0, 0.0
-        else:
-            self.failures += 1
-            self.until = now + source_backoff(self.failures, rand)
 
 
 class Round:
@@ -186,18 +158,18 @@ class Round:
 
 
 def ask(sources: Sequence[EchoSource], family: int, device: str | None, quorum: int,
-        health: dict[str, Health] | None = None, budget: float = ROUND_BUDGET,
+        health: Health = Health(), budget: float = ROUND_BUDGET,
         clock: Callable[[], float] = time.monotonic, rand: Callable[[], float] = random.random,
-        asker: Callable[[EchoSource, int, str | None, float], Answer] | None = None) -> Agreement:
+        asker: Callable[[EchoSource, int, str | None, float], Answer] | None = None) -> tuple[Agreement, Health]:
     """Run one round over `family`, bound to `device` when given; blocks at most `budget` s.
 
-    `health` (source text -> Health) is the memory of earlier rounds, updated here; `clock`,
-    `rand` and `asker` (ask_one by default) are for tests."""
+    `health` is how the sources fared in earlier rounds (sources backed off are asked last);
+    returned with the outcome as it is after this round. `clock`, `rand` and `asker`
+    (ask_one by default) are for tests."""
     asker = asker or ask_one
-    health = {} if health is None else health
     start = clock()
     deadline = start + budget
-    rnd = Round(sources, family, quorum, lambda s: health.get(s.text, Health()).until > start)
+    rnd = Round(sources, family, quorum, lambda s: health.backed_off(s, start))
     while (source := rnd.next()) is not None:
         left = deadline - clock()
         if left <= 0.05:
@@ -205,8 +177,8 @@ def ask(sources: Sequence[EchoSource], family: int, device: str | None, quorum: 
             break
         answer = asker(source, family, device, min(left, TIMEOUTS.get(source.kind, 2.0)))
         rnd.add(source, answer)
-        health.setdefault(source.text, Health()).after(answer, clock(), rand())
-    return rnd.outcome()
+        health = health.after(source, answer, clock(), rand())
+    return rnd.outcome(), health
 
 
 def ask_one(source: EchoSource, family: int, device: str | None, timeout: float) -> Answer:

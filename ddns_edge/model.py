@@ -241,8 +241,9 @@ EchoKey = tuple[int, Union[str, None]]  # (address family 4|6, device or None): 
 class Detection:
     """The address a record should carry (None: leave the record as it is), and why.
 
-    `needs_echo`: the address must come from an echo round; `agreed`: the echo sources that
-    agreed on it; `answers`: what each source asked said."""
+    `needs_echo`: the address must come from an echo round; `awaiting_echo`: ... and none has
+    answered yet; `agreed`: the echo sources that agreed on it; `answers`: what each source
+    asked said."""
 
     address: str | None
     origin: str  # "interface wan0", "network wan", "echo"
@@ -250,6 +251,7 @@ class Detection:
     needs_echo: bool = False
     agreed: tuple[str, ...] = ()
     answers: tuple[tuple[str, Answer], ...] = ()
+    awaiting_echo: bool = False
 
     def __str__(self) -> str:
         if self.address is None:
@@ -296,6 +298,7 @@ class Outcome:
     sent: bool = False
     window: float = 0.0
     no_route: bool = False  # it failed for want of a route or a source address (ENETUNREACH ...)
+    server: str | None = None  # where it went, as the log names it (dnsupdate.Target); None: not found
 
     @property
     def ok(self) -> bool:

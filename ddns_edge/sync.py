@@ -1,15 +1,13 @@
 """Bring a set of records to their wanted addresses: discover, group by zone, swap.
 
 Used by `once` and by `run`. Records that share a zone, server and key go in one UPDATE
-(dnsupdate.sync_zone); each record's outcome is logged and returned, so the caller
-decides about retries and exit status. A failure said at every retry is said once at
-error level, then only as a reminder (report.Once).
+(dnsupdate.sync_zone); what landed is logged, and each record's outcome returned: the
+caller says the failures and decides what follows them (retries and their wording, which
+targets to find afresh: schedule.py for `run`; the exit status for `once`).
 """
 
 from __future__ import annotations
 
-import logging
-import re
 from typing import TYPE_CHECKING, Callable, Mapping
 
 from ddns_edge import dnsupdate, report
@@ -25,14 +23,13 @@ SyncZone = Callable[..., list[dnsupdate.Result]]  # dnsupdate.sync_zone(target, 
 
 class Targets:
     """Zone and primary of each record, found once (by SOA when the config leaves them out),
-    each server's clock against ours, and what was last said of each record's failures."""
+    and each server's clock against ours."""
 
     def __init__(self, discover: Callable | None = None):
         self._discover = discover
         self._found: dict[tuple, dnsupdate.Target] = {}
         self._shared_resolver: dns.resolver.Resolver | None = None
         self._clocks: dict[tuple[str, int], dnsupdate.ServerClock] = {}
-        self.once = report.Once()
 
     def clock(self, target: dnsupdate.Target) -> dnsupdate.ServerClock:
         """The server's clock against ours, as its signed answers told."""
@@ -66,15 +63,9 @@ class Targets:
         return self._shared_resolver
 
     def forget(self, record: Record) -> None:
-        """Find the record's target afresh next time (after a failure: the primary may have moved)."""
+        """Find the record's target afresh next time (what it was configured with stays)."""
         if record.zone is None or record.server is None:
             self._found.pop((record.name, record.zone, record.server, record.port), None)
-
-    def say(self, records: list[Record], error: str) -> None:
-        """Log `error` for `records`: at error level when it is news for any of them, else
-        as a reminder ("still failing") at info level."""
-        self.once.say(logging.ERROR, error, *(r.label for r in records), same=_shape(error),
-                      again=f"still failing: {error}", again_level=logging.INFO)
 
 
 def sync(config: Config, wanted: Mapping[Record, Wanted], targets: Targets,
@@ -88,34 +79,23 @@ def sync(config: Config, wanted: Mapping[Record, Wanted], targets: Targets,
             target = targets(record)
         except UpdateError as e:
             outcomes[record] = Outcome(want.address, error=str(e))
-            targets.say([record], str(e))
             continue
         groups.setdefault((target, record.key), []).append(record)
     for (target, key_section), records in groups.items():
         key = config.keys[key_section]
         wants = [dnsupdate.Want(r.name, r.type, r.ttl, wanted[r].address, wanted[r].known) for r in records]
         results = sync_zone(target, key, wants, timeout, clock=targets.clock(target))
-        for error in dict.fromkeys(r.error for r in results if r.error):
-            failed = [(rec, r) for rec, r in zip(records, results, strict=True) if r.error == error]
-            if failed[0][1].no_route:  # the normal order of things for a moment: the schedule waits, and says it
-                labels = [rec.label for rec, _ in failed]
-                targets.once.say(logging.INFO, f"{', '.join(labels)}: no route to {target} yet; waiting for one", *labels,
-                                 again_level=logging.DEBUG)
-            else:
-                targets.say([rec for rec, _ in failed], error)
         for record, result in zip(records, results, strict=True):
             address = wanted[record].address
             if result.error:
-                outcomes[record] = Outcome(address, error=result.error, sent=result.sent, window=result.window, no_route=result.no_route)
-                if not result.no_route:
-                    targets.forget(record)  # (the target is fine: the router has no route yet)
+                outcomes[record] = Outcome(address, error=result.error, sent=result.sent, window=result.window,
+                                           no_route=result.no_route, server=str(target))
                 continue
-            targets.once.forget(record.label)
             if result.changed:
                 report.landed(record.name, record.type, result.old.rdatas, address, result.old.ttl, record.ttl)
             else:
                 report.already(record.name, record.type, address)
-            outcomes[record] = Outcome(address, result.changed, result.old, sent=result.sent, window=result.window)
+            outcomes[record] = Outcome(address, result.changed, result.old, sent=result.sent, window=result.window, server=str(target))
     return outcomes
 
 
@@ -130,8 +110,3 @@ def _discovery():
 def _needs_lookup(record: Record) -> bool:
     """Whether finding the record's target asks the resolver: its zone, or its server's address."""
     return not (record.zone and record.server and ip_literal(record.server) is not None)
-
-
-def _shape(error: str) -> str:
-    """An error without its numbers (times, counts): the same failure again has the same shape."""
-    return re.sub(r"\d+", "#", error)

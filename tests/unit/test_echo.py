@@ -11,7 +11,8 @@ import time
 import pytest
 
 from ddns_edge import echo
-from ddns_edge.echo import Health, Round, agree
+from ddns_edge.echo import Round, agree
+from ddns_edge.echo_checks import SOURCE_BACKOFF_CAP, Health, SourceHealth, source_backoff
 from ddns_edge.echo_wire import parse_source
 from ddns_edge.model import Answer
 from tests.unit.test_echo_wire import check_answer, http
@@ -119,15 +120,15 @@ def test_round_out_of_time_says_so():
 
 
 def test_source_backoff_and_health():
-    assert echo.source_backoff(0, 0.5) == 0
-    assert echo.source_backoff(1, 0.5) == 30 and echo.source_backoff(2, 0.5) == 60
-    assert echo.source_backoff(50, 0.999) <= echo.SOURCE_BACKOFF_CAP
-    h = Health()
-    h.after(NO, 100.0, 0.5)
-    h.after(NO, 100.0, 0.5)
-    assert (h.failures, h.until) == (2, 160.0)
-    h.after(Answer(X), 200.0, 0.5)
-    assert (h.failures, h.until) == (0, 0.0)
+    assert source_backoff(0, 0.5) == 0
+    assert source_backoff(1, 0.5) == 30 and source_backoff(2, 0.5) == 60
+    assert source_backoff(50, 0.999) <= SOURCE_BACKOFF_CAP
+    a, b = SRC[0], SRC[1]
+    h = Health().after(a, NO, 100.0, 0.5).after(a, NO, 100.0, 0.5).after(b, Answer(X), 100.0, 0.5)
+    assert h.of(a) == SourceHealth(2, 160.0) and h.of(b) == SourceHealth()
+    assert h.backed_off(a, 159.9) and not h.backed_off(a, 160.0) and not h.backed_off(b, 100.0)
+    assert h.after(a, Answer(X), 200.0, 0.5).of(a) == SourceHealth(0, 0.0)
+    assert Health().of(a) == SourceHealth() and h.of(SRC[2]) == SourceHealth()  # never heard of: healthy
 
 
 # ------------------------------------------------------------------ the round's shell, with canned sources
@@ -143,17 +144,16 @@ def test_ask_keeps_to_its_budget_and_backs_off_failing_sources():
         now[0] += 1.5
         return answers[source.text]
 
-    health = {}
-    out = echo.ask(SRC, 4, "wan0", 2, health, clock=lambda: now[0], rand=lambda: 0.5, asker=fake)
+    out, health = echo.ask(SRC, 4, "wan0", 2, Health(), clock=lambda: now[0], rand=lambda: 0.5, asker=fake)
     assert out.address == X and [a for a, _ in asked] == ["http://a/", "http://b/", "dns://c/n"]
-    assert asked[0][1] == echo.TIMEOUTS["http"] and health["http://a/"].failures == 1
+    assert asked[0][1] == echo.TIMEOUTS["http"] and health.of(SRC[0]).failures == 1
     asked.clear()
-    out = echo.ask(SRC, 4, "wan0", 2, health, clock=lambda: now[0], rand=lambda: 0.5, asker=fake)
+    out, _ = echo.ask(SRC, 4, "wan0", 2, health, clock=lambda: now[0], rand=lambda: 0.5, asker=fake)
     assert [a for a, _ in asked] == ["http://b/", "dns://c/n"]  # a is backed off
     # a budget too short for everyone: the round ends, and says why
     asked.clear()
     answers["http://b/"] = NO
-    out = echo.ask(SRC, 4, None, 2, {}, budget=3.5, clock=lambda: now[0], rand=lambda: 0.5, asker=fake)
+    out, _ = echo.ask(SRC, 4, None, 2, Health(), budget=3.5, clock=lambda: now[0], rand=lambda: 0.5, asker=fake)
     assert [a for a, _ in asked] == ["http://a/", "http://b/", "dns://c/n"] and asked[-1][1] == pytest.approx(0.5)
     assert out.address is None and "the round ran out of time" in out.reason
 
@@ -272,6 +272,5 @@ def test_a_round_stops_at_no_route_and_the_source_keeps_its_health():
     first = rnd.next()
     rnd.add(first, Answer(None, "Network is unreachable", no_route=True))
     assert rnd.next() is None and rnd.outcome().no_route
-    h = Health()
-    h.after(Answer(None, "Network is unreachable", no_route=True), 100.0, 0.5)
-    assert (h.failures, h.until) == (0, 0.0)
+    h = Health().after(first, Answer(None, "Network is unreachable", no_route=True), 100.0, 0.5)
+    assert h.of(first) == SourceHealth()

@@ -1,9 +1,10 @@
-"""The rules of `run` (schedule.py), driven with a fixed clock: events in, what is due out.
+"""The rules of `run` (schedule.py, phases.py, echo_checks.py), driven with a fixed clock:
+events in, what is due and the plan out.
 
 No socket, no sleep, no monkeypatch: a Sim holds a Schedule and a clock that the test moves,
 feeds it what the kernel, netifd, the echo and the server would say, and reads back what is
-due, the deadline, the state rows and the notes. One test (or one table) per rule of the
-schedule's docstring.
+due, the deadline, the plans (their lines, hooks, rows). One test (or one table) per rule of
+the docstrings; test_phases.py checks the table of moves itself.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ import pytest
 from ddns_edge import config
 from ddns_edge.addresses import IFA_F_PERMANENT, IFA_F_TEMPORARY, IFA_F_TENTATIVE
 from ddns_edge.echo_wire import parse_source
-from ddns_edge.model import Address, Agreement, Answer, Current, Device, Outcome, Wanted
-from ddns_edge.schedule import BACKOFF_CAP, Hook, Schedule, backoff, echo_delay, exchange_timeout
+from ddns_edge.echo_checks import Health, echo_delay
+from ddns_edge.model import Address, Agreement, Answer, Current, Device, Outcome, RouteChange, Wanted
+from ddns_edge.phases import BACKOFF_CAP, AwaitingRoute, BackingOff, Confirmed, Due, NoAddress, backoff, exchange_timeout
+from ddns_edge.schedule import Hook, Schedule
 
 INFO, WARNING, DEBUG, ERROR = logging.INFO, logging.WARNING, logging.DEBUG, logging.ERROR
 S256 = "Wi28mLDG6l5YrDIg27zPh5tvG2jWR4GBt1Sq3WUUop8="
@@ -67,6 +70,8 @@ class Sim:
         self.now = T0
         self.s = Schedule(self.cfg)
         self.s.start({d.name: d for d in devices}, self.now)
+        self._said = []
+        self.rows = None  # the last rows a plan handed out
 
     def at(self, seconds: float) -> "Sim":
         self.now = T0 + seconds
@@ -98,14 +103,33 @@ class Sim:
 
     def fail(self, error="www.example.com A: update at 192.0.2.53 with key ddns-key: no answer within 5 s"):
         due = self.due().sync
-        return self.s.synced({r: Outcome(w.address, error=error) for r, w in due.items()}, self.now, WALL0 + self.now - T0, 0.5)
+        self.s.synced({r: Outcome(w.address, error=error, server="192.0.2.53") for r, w in due.items()}, self.now, WALL0 + self.now - T0, 0.5)
 
-    def kernel(self, *devices: Device, gone=(), went_up=()):
+    def kernel(self, *devices: Device, gone=(), came_up=()):
         changed = {d.name: d for d in devices} | {name: None for name in gone}
-        self.s.kernel(changed, set(went_up), self.now)
+        self.s.kernel(changed, set(came_up), (), self.now)
+
+    def route(self, family=4):
+        self.s.kernel({}, set(), [RouteChange(family)], self.now)
+
+    def echoed(self, key, result, health=Health()):
+        self.s.echoed(key, result, health, self.now, 0.5)
+
+    def plan(self, wall=None):
+        """The plan now; its lines are kept for said() and notes()."""
+        plan = self.s.plan(self.now, WALL0 + self.now - T0 if wall is None else wall)
+        self._said += plan.notes
+        self.rows = plan.rows if plan.rows is not None else self.rows
+        return plan
+
+    def said(self) -> list[tuple[int, str]]:
+        """The lines the plans said since last asked (a plan is made to hand them out)."""
+        self.plan()
+        said, self._said = self._said, []
+        return said
 
     def notes(self, level=None) -> list[str]:
-        return [line for lvl, line in self.s.take_notes() if level is None or lvl == level]
+        return [line for lvl, line in self.said() if level is None or lvl == level]
 
     def track(self, name="www.example.com", rtype="A"):
         return self.s.tracks[(name, rtype)]
@@ -163,7 +187,7 @@ def test_start(options, devices, sync, echo, said):
     assert list(sim.wanted().values()) == ([sync] if sync else [])
     assert [r.key for r in due.echo] == echo
     assert sim.s.deadline() == (T0 if sync or echo else None)  # idle: no timer at all
-    notes = sim.s.take_notes()
+    notes = sim.said()
     if said:
         assert said in notes
     assert not [n for n in notes if n[0] >= WARNING and n != said]
@@ -171,7 +195,8 @@ def test_start(options, devices, sync, echo, said):
 
 def test_idle_after_landing_nothing_is_due_and_no_timer_runs():
     sim = Sim()
-    assert sim.land() == []  # no hook configured
+    sim.land()
+    assert sim.plan().hooks == ()  # no hook configured
     assert not sim.due() and sim.s.deadline() == T0 + 12  # one read after the UPDATE's replay window
     sim.settle()
     assert not sim.due() and sim.s.deadline() is None
@@ -205,17 +230,21 @@ def test_a_change_and_back_before_the_sync_sends_nothing():
 # ------------------------------------------------------------------ retries and backoff
 
 
+ERR = "www.example.com A: update at 192.0.2.53 with key ddns-key: no answer within 5 s"
+
+
 def test_failures_back_off_and_say_each_retry():
     sim = Sim()
     sim.notes()
     for n, delay in enumerate([1, 2, 4, 8, 16], 1):
         assert sim.wanted() == {"www.example.com": WAN}
         sim.fail()
-        assert sim.notes(INFO) == [f"www.example.com A: retry {n} in {delay:.1f} s"]
+        error = (ERROR, ERR) if n == 1 else (INFO, f"still failing: {ERR}")  # said once, then as a reminder
+        assert sim.said() == [error, (INFO, f"www.example.com A: retry {n} in {delay:.1f} s")]
         assert sim.s.deadline() == sim.now + delay and not sim.due()
+        (row,) = sim.rows
+        assert row["failures"] == n and row["last_error"] == ERR and row["next_retry"] == WALL0 + sim.now - T0 + delay
         sim.now += delay
-    row = sim.s.take_rows(sim.now, WALL0)[0]
-    assert row["failures"] == 5 and row["last_error"].endswith("no answer within 5 s") and row["next_retry"] == WALL0
 
 
 @pytest.mark.parametrize("failures, want", [(0, 5), (1, 10), (2, 20), (3, 20), (10_000, 20)])
@@ -226,14 +255,17 @@ def test_the_exchange_timeout_grows_with_the_failures_up_to_a_cap(failures, want
 
 def test_a_retry_is_given_a_longer_exchange_timeout():
     sim = Sim()
-    assert sim.s.timeout(sim.due().sync) == 5
+    assert sim.plan().sync.timeout == 5
     sim.fail()
     sim.now += 1
-    assert sim.s.timeout(sim.due().sync) == 10
+    assert sim.plan().sync.timeout == 10
     sim.fail()
     sim.now += 2
     sim.land()
-    assert sim.s.timeout([sim.record]) == 5  # landed: back to the first
+    sim.kernel(dev("wan0", "198.51.100.3"))
+    sim.fail()
+    sim.now += 1
+    assert sim.plan().sync.timeout == 10  # landed between: counted afresh
 
 
 def test_an_unexpected_failure_is_a_failure_too():
@@ -277,7 +309,7 @@ def test_a_link_coming_up_retries_a_failing_record_at_once(failing, up_device, r
         sim.settle()
     sim.kernel(dev(up_device, WAN if up_device == "wan0" else "192.168.1.1", up=False))
     sim.now += 0.1
-    sim.kernel(dev(up_device, WAN if up_device == "wan0" else "192.168.1.1"), went_up=[up_device])
+    sim.kernel(dev(up_device, WAN if up_device == "wan0" else "192.168.1.1"), came_up=[up_device])
     assert bool(sim.due().sync) is retried_now
     assert sim.s.deadline() == (sim.now if retried_now else (T0 + 1 if failing else None))
 
@@ -333,7 +365,7 @@ def test_the_echo_is_asked_only_while_needed():
     sim = behind_nat()
     (rnd,) = sim.due().echo
     assert rnd.key == (4, "wan0") and not sim.due().sync
-    sim.s.echoed(rnd.key, agreed("203.0.113.5"), sim.now, 0.5)
+    sim.echoed(rnd.key, agreed("203.0.113.5"))
     assert sim.wanted() == {"www.example.com": "203.0.113.5"} and not sim.due().echo
     sim.land()
     sim.settle()
@@ -341,7 +373,7 @@ def test_the_echo_is_asked_only_while_needed():
     # a device event behind the NAT (a reconnect): ask at once
     sim.at(20).kernel(dev("wan0", "100.64.0.3"))
     assert [r.key for r in sim.due().echo] == [(4, "wan0")]
-    sim.s.echoed((4, "wan0"), agreed("203.0.113.6"), sim.now, 0.5)
+    sim.echoed((4, "wan0"), agreed("203.0.113.6"))
     assert sim.wanted() == {"www.example.com": "203.0.113.6"}
     sim.land()
     sim.settle()
@@ -352,7 +384,7 @@ def test_the_echo_is_asked_only_while_needed():
     # a public address on the device again: the echo stops, its timer with it
     sim.at(50).kernel(dev("wan0", WAN))
     assert "echo over IPv4 via wan0: no longer needed; stopped" in sim.notes(INFO)
-    assert sim.wanted() == {"www.example.com": WAN} and not sim.s.echoes
+    assert sim.wanted() == {"www.example.com": WAN} and not sim.s.echoes.checks
     sim.land()
     sim.settle()
     assert sim.s.deadline() is None
@@ -363,7 +395,7 @@ def test_rounds_without_agreement_back_off_and_leave_the_record():
     sim.notes()
     delays = []
     for _ in range(4):
-        sim.s.echoed((4, "wan0"), NO_AGREEMENT, sim.now, 0.5)
+        sim.echoed((4, "wan0"), NO_AGREEMENT)
         delays.append(sim.s.deadline() - sim.now)
         sim.now = sim.s.deadline()
     assert delays == [1, 2, 4, 8] and not sim.due().sync
@@ -373,14 +405,14 @@ def test_rounds_without_agreement_back_off_and_leave_the_record():
         "echo over IPv4 via wan0: no echo source gave a usable answer (a: an HTML page); next try in 1.0 s",
         "www.example.com A: no address (echo: only a private address (100.64.0.2) on wan0; no echo source gave a usable answer (a: an HTML page)); record left as it is",
     ]
-    sim.s.echoed((4, "wan0"), NO_AGREEMENT, sim.now, 0.5)
+    sim.echoed((4, "wan0"), NO_AGREEMENT)
     infos = sim.notes(INFO)
     assert "echo over IPv4 via wan0: a rejected again: an HTML page" in infos
     assert "echo over IPv4 via wan0: still no agreement; next try in 16.0 s" in infos
     # agreement ends the backoff: the next round after the interval
     sim.now = sim.s.deadline()
-    sim.s.echoed((4, "wan0"), agreed("203.0.113.5"), sim.now, 0.5)
-    assert sim.s.echoes[(4, "wan0")].failures == 0 and sim.s.echoes[(4, "wan0")].next_at == sim.now + 60
+    sim.echoed((4, "wan0"), agreed("203.0.113.5"))
+    assert sim.s.echoes.checks[(4, "wan0")].failures == 0 and sim.s.echoes.checks[(4, "wan0")].next_at == sim.now + 60
     assert sim.wanted() == {"www.example.com": "203.0.113.5"}
 
 
@@ -389,7 +421,7 @@ def test_records_of_one_family_and_device_share_one_round():
                agent={"echo": ["http://192.0.2.80/a"]})
     sim = Sim(cfg, (dev("wan0", "100.64.0.2", "fd00::2"),))
     assert sorted(r.key for r in sim.due().echo) == [(4, "wan0"), (6, "wan0")]
-    sim.s.echoed((4, "wan0"), agreed("203.0.113.5"), sim.now, 0.5)
+    sim.echoed((4, "wan0"), agreed("203.0.113.5"))
     assert sim.wanted() == {"www.example.com": "203.0.113.5", "mail.example.com": "203.0.113.5"}
     assert [r.key for r in sim.due().echo] == [(6, "wan0")]
 
@@ -397,17 +429,23 @@ def test_records_of_one_family_and_device_share_one_round():
 def test_an_answer_for_an_echo_no_longer_needed_is_ignored():
     sim = behind_nat()
     sim.kernel(dev("wan0", WAN))
-    sim.s.echoed((4, "wan0"), agreed("203.0.113.5"), sim.now, 0.5)
-    assert sim.wanted() == {"www.example.com": WAN} and not sim.s.echoes
+    sim.echoed((4, "wan0"), agreed("203.0.113.5"))
+    assert sim.wanted() == {"www.example.com": WAN} and not sim.s.echoes.checks
 
 
 def test_the_source_health_lives_with_its_check():
     sim = behind_nat()
     (rnd,) = sim.due().echo
-    rnd.health["http://192.0.2.80/a"] = "what echo.ask keeps"
-    sim.s.echoed(rnd.key, NO_AGREEMENT, sim.now, 0.5)
+    assert rnd.health == Health()
+    health = rnd.health.after(ECHO_CONF.agent.echo[0], Answer(None, "an HTML page"), sim.now, 0.5)  # as echo.ask returns it
+    sim.echoed(rnd.key, NO_AGREEMENT, health)
     sim.now = sim.s.deadline()
-    assert sim.due().echo[0].health == {"http://192.0.2.80/a": "what echo.ask keeps"}
+    assert sim.due().echo[0].health == health and health.backed_off(ECHO_CONF.agent.echo[0], sim.now)
+    # an answer that met no route is kept too (the sources asked before it fared as they did)
+    unreachable = Agreement(None, "no route", (), (("b", Answer(None, "Network is unreachable", True)),))
+    sim.echoed(rnd.key, unreachable, Health())
+    sim.now = sim.s.deadline()
+    assert sim.due().echo[0].health == Health()
 
 
 # ------------------------------------------------------------------ reload
@@ -422,22 +460,23 @@ def test_reload_keeps_what_is_confirmed_for_unchanged_records_and_forgets_change
     sim.at(5).s.reload(new, sim.now)
     # www: unchanged, confirmed: nothing to send; mail: changed, read afresh; new: new
     assert sim.wanted() == {"mail.example.com": WAN, "new.example.com": WAN}
-    assert sim.track().confirmed == WAN and sim.track("mail.example.com").confirmed is None
+    assert sim.track().held.address == WAN and sim.track("mail.example.com").held.address is None
     notes = sim.notes(INFO)
     assert "old.example.com A: no longer in the config; left as it is at the server" in notes
     assert notes[-1] == "config reloaded: 3 record(s)"
-    assert [r["name"] for r in sim.s.take_rows(sim.now, WALL0)] == ["www.example.com", "mail.example.com", "new.example.com"]
+    sim.land()  # (the state file is written when nothing waits on the server)
+    assert [r["name"] for r in sim.plan().rows] == ["www.example.com", "mail.example.com", "new.example.com"]
 
 
 def test_reload_keeps_a_planned_retry_and_asks_every_echo_afresh():
     sim = Sim(conf(record(), record("nat", "nat.example.com", device="wan1"), agent={"echo": ["http://192.0.2.80/a"]}),
               (dev("wan0", WAN), dev("wan1", "100.64.0.2")))
-    sim.s.echoed((4, "wan1"), agreed("203.0.113.5"), sim.now, 0.5)
+    sim.echoed((4, "wan1"), agreed("203.0.113.5"))
     sim.fail()
     assert sim.s.deadline() == T0 + 1
     sim.at(0.5).s.reload(sim.cfg, sim.now)
     assert [r.key for r in sim.due().echo] == [(4, "wan1")]  # asked again at once
-    assert sim.track().retry_at == T0 + 1 and sim.track().failures == 1  # www's retry stays
+    assert sim.track().at == T0 + 1 and sim.track().failures == 1  # www's retry stays
 
 
 # ------------------------------------------------------------------ option interface (netifd)
@@ -477,23 +516,49 @@ def test_a_network_on_a_new_device_moves_its_records():
 
 def test_a_change_that_landed_runs_the_hook_and_a_hook_too_slow_is_killed():
     sim = Sim(conf(record(), agent={"hook": "/etc/ddns-edge/on-change", "hook_timeout": 5}))
-    assert sim.land(old=frozenset({"192.0.2.9"})) == [Hook(sim.record, "192.0.2.9", WAN, "interface wan0")]
-    sim.s.hook_started(4242, sim.now)
+    sim.land(old=frozenset({"192.0.2.9"}))
+    (hook,) = sim.plan().hooks
+    assert hook == Hook(sim.record, "192.0.2.9", WAN, "interface wan0") and sim.plan().hooks == ()  # handed out once
+    sim.s.hook_started(4242, hook, sim.now)
     assert sim.s.deadline() == T0 + 5 and sim.due().kill == ()
     assert sim.at(5).due().kill == (4242,)
-    sim.s.hook_ended(4242)
-    assert sim.s.deadline() == T0 + 12  # (the read after the UPDATE's replay window)
+    plan = sim.plan()
+    assert plan.kill == (4242,) and sim.plan().kill == ()  # killed once
+    assert plan.notes[-1] == (ERROR, "hook /etc/ddns-edge/on-change for www.example.com A: still running after 5 s; killed")
+    sim.said()
+    sim.s.hook_ended(4242, -9)  # (the shell reaps it: nothing more to say)
+    assert sim.notes() == [] and sim.s.deadline() == T0 + 12  # (the read after the UPDATE's replay window)
     # already right at the server: no hook
     sim.kernel(dev("wan0", "198.51.100.3"))
-    assert sim.land(changed=False) == []
+    sim.land(changed=False)
+    assert sim.plan().hooks == ()
 
 
 def test_the_hook_says_what_this_agent_confirmed_when_the_server_held_nothing_else():
     sim = Sim(conf(record(), agent={"hook": "/bin/true"}))
     sim.land(changed=False)
     sim.kernel(dev("wan0", "198.51.100.3"))
-    (hook,) = sim.land(old=frozenset())
+    sim.land(old=frozenset())
+    (hook,) = sim.plan().hooks
     assert (hook.old, hook.new) == (WAN, "198.51.100.3")
+
+
+@pytest.mark.parametrize("status, said", [
+    (0, (DEBUG, "hook /bin/true for www.example.com A: done")),
+    (3, (ERROR, "hook /bin/true for www.example.com A: exited with status 3")),
+    (None, (ERROR, "hook /bin/true for www.example.com A: cannot run it: Permission denied")),
+])
+def test_what_a_hook_did_is_said(status, said):
+    sim = Sim(conf(record(), agent={"hook": "/bin/true"}))
+    sim.land()
+    (hook,) = sim.plan().hooks
+    sim.said()
+    if status is None:
+        sim.s.hook_failed(hook, "Permission denied")
+    else:
+        sim.s.hook_started(77, hook, sim.now)
+        sim.s.hook_ended(77, status)
+    assert sim.said() == [said] and sim.s.hooks == {}
 
 
 # ------------------------------------------------------------------ the state file's rows
@@ -501,17 +566,26 @@ def test_the_hook_says_what_this_agent_confirmed_when_the_server_held_nothing_el
 
 def test_rows_say_what_is_published_from_where_and_are_given_only_when_changed():
     sim = Sim()
-    sim.s.take_rows(sim.now, WALL0)
-    assert sim.s.take_rows(sim.now, WALL0) is None
+    assert sim.plan().rows is None  # a sync is due: the state file waits for its outcome
     sim.at(2).land()
-    (row,) = sim.s.take_rows(sim.now, WALL0 + 2)
+    (row,) = sim.plan(WALL0 + 2).rows
     assert row == {"name": "www.example.com", "type": "A", "address": WAN, "source": "interface wan0",
                    "changed_at": WALL0 + 2, "confirmed_at": WALL0 + 2, "last_error": None, "error_at": None,
                    "failures": 0, "next_retry": None, "echo": None}
-    assert sim.s.take_rows(sim.now, WALL0 + 2) is None
+    assert sim.plan().rows is None  # unchanged
     sim.kernel(dev("wan0", "198.51.100.3"))
-    (row,) = sim.s.take_rows(sim.now, WALL0 + 2)
+    assert sim.plan().rows is None  # due
+    sim.fail()
+    (row,) = sim.plan(WALL0 + 2).rows
     assert row["address"] == WAN and row["source"] is None  # wanted is not what is published yet
+    assert row["failures"] == 1 and row["next_retry"] == WALL0 + 3
+
+
+def test_a_row_names_no_source_for_an_address_this_agent_never_set():
+    """It said "not set by this agent (from interface wan0)" while nothing was published."""
+    sim = Sim(devices=())
+    (row,) = sim.plan().rows
+    assert row["address"] is None and row["source"] is None
 
 
 def test_notes_go_out_once():
@@ -524,7 +598,7 @@ def test_a_sync_for_a_record_reloaded_meanwhile_is_not_taken():
     old = sim.record
     sim.s.reload(conf(record(ttl=300)), sim.now)
     sim.s.synced({old: Outcome(WAN, True)}, sim.now, WALL0, 0.5)
-    assert sim.track().confirmed is None and sim.wanted() == {"www.example.com": WAN}
+    assert sim.track().held.address is None and sim.wanted() == {"www.example.com": WAN}
 
 
 def test_a_sync_for_echo_sources_parsed_from_the_config():
@@ -583,7 +657,7 @@ def test_every_update_sent_is_checked_once_its_replay_window_has_passed():
     # an UPDATE that failed (no answer) may land late all the same
     sim.kernel(dev("wan0", "198.51.100.4"))
     sim.s.synced({sim.record: Outcome("198.51.100.4", error="no answer", sent=True, window=14.0)}, sim.now, WALL0, 0.5)
-    assert sim.track().verify_at == sim.now + 14 and sim.track().retry_at == sim.now + 1
+    assert sim.track().check_at == sim.now + 14 and sim.track().at == sim.now + 1
 
 
 def test_a_late_copy_found_by_the_read_is_said_and_set_back():
@@ -641,7 +715,7 @@ def test_a_reload_keeps_the_check_of_updates_already_sent():
     sim.land()
     sim.at(1).s.reload(conf(record(ttl=300)), sim.now)
     sim.fail()  # the changed record's read fails: nothing sent this time
-    assert sim.track().verify_at == T0 + 12  # the check of the UPDATE sent before the reload stays
+    assert sim.track().check_at == T0 + 12  # the check of the UPDATE sent before the reload stays
 
 
 # ------------------------------------------------------------------ routes (the address first, the route a moment later)
@@ -650,7 +724,7 @@ def test_a_reload_keeps_the_check_of_updates_already_sent():
 def no_route(sim):
     due = sim.due().sync
     error = "www.example.com A: update at 192.0.2.53 with key ddns-key: no route to the server (Network is unreachable)"
-    return sim.s.synced({r: Outcome(w.address, error=error, no_route=True) for r, w in due.items()}, sim.now, WALL0, 0.5)
+    sim.s.synced({r: Outcome(w.address, error=error, no_route=True, server="192.0.2.53") for r, w in due.items()}, sim.now, WALL0, 0.5)
 
 
 @pytest.mark.parametrize("event", ["a route", "an address on a device that is up"])
@@ -658,20 +732,20 @@ def test_a_sync_without_a_route_waits_for_one_without_backoff_or_error(event):
     sim = Sim()
     sim.notes()
     no_route(sim)
-    assert sim.notes() == []  # no "retry", no error: the sync layer said "waiting" at info
+    assert sim.said() == [(INFO, "www.example.com A: no route to 192.0.2.53 yet; waiting for one")]  # no "retry", no error
     assert sim.track().failures == 0 and not sim.due() and sim.s.deadline() == T0 + 10
     sim.now += 0.003
     if event == "a route":
-        sim.s.routes(sim.now)
+        sim.route()
     else:
         sim.kernel(dev("wan0", WAN, "fe80::1"))
     assert sim.wanted() == {"www.example.com": WAN}  # at once
     no_route(sim)  # (still none: pppd brings the link up before the route)
     assert sim.s.deadline() == T0 + 10  # the patience counts from the first failure
     sim.now += 0.003
-    sim.s.routes(sim.now)
+    sim.route()
     sim.land()
-    assert sim.track().failures == 0 and sim.track().route_wait_since is None and sim.notes(ERROR) == []
+    assert sim.track().failures == 0 and sim.track().phase == Confirmed() and sim.notes(ERROR) == []
 
 
 def test_no_route_for_ten_seconds_is_an_error_then_backoff_and_still_a_route_retries_at_once():
@@ -687,16 +761,16 @@ def test_no_route_for_ten_seconds_is_an_error_then_backoff_and_still_a_route_ret
     no_route(sim)
     assert sim.notes(ERROR) == [] and sim.track().failures == 2  # said once; the backoff goes on
     sim.now += 0.5
-    sim.s.routes(sim.now)
+    sim.route()
     assert sim.wanted()  # a route still ends the wait at once
 
 
 def test_a_route_event_asks_again_an_echo_that_failed():
     sim = behind_nat()
-    sim.s.echoed((4, "wan0"), NO_AGREEMENT, sim.now, 0.5)
+    sim.echoed((4, "wan0"), NO_AGREEMENT)
     assert sim.s.deadline() == T0 + 1
     sim.now += 0.2
-    sim.s.routes(sim.now)
+    sim.route()
     assert [r.key for r in sim.due().echo] == [(4, "wan0")]
 
 
@@ -704,47 +778,169 @@ def test_a_route_changes_nothing_for_records_that_do_not_wait_for_one():
     sim = Sim()
     sim.land()
     sim.settle()
-    sim.s.routes(sim.now)
+    sim.route()
     assert not sim.due() and sim.s.deadline() is None
 
 
 def test_an_echo_round_without_a_route_learns_nothing_and_waits_for_one():
     sim = behind_nat()
-    sim.s.echoed((4, "wan0"), agreed("203.0.113.5"), sim.now, 0.5)
+    sim.echoed((4, "wan0"), agreed("203.0.113.5"))
     sim.land()
     sim.settle()
     sim.notes()
     sim.at(20).kernel(dev("wan0", "100.64.0.3"))  # a reconnect: the address first
     unreachable = Agreement(None, "no echo source gave a usable answer", (),
                             (("a", Answer(None, "Network is unreachable", True)), ("b", Answer(None, "Network is unreachable", True))))
-    sim.s.echoed((4, "wan0"), unreachable, sim.now, 0.5)
-    assert sim.notes(WARNING) == [] and sim.s.echoes[(4, "wan0")].failures == 0
-    assert sim.s.echoes[(4, "wan0")].result.address == ipaddress.ip_address("203.0.113.5")  # what it was
+    sim.echoed((4, "wan0"), unreachable)
+    assert sim.notes(WARNING) == [] and sim.s.echoes.checks[(4, "wan0")].failures == 0
+    assert sim.s.echoes.checks[(4, "wan0")].result.address == ipaddress.ip_address("203.0.113.5")  # what it was
     assert not sim.due() and sim.s.deadline() == sim.now + 10
     sim.now += 0.01
-    sim.s.routes(sim.now)  # the route: asked at once
+    sim.route()  # the route: asked at once
     assert [r.key for r in sim.due().echo] == [(4, "wan0")]
 
 
 def test_a_record_on_the_echo_shows_its_last_round_in_the_state_file():
     sim = behind_nat()
-    sim.s.echoed((4, "wan0"), agreed("203.0.113.5"), sim.now, 0.5)
+    sim.echoed((4, "wan0"), agreed("203.0.113.5"))
     sim.land()
-    (row,) = sim.at(3).s.take_rows(sim.now, WALL0 + 3)
+    (row,) = sim.at(3).plan(WALL0 + 3).rows
     assert row["source"] == "echo" and row["echo"] == {
         "address": "203.0.113.5", "agreed": ["a", "b"], "reason": "2 of 2 echo sources agree: a, b", "at": WALL0}
     sim.at(4).kernel(dev("wan0", WAN))  # a public address: the echo is no longer the record's
     sim.land()
-    (row,) = sim.s.take_rows(sim.now, WALL0 + 4)
+    (row,) = sim.plan(WALL0 + 4).rows
     assert row["echo"] is None
 
 
 def test_an_address_elsewhere_keeps_the_backoff_of_an_echo_without_agreement():
     sim = Sim(ECHO_CONF, (dev("wan0", "100.64.0.2"), dev("br-lan", "2001:db8:1:10::1")))
-    sim.s.echoed((4, "wan0"), NO_AGREEMENT, sim.now, 0.5)
+    sim.echoed((4, "wan0"), NO_AGREEMENT)
     sim.now = sim.s.deadline()
-    sim.s.echoed((4, "wan0"), NO_AGREEMENT, sim.now, 0.5)
+    sim.echoed((4, "wan0"), NO_AGREEMENT)
     planned = sim.s.deadline()
     sim.now += 0.1
     sim.kernel(dev("br-lan", "2001:db8:1:10::1", "2001:db8:1:10::2"))  # LAN churn, not a route
     assert not sim.due().echo and sim.s.deadline() == planned
+
+
+def test_a_read_after_a_window_that_meets_no_route_waits_for_one_too():
+    """It used to be synced again at every step until the route patience ran out (a busy
+    loop of failing exchanges): the read after an UPDATE's window was not moved behind the
+    wait for a route."""
+    sim = Sim()
+    sim.land()
+    sim.now = sim.s.deadline()  # the read is owed
+    no_route(sim)
+    sim.now += 0.001
+    assert not sim.due() and sim.s.deadline() == T0 + 12 + 10
+    sim.route()
+    assert sim.due().sync == {sim.record: Wanted(WAN, None)}  # the route: read at once
+
+
+def test_a_wait_for_a_route_ends_with_a_failure_of_the_server():
+    """A record that met no route, then a server that timed out, backs off: it used to stay
+    "waiting for a route", and every address on a LAN (a neighbour table changes every few
+    seconds) retried it at once."""
+    sim = Sim(devices=(dev("wan0", WAN), dev("br-lan", "192.168.1.1")))
+    no_route(sim)
+    sim.now += 0.1
+    sim.route()
+    sim.fail()
+    assert sim.track().phase == BackingOff(sim.now + 1)
+    sim.now += 0.5
+    sim.kernel(dev("br-lan", "192.168.1.1", "192.168.1.2"))
+    assert not sim.due() and sim.s.deadline() == sim.now + 0.5
+
+
+def test_only_a_route_that_came_counts():
+    sim = Sim()
+    no_route(sim)
+    sim.now += 0.1
+    sim.s.kernel({}, set(), [RouteChange(4, gone=True), RouteChange(6, gone=True)], sim.now)
+    assert not sim.due()
+    sim.s.kernel({}, set(), [RouteChange(6, gone=True), RouteChange(6)], sim.now)
+    assert sim.wanted() == {"www.example.com": WAN}
+
+
+def test_an_overflow_is_said_rereads_every_network_and_counts_as_a_route():
+    sim = Sim(conf(record(), record("nat", "nat.example.com", device="", interface="wan")), (dev("wan0", WAN),))
+    sim.s.bound("wan", "wan0", sim.now)
+    no_route(sim)
+    sim.notes()
+    sim.now += 0.1
+    sim.s.reread({}, set(), sim.now, overflowed=True)
+    assert sim.said()[0] == (WARNING, "kernel event queue overflowed (ENOBUFS); reading all links and addresses again")
+    assert sim.due().networks == ("wan",) and set(r.name for r in sim.due().sync) == {"www.example.com", "nat.example.com"}
+    # a re-read for the neighbour table: every network too, but no route
+    sim.s.bound("wan", "wan0", sim.now)
+    no_route(sim)
+    sim.notes()
+    sim.s.reread({}, set(), sim.now, overflowed=False)
+    assert sim.notes() == [] and sim.due().networks == ("wan",) and not sim.due().sync
+
+
+def test_a_plan_holds_one_thing_that_waits_on_the_outside_in_order():
+    """netifd first (it may move a record to another device), then an echo round (it gives
+    an address), then a sync of everything due; the state file when nothing waits."""
+    cfg = conf(record(), record("nat", "nat.example.com", device="wan1"), record("net", "net.example.com", device="", interface="wan"),
+               record("lan", "lan.example.com", device="", interface="lan"), agent={"echo": ["http://192.0.2.80/a"]})
+    sim = Sim(cfg, (dev("wan0", WAN), dev("wan1", "100.64.0.2"), dev("eth1", "198.51.100.9")))
+    plans = []
+    while plan := sim.plan():
+        plans.append((plan.network, plan.echo and plan.echo.key, plan.sync and sorted(r.name for r in plan.sync.wanted),
+                      plan.rows is not None))
+        if plan.network:
+            sim.s.bound(plan.network, {"wan": "eth1", "lan": None}[plan.network], sim.now)
+        elif plan.echo:
+            sim.echoed(plan.echo.key, agreed("203.0.113.5"))
+        elif plan.sync:
+            sim.land()
+    assert plans == [("lan", None, None, False), ("wan", None, None, False), (None, (4, "wan1"), None, False),
+                     (None, None, ["nat.example.com", "net.example.com", "www.example.com"], False), (None, None, None, True)]
+
+
+def test_a_failure_finds_the_zone_and_primary_afresh_and_a_reload_every_one():
+    sim = Sim(conf(record(), record("mail", "mail.example.com")))
+    due = sim.due().sync
+    www, mail = sim.cfg.enabled_records()
+    sim.s.synced({www: Outcome(WAN, error="www.example.com A: update: no answer within 5 s", server="192.0.2.53"),
+                  mail: Outcome(WAN, error="mail.example.com A: no route to the server", no_route=True, server="192.0.2.53")},
+                 sim.now, WALL0, 0.5)
+    assert set(due) == {www, mail}
+    plan = sim.plan()
+    assert plan.forget_targets == (www,) and not plan.fresh_targets  # not for no route: the target is fine
+    assert sim.plan().forget_targets == ()
+    sim.s.reload(sim.cfg, sim.now)
+    assert sim.plan().fresh_targets and not sim.plan().fresh_targets
+
+
+def test_what_to_follow_is_said_at_start_and_after_a_reload():
+    sim = Sim(conf(record()))
+    plan = sim.plan()
+    assert not plan.follow_netifd and not plan.follow_neighbours
+    sim.s.reload(conf(record(), record("net", "net.example.com", device="", interface="wan"),
+                      record("tv", "tv.example.com", type="AAAA", device="br-lan", mac="02:00:00:00:00:01")), sim.now)
+    plan = sim.plan()
+    assert plan.follow_netifd and plan.follow_neighbours
+    assert not sim.plan().follow_netifd  # once
+    sim = Sim(conf(record(device="", interface="wan")))
+    assert sim.plan().follow_netifd
+
+
+def test_the_shell_s_troubles_are_worded_here():
+    sim = Sim()
+    sim.notes()
+    sim.s.netifd_lost()
+    sim.s.netifd_lost("No such file or directory")
+    sim.s.reload_failed("/etc/config/ddns-edge:3: option ttl: 0 is out of range")
+    assert sim.said() == [
+        (WARNING, "ubus listen ended; devices are asked again on link events only"),
+        (ERROR, "cannot follow netifd's events (ubus listen: No such file or directory); devices are asked again on link events only"),
+        (ERROR, "config not reloaded, the old one stays in use: /etc/config/ddns-edge:3: option ttl: 0 is out of range"),
+    ]
+
+
+def test_start_says_what_it_follows_after_each_record():
+    sim = Sim(conf(record(), record("mail", "mail.example.com")))
+    assert sim.said()[-1] == (INFO, "following 2 record(s); waiting for kernel events")
