@@ -53,7 +53,7 @@ from ddns_edge.echo_wire import (
     reject,
 )
 from ddns_edge.addresses import ip_literal
-from ddns_edge.echo_checks import Health
+from ddns_edge.echo_checks import NO_HEALTH, Health
 from ddns_edge.errors import no_route
 from ddns_edge.model import Agent, Agreement, Answer, EchoSource, IPAddress
 
@@ -158,7 +158,7 @@ class Round:
 
 
 def ask(sources: Sequence[EchoSource], family: int, device: str | None, quorum: int,
-        health: Health = Health(), budget: float = ROUND_BUDGET,
+        health: Health = NO_HEALTH, budget: float = ROUND_BUDGET,
         clock: Callable[[], float] = time.monotonic, rand: Callable[[], float] = random.random,
         asker: Callable[[EchoSource, int, str | None, float], Answer] | None = None) -> tuple[Agreement, Health]:
     """Run one round over `family`, bound to `device` when given; blocks at most `budget` s.

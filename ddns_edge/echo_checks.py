@@ -103,6 +103,9 @@ class Health:
         return Health(tuple((t, h) for t, h in self.sources if t != source.text) + ((source.text, new),))
 
 
+NO_HEALTH = Health()  # no source has failed yet
+
+
 # ------------------------------------------------------------------ the checks
 
 

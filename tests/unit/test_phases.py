@@ -48,11 +48,11 @@ def table(doc: str, head: str) -> list[list[str]]:
     for line in lines[start + 2:]:
         if not line.strip():
             break
-        cells = [line[a:b].strip() if b else line[a:].strip() for a, b in zip(cuts, cuts[1:])]
+        cells = [line[a:b].strip() if b else line[a:].strip() for a, b in zip(cuts, cuts[1:], strict=False)]
         if cells[0]:
             rows.append(cells)
         else:
-            rows[-1] = [f"{x} {y}".strip() for x, y in zip(rows[-1], cells)]
+            rows[-1] = [f"{x} {y}".strip() for x, y in zip(rows[-1], cells, strict=True)]
     return rows
 
 

@@ -17,9 +17,9 @@ import pytest
 from ddns_edge import config
 from ddns_edge.addresses import IFA_F_PERMANENT, IFA_F_TEMPORARY, IFA_F_TENTATIVE
 from ddns_edge.echo_wire import parse_source
-from ddns_edge.echo_checks import Health, echo_delay
+from ddns_edge.echo_checks import NO_HEALTH, Health, echo_delay
 from ddns_edge.model import Address, Agreement, Answer, Current, Device, Outcome, RouteChange, Wanted
-from ddns_edge.phases import BACKOFF_CAP, AwaitingRoute, BackingOff, Confirmed, Due, NoAddress, backoff, exchange_timeout
+from ddns_edge.phases import BACKOFF_CAP, BackingOff, Confirmed, backoff, exchange_timeout
 from ddns_edge.schedule import Hook, Schedule
 
 INFO, WARNING, DEBUG, ERROR = logging.INFO, logging.WARNING, logging.DEBUG, logging.ERROR
@@ -112,7 +112,7 @@ class Sim:
     def route(self, family=4):
         self.s.kernel({}, set(), [RouteChange(family)], self.now)
 
-    def echoed(self, key, result, health=Health()):
+    def echoed(self, key, result, health=NO_HEALTH):
         self.s.echoed(key, result, health, self.now, 0.5)
 
     def plan(self, wall=None):

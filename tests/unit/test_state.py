@@ -33,7 +33,7 @@ def test_a_broken_state_file_is_said_ignored_and_rebuilt(tmp_path, oplog, conten
 
 def test_an_unreadable_state_file_is_said_and_ignored(tmp_path, oplog):
     (tmp_path / "state.json").mkdir()  # unreadable as a file, even for root
-    sf = state.StateFile(str(tmp_path))
+    state.StateFile(str(tmp_path))
     assert "is unusable" in oplog.text
 
 
