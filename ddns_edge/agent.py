@@ -23,7 +23,7 @@ import signal
 import socket
 import subprocess
 import time
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 from ddns_edge import config as config_mod
 from ddns_edge import dnsupdate, report, state, ubus
@@ -96,6 +96,7 @@ class Loop:
             result, health = self._ask_echo(plan.echo)
             s.echoed(plan.echo.key, result, health, time.monotonic(), random.random())
         if plan.sync is not None:
+            outcomes: Mapping[Record, Outcome | None]
             try:
                 outcomes = self.sync(self.config, plan.sync.wanted, self.targets, timeout=plan.sync.timeout)
             except Exception as e:  # a bug must not end the daemon: log, back off, go on
@@ -125,7 +126,7 @@ class Loop:
         env = dict(os.environ, DDNS_EDGE_NAME=hook.record.name, DDNS_EDGE_TYPE=hook.record.type,
                    DDNS_EDGE_OLD=hook.old, DDNS_EDGE_NEW=hook.new, DDNS_EDGE_SOURCE=hook.source)
         try:
-            proc = subprocess.Popen([self.config.agent.hook], env=env, stdin=subprocess.DEVNULL, start_new_session=True, close_fds=True)
+            proc = subprocess.Popen([hook.path], env=env, stdin=subprocess.DEVNULL, start_new_session=True, close_fds=True)
         except OSError as e:
             self.schedule.hook_failed(hook, e.strerror or str(e))
             return

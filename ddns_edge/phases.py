@@ -342,12 +342,13 @@ class Rules:
         if type(track.phase) not in froms:
             return track
         track, data = getattr(self, "_" + inp.event.name.lower())(track, inp)
-        if to == STAYS:
-            phase = replace(track.phase, **data)
-        elif to == AS_DECIDED:
-            phase = as_decided(track)
-        else:
+        phase: Phase
+        if isinstance(to, type):
             phase = to(**data)
+        elif to == STAYS:
+            phase = replace(track.phase, **data)
+        else:  # AS_DECIDED
+            phase = as_decided(track)
         return replace(track, phase=phase)
 
     # ---------------------------------------------------------- decisions
@@ -383,12 +384,13 @@ class Rules:
         return _sooner(track, inp.now)
 
     def _route(self, track: Track, inp: Input) -> tuple[Track, dict]:
-        return _sooner(track, min(track.phase.at, inp.now))
+        return _sooner(track, min(track.at or inp.now, inp.now))
 
     # ---------------------------------------------------------- the server
 
     def _landed(self, track: Track, inp: Input) -> tuple[Track, dict]:
         outcome = inp.outcome
+        assert outcome is not None  # (landed: outcome_event says so)
         reading = track.check_at is not None and track.check_at <= inp.now
         self._say_not_as_left(track, outcome, reading)
         if isinstance(track.phase, AwaitingRoute):
@@ -408,13 +410,15 @@ class Rules:
         """The address came first, the route comes a moment later (DHCP clients, pppd): no
         backoff, no error; tried again on a route or an address event, an error if none comes
         in time. What the server holds stays known: without a route, nothing reached it."""
+        outcome = inp.outcome
+        assert outcome is not None  # (no route: outcome_event says so)
         since = track.phase.since if isinstance(track.phase, AwaitingRoute) else inp.now
         if inp.now - since < ROUTE_PATIENCE:
             at = since + ROUTE_PATIENCE
             check_at = None if track.check_at is None else max(track.check_at, at)
-            track = replace(track, last_error=inp.outcome.error, error_at=inp.wall, check_at=_window(check_at, inp.outcome, inp.now))
+            track = replace(track, last_error=outcome.error, error_at=inp.wall, check_at=_window(check_at, outcome, inp.now))
         else:
-            self._once.say(ERROR, f"still no route after {ROUTE_PATIENCE:.0f} s: {inp.outcome.error}",
+            self._once.say(ERROR, f"still no route after {ROUTE_PATIENCE:.0f} s: {outcome.error}",
                            ("route", track.record.label), again_level=None)
             track, at = self._back_off(track, inp)
         return track, {"since": since, "at": at}
@@ -463,7 +467,7 @@ def as_decided(track: Track) -> Phase:
 def _sooner(track: Track, at: float) -> tuple[Track, dict]:
     """The planned sync at `at` instead, and a read it owes with it (a failure moved the read
     behind the retry: it comes when the retry does)."""
-    if track.check_at is not None and track.check_at <= track.phase.at:
+    if track.check_at is not None and track.at is not None and track.check_at <= track.at:
         track = replace(track, check_at=min(track.check_at, at))
     return track, {"at": at}
 

@@ -102,6 +102,7 @@ class Hook:
     old: str  # what the server held, comma-separated ("" for nothing)
     new: str
     source: str  # where the address came from ("interface wan0", "echo")
+    path: str = ""  # the program, as configured when the change landed
 
 
 @dataclass(frozen=True)
@@ -247,10 +248,10 @@ class Schedule:
             self._rows_changed = True
             if event is Event.FAILED and outcome is not None:
                 self._forget[record] = None  # the primary may have moved: found afresh
-            if event is Event.LANDED and outcome.changed and self.config.agent.hook:
+            if event is Event.LANDED and outcome is not None and outcome.changed and self.config.agent.hook:
                 was = ", ".join(sorted(outcome.old.rdatas)) or track.held.address or ""
                 source = track.wanted.origin if track.wanted is not None else ""
-                self._to_run.append(Hook(record, was, outcome.address, source))
+                self._to_run.append(Hook(record, was, outcome.address or "", source, self.config.agent.hook))
 
     def hook_started(self, pid: int, hook: Hook, now: float) -> None:
         self.hooks[pid] = RunningHook(now + self.config.agent.hook_timeout, self._hook_name(hook))
@@ -425,7 +426,7 @@ class Schedule:
             if outcome.ok:
                 self._once.forget(("server", record.label))
             else:
-                failed.setdefault((outcome.server, outcome.error, outcome.no_route), []).append(record)
+                failed.setdefault((outcome.server, outcome.error or "", outcome.no_route), []).append(record)
         for (server, error, no_route), records in failed.items():
             subjects = [("server", r.label) for r in records]
             if no_route:
@@ -435,7 +436,7 @@ class Schedule:
                 self._once.say(ERROR, error, *subjects, same=_shape(error), again=f"still failing: {error}", again_level=INFO)
 
     def _hook_name(self, hook: Hook) -> str:
-        return f"hook {self.config.agent.hook} for {hook.record.label}"
+        return f"hook {hook.path} for {hook.record.label}"
 
     def _take_rows(self, now: float, wall: float) -> tuple[dict, ...] | None:
         """The state file's rows (state.render) when they changed since last taken, else None."""

@@ -518,7 +518,8 @@ def test_a_change_that_landed_runs_the_hook_and_a_hook_too_slow_is_killed():
     sim = Sim(conf(record(), agent={"hook": "/etc/ddns-edge/on-change", "hook_timeout": 5}))
     sim.land(old=frozenset({"192.0.2.9"}))
     (hook,) = sim.plan().hooks
-    assert hook == Hook(sim.record, "192.0.2.9", WAN, "interface wan0") and sim.plan().hooks == ()  # handed out once
+    assert hook == Hook(sim.record, "192.0.2.9", WAN, "interface wan0", "/etc/ddns-edge/on-change")
+    assert sim.plan().hooks == ()  # handed out once
     sim.s.hook_started(4242, hook, sim.now)
     assert sim.s.deadline() == T0 + 5 and sim.due().kill == ()
     assert sim.at(5).due().kill == (4242,)
@@ -541,6 +542,16 @@ def test_the_hook_says_what_this_agent_confirmed_when_the_server_held_nothing_el
     sim.land(old=frozenset())
     (hook,) = sim.plan().hooks
     assert (hook.old, hook.new) == (WAN, "198.51.100.3")
+
+
+def test_a_hook_runs_the_program_configured_when_its_change_landed():
+    """The hook is run by the next plan: a reload between (SIGHUP) that removed the option
+    must not leave it without a program (it would have been Popen([None]))."""
+    sim = Sim(conf(record(), agent={"hook": "/bin/true"}))
+    sim.land()
+    sim.s.reload(conf(record()), sim.now)
+    (hook,) = sim.plan().hooks
+    assert hook.path == "/bin/true"
 
 
 @pytest.mark.parametrize("status, said", [
