@@ -242,9 +242,8 @@ class Loop:
                         self._reload()
                     did = self._step()
                     self._check_stop()
-                    if did:  # take in what came meanwhile, and ask for the next plan
-                        timeout = 0.0
-                    else:
+                    timeout: float | None = 0.0  # after a plan: take in what came meanwhile, and ask for the next
+                    if not did:
                         deadline = self.schedule.deadline()
                         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
                     ready = sel.select(timeout)
