@@ -341,7 +341,10 @@ class Rules:
         froms, to = TRANSITIONS[inp.event]
         if type(track.phase) not in froms:
             return track
+        before = track
         track, data = getattr(self, "_" + inp.event.name.lower())(track, inp)
+        if track is before and to == STAYS and not data:
+            return track  # nothing changed (a LAN's neighbour table re-decides its records every few seconds)
         phase: Phase
         if isinstance(to, type):
             phase = to(**data)
@@ -376,7 +379,7 @@ class Rules:
 
     def _same_address(self, track: Track, inp: Input) -> tuple[Track, dict]:
         self._once.forget(("left", track.record.label))
-        return replace(track, wanted=inp.found), {}
+        return (track if inp.found == track.wanted else replace(track, wanted=inp.found)), {}
 
     # ---------------------------------------------------------- the kernel
 
