@@ -69,12 +69,14 @@ $(STAMP): setup.cfg pyproject.toml | host-tools
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
-# make ipk: dist/ddns-edge_<version>-<release>_all.ipk for OpenWrt's opkg, without the SDK.
-PYTHON3_VERSION ?= 3.13
+# The OpenWrt packages, without the SDK, into $(DIST): `make ipk` for 24.10 (opkg, Python 3.11)
+# writes ddns-edge and luci-app-ddns-edge. `make ipk PYTHON3_VERSION=3.12` for a feed with another Python.
+DIST ?= dist
+ipk: PYTHON3_VERSION = 3.11
 
 .PHONY: ipk
 ipk:
-	$(PYTHON) tools/mkipk.py --python-version $(PYTHON3_VERSION)
+	$(PYTHON) -m tools.mk$@ -o $(DIST) --python-version $(PYTHON3_VERSION)
 
 # The OpenWrt stack tests (tests/openwrt) run only when DDNS_EDGE_OPENWRT_WEB names a directory
 # whose stack.sh provides OpenWrt's daemons (tests/openwrt/__init__.py says what it must do);
