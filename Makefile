@@ -69,13 +69,15 @@ $(STAMP): setup.cfg pyproject.toml | host-tools
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
-# The OpenWrt packages, without the SDK, into $(DIST): `make ipk` for 24.10 (opkg, Python 3.11)
-# writes ddns-edge and luci-app-ddns-edge. `make ipk PYTHON3_VERSION=3.12` for a feed with another Python.
+# The OpenWrt packages, without the SDK, into $(DIST): `make ipk` for 24.10 (opkg, Python 3.11),
+# `make apk` for 25.12 (apk-tools 3, Python 3.13); each writes ddns-edge and luci-app-ddns-edge.
+# `make ipk PYTHON3_VERSION=3.12` for a feed with another Python.
 DIST ?= dist
 ipk: PYTHON3_VERSION = 3.11
+apk: PYTHON3_VERSION = 3.13
 
-.PHONY: ipk
-ipk:
+.PHONY: ipk apk
+ipk apk:
 	$(PYTHON) -m tools.mk$@ -o $(DIST) --python-version $(PYTHON3_VERSION)
 
 # The OpenWrt stack tests (tests/openwrt) run only when DDNS_EDGE_OPENWRT_WEB names a directory

@@ -1,4 +1,4 @@
-"""The second package, luci-app-ddns-edge (tools/mkipk.py build_luci), and its feed Makefile."""
+"""The second package, luci-app-ddns-edge (build_luci of tools/mkipk.py and tools/mkapk.py), and its feed Makefile."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import subprocess
 import pytest
 
 import ddns_edge
+from tests.packaging import adbread
 from tests.packaging.pkgfiles import EPOCH, ROOT, SHELLS, control_fields, members, outer, read_member
-from tools import mkipk
+from tools import mkapk, mkipk
 from tools.pkgspec import BuildError
 
 APP = os.path.join(ROOT, "openwrt", "luci-app-ddns-edge")
@@ -82,8 +83,28 @@ def test_luci_ipk_control_and_scripts(luci_ipk, tmp_path):
     assert subprocess.run(["sh", str(script)], env=dict(os.environ, IPKG_INSTROOT=str(tmp_path / "img"))).returncode == 0
 
 
+def test_luci_apk_holds_the_same_app_and_luci_mks_postinst(tmp_path):
+    name, data = mkapk.build_luci(ROOT, mtime=EPOCH)
+    assert name == f"luci-app-ddns-edge-{ddns_edge.__version__}-r1.apk"
+    pkg = adbread.read(data)
+    info = pkg.root["info"]
+    assert info["arch"] == b"noarch" and info["origin"] == b"feeds/ddnsedge/openwrt/luci-app-ddns-edge"
+    assert [d["name"] for d in info["depends"]] == [b"ddns-edge", b"libc", b"luci-base", b"rpcd-mod-ucode"]
+    assert info["description"] == makefile_value("LUCI_TITLE").encode()
+    files = adbread.files(pkg)
+    expected = {path[1:]: open(source, "rb").read() for source, path in app_files().items()}
+    listed = "/lib/apk/packages/luci-app-ddns-edge.list"
+    assert set(files) == set(expected) | {listed}
+    assert files[listed]["content"].decode().split() == sorted(expected)
+    for path, content in expected.items():
+        assert files[path]["content"] == content and files[path]["mode"] == 0o644
+    post_install = pkg.root["scripts"]["post-install"].decode()
+    assert post_install.endswith('export pkgname="luci-app-ddns-edge"\nadd_group_and_user\ndefault_postinst\n'
+                                 + LUCI_POSTINST_PKG.split("\n", 1)[1])
+
+
 def test_luci_packages_are_reproducible():
-    for tool in (mkipk,):
+    for tool in (mkipk, mkapk):
         assert tool.build_luci(ROOT, mtime=EPOCH) == tool.build_luci(ROOT, mtime=EPOCH)
         assert tool.build_luci(ROOT, mtime=EPOCH)[1] != tool.build_luci(ROOT, mtime=EPOCH + 1)[1]
         with pytest.raises(BuildError):
