@@ -133,11 +133,26 @@ def need_root() -> None:
 
 
 def interpreter(version: str) -> str | None:
-    """A host Python of this version: the one running the tests, else python3.X on PATH."""
+    """A host Python of this version, its real binary: the one running the tests, else
+    python3.X on PATH (that runs: a pyenv shim of a version not selected does not)."""
     if f"{sys.version_info.major}.{sys.version_info.minor}" == version:
         return os.path.realpath(sys._base_executable)
     found = shutil.which(f"python{version}")
-    return os.path.realpath(found) if found else None
+    if not found:
+        return None
+    proc = subprocess.run([found, "-c", "import sys; print(getattr(sys, '_base_executable', sys.executable))"],
+                          capture_output=True, text=True)
+    return os.path.realpath(proc.stdout.strip()) if proc.returncode == 0 else None
+
+
+def make(path: str, python_version: str, executable: str | None = None) -> Router:
+    """A stand-in router root at `path`, with python`python_version` (`executable`, else the
+    host's of that version; none: the test is skipped)."""
+    need_root()
+    exe = executable or interpreter(python_version)
+    if exe is None:
+        pytest.skip(f"no python{python_version} here for the stand-in router")
+    return _make(path, python_version, exe)
 
 
 def _libraries(executable: str) -> list[str]:
@@ -199,12 +214,7 @@ class Router:
         return f"/usr/lib/python{self.python}/site-packages"
 
 
-def make(path: str, python_version: str, with_shell_only: bool = False) -> Router:
-    """A stand-in router root at `path`, with python`python_version` (None: skip the test)."""
-    need_root()
-    exe = interpreter(python_version)
-    if exe is None:
-        pytest.skip(f"no python{python_version} here for the stand-in router")
+def _make(path: str, python_version: str, exe: str) -> Router:
     r = Router(path, python_version)
     for d in ("bin", "sbin", "usr/bin", "usr/sbin", "etc/init.d", "etc/config", "lib", "tmp", "var/run", "proc", "dev"):
         os.makedirs(r / d, exist_ok=True)
