@@ -16,10 +16,10 @@ OpenWrt's include/package-pack.mk and scripts/ipkg-build write it and opkg insta
              ./etc/config/ddns-edge  (openwrt/files/ddns-edge.config) 0600, a conffile
              ./etc/uci-defaults/ddns-edge-bytecode                  0755
 
-Like ipkg-build: entries sorted by name, owner and group root (numeric 0), every mtime the
-same (SOURCE_DATE_EPOCH, else the time of the git HEAD commit), gzip without a name or a
-time stamp, Installed-Size the size of data.tar.gz. Two builds of one tree are the same
-bytes. postinst and prerm are always the SDK's: /lib/functions.sh's default_postinst
+Like scripts/ipkg-build: GNU tar entries sorted by name, owner and group 0 (--numeric-owner:
+no names), every mtime the same (SOURCE_DATE_EPOCH, else the time of the git HEAD commit),
+`gzip -n` (level 6, no name, no time stamp), Installed-Size the size of the uncompressed data
+tar (zcat data.tar.gz | wc -c). Two builds of one tree are the same bytes. postinst and prerm are always the SDK's: /lib/functions.sh's default_postinst
 creates the user and group of Require-User (the Makefile's USERID), sources postinst-pkg,
 runs the package's uci-defaults scripts (on a running router) and enables and starts the
 init script; default_prerm sources prerm-pkg, then stops and disables it.
@@ -51,39 +51,41 @@ def _sort_key(path: str) -> tuple[str, ...]:
 
 
 def _gzip(raw: bytes) -> bytes:
+    """gzip -n: no name, no time stamp, gzip's default level."""
     out = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=9) as gz:
+    with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=6) as gz:
         gz.write(raw)
     return out.getvalue()
 
 
-def _tar_gz(entries: list[tuple[str, int, bytes | None]], mtime: int) -> bytes:
-    """A gzip'd GNU tar of (name, mode, content or None for a directory), root:root, one mtime."""
+def _tar(entries: list[tuple[str, int, bytes | None]], mtime: int) -> bytes:
+    """A GNU tar of (name, mode, content or None for a directory), owner 0:0 by number, one mtime."""
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tar:
         for name, mode, content in entries:
             info = tarfile.TarInfo(name)
             info.mode, info.mtime = mode, mtime
             info.uid = info.gid = 0
-            info.uname = info.gname = "root"
+            info.uname = info.gname = ""
             if content is None:
                 info.type = tarfile.DIRTYPE
                 tar.addfile(info)
             else:
                 info.size = len(content)
                 tar.addfile(info, io.BytesIO(content))
-    return _gzip(raw.getvalue())
+    return raw.getvalue()
 
 
-def tree_tar_gz(files: dict[str, tuple[int, bytes]], mtime: int) -> bytes:
-    """`files` ({'/a/b': (mode, bytes)}) as ./a/b, with every directory (0755), sorted by name."""
+def tree_tar(files: dict[str, tuple[int, bytes]], mtime: int) -> bytes:
+    """`files` ({'/a/b': (mode, bytes)}) as ./a/b, with every directory (0755), sorted by name
+    (tar --sort=name: a directory, then what it holds)."""
     entries: dict[str, tuple[int, bytes | None]] = {"/": (0o755, None)}
     for path in files:
         parts = _sort_key(path)
         for i in range(1, len(parts)):
             entries.setdefault("/" + "/".join(parts[:i]), (0o755, None))
     entries.update(files)
-    return _tar_gz([("." + p if p != "/" else ".", *entries[p]) for p in sorted(entries, key=_sort_key)], mtime)
+    return _tar([("." + p if p != "/" else ".", *entries[p]) for p in sorted(entries, key=_sort_key)], mtime)
 
 
 def control_text(pkg: Package, installed_size: int) -> bytes:
@@ -116,17 +118,10 @@ def control_files(pkg: Package, installed_size: int) -> list[tuple[str, int, byt
 
 def ipk(pkg: Package) -> tuple[str, bytes]:
     """(file name, bytes) of the package as an .ipk."""
-    data = tree_tar_gz(pkg.files, pkg.mtime)
-    control = _tar_gz(control_files(pkg, len(data)), pkg.mtime)
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        for name, content in (("./debian-binary", b"2.0\n"), ("./data.tar.gz", data), ("./control.tar.gz", control)):
-            info = tarfile.TarInfo(name)
-            info.mode, info.mtime, info.size = 0o644, pkg.mtime, len(content)
-            info.uid = info.gid = 0
-            info.uname = info.gname = "root"
-            tar.addfile(info, io.BytesIO(content))
-    return f"{pkg.name}_{pkg.version}_all.ipk", _gzip(raw.getvalue())
+    data = tree_tar(pkg.files, pkg.mtime)
+    control = _gzip(_tar(control_files(pkg, len(data)), pkg.mtime))
+    members = [("./debian-binary", 0o644, b"2.0\n"), ("./data.tar.gz", 0o644, _gzip(data)), ("./control.tar.gz", 0o644, control)]
+    return f"{pkg.name}_{pkg.version}_all.ipk", _gzip(_tar(members, pkg.mtime))
 
 
 def build(root: str = ROOT, python_version: str = PYTHON3_VERSION, release: str | None = None,
