@@ -67,10 +67,27 @@ add_group_and_user() {
 	done
 }
 
+_package_part() {  # postinst | prerm: opkg's NAME.postinst-pkg or NAME.prerm-pkg, sourced in a subshell
+	[ -f "$root/usr/lib/opkg/info/$pkgname.$1-pkg" ] || return 0
+	( . "$root/usr/lib/opkg/info/$pkgname.$1-pkg" )
+}
+
+_init_scripts() {  # enable start | disable stop: in an image (IPKG_INSTROOT) the first only
+	local i
+	for i in $(grep -s "^/etc/init.d/" "$filelist"); do
+		if [ -n "$root" ]; then
+			sh "$root/etc/rc.common" "$root$i" "$1"
+		else
+			[ "$PKG_UPGRADE" = 1 ] || "$i" "$1"
+			"$i" "$2"
+		fi
+	done
+}
+
 default_postinst() {
 	local root="${IPKG_INSTROOT}"
 	[ -n "$pkgname" ] || local pkgname="$(basename "${1%.*}")"
-	local filelist="$(_filelist)" i ret=0
+	local filelist="$(_filelist)" i ret
 	[ -e "$root/usr/lib/opkg/info/$pkgname.list" ] && add_group_and_user
 	if [ -z "$root" ]; then
 		for i in $(grep -s "^/etc/uci-defaults/" "$filelist"); do
@@ -78,37 +95,19 @@ default_postinst() {
 			_step "uci-defaults $i"
 		done
 	fi
-	if [ -f "$root/usr/lib/opkg/info/$pkgname.postinst-pkg" ]; then
-		( . "$root/usr/lib/opkg/info/$pkgname.postinst-pkg" )
-		ret=$?
-	fi
-	for i in $(grep -s "^/etc/init.d/" "$filelist"); do
-		if [ -n "$root" ]; then
-			sh "$root/etc/rc.common" "$root$i" enable
-		else
-			[ "$PKG_UPGRADE" = 1 ] || "$i" enable
-			"$i" start
-		fi
-	done
+	_package_part postinst
+	ret=$?
+	_init_scripts enable start
 	return $ret
 }
 
 default_prerm() {
 	local root="${IPKG_INSTROOT}"
 	[ -n "$pkgname" ] || local pkgname="$(basename "${1%.*}")"
-	local filelist="$(_filelist)" i ret=0
-	if [ -f "$root/usr/lib/opkg/info/$pkgname.prerm-pkg" ]; then
-		( . "$root/usr/lib/opkg/info/$pkgname.prerm-pkg" )
-		ret=$?
-	fi
-	for i in $(grep -s "^/etc/init.d/" "$filelist"); do
-		if [ -n "$root" ]; then
-			sh "$root/etc/rc.common" "$root$i" disable
-		else
-			[ "$PKG_UPGRADE" = 1 ] || "$i" disable
-			"$i" stop
-		fi
-	done
+	local filelist="$(_filelist)" ret
+	_package_part prerm
+	ret=$?
+	_init_scripts disable stop
 	return $ret
 }
 """

@@ -171,34 +171,6 @@ def test_ipk_python_version_is_a_variable():
             mkipk.build(ROOT, bad_python, bad_release, mtime=EPOCH)
 
 
-def test_ipk_is_reproducible(tmp_path):
-    env = dict(os.environ, SOURCE_DATE_EPOCH=str(EPOCH))
-    out = []
-    for n in range(2):
-        proc = subprocess.run([sys.executable, "-m", "tools.mkipk", "-o", str(tmp_path / str(n))],
-                              capture_output=True, text=True, env=env, cwd=ROOT)
-        assert proc.returncode == 0, proc.stderr
-        paths = proc.stdout.split()
-        assert [os.path.basename(p) for p in paths] == [f"ddns-edge_{ddns_edge.__version__}-r1_all.ipk",
-                                                       f"luci-app-ddns-edge_{ddns_edge.__version__}-r1_all.ipk"]
-        out.append(b"".join(open(p, "rb").read() for p in paths))
-        os.utime(os.path.join(ROOT, "openwrt/files/ddns-edge.init"))  # a fresh mtime in the tree changes nothing
-    assert out[0] == out[1]
-    assert mkipk.build(ROOT, mtime=EPOCH)[1] != mkipk.build(ROOT, mtime=EPOCH + 1)[1]
-
-
-def test_make_ipk_and_running_the_file_give_the_same(tmp_path):
-    env = dict(os.environ, SOURCE_DATE_EPOCH=str(EPOCH))
-    as_file = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "mkipk.py"), "-o", str(tmp_path / "a")],
-                             capture_output=True, text=True, env=env, cwd=tmp_path)
-    assert as_file.returncode == 0, as_file.stderr
-    if shutil.which("make"):
-        made = subprocess.run(["make", "-s", "-C", ROOT, "ipk", f"DIST={tmp_path / 'b'}"], capture_output=True, text=True, env=env)
-        assert made.returncode == 0, made.stderr
-        for name in os.listdir(tmp_path / "a"):
-            assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
-
-
 def test_a_makefile_that_disagrees_with_the_code_stops_the_build(tmp_path):
     tree = tmp_path / "tree"
     for rel in ("ddns_edge", "openwrt"):
