@@ -20,6 +20,13 @@ SHELLS = shells()
 SHELL_IDS = [" ".join(s) for s in SHELLS]
 
 
+def tree_copy(dest):
+    """A copy of what the packages are built from (ddns_edge/, openwrt/), to change in a test."""
+    for rel in ("ddns_edge", "openwrt"):
+        shutil.copytree(os.path.join(ROOT, rel), dest / rel, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
 def members(data: bytes) -> list[tarfile.TarInfo]:
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
         return tar.getmembers()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
 import struct
 import subprocess
 import zlib
@@ -20,7 +19,7 @@ import pytest
 
 import ddns_edge
 from tests.packaging import adbread
-from tests.packaging.pkgfiles import EPOCH, ROOT, SHELLS
+from tests.packaging.pkgfiles import EPOCH, ROOT, tree_copy, SHELLS
 from tools import mkapk, pkgspec
 
 SITE = "/usr/lib/python3.13/site-packages/ddns_edge"
@@ -178,15 +177,10 @@ def test_python_version_and_release_are_variables():
     assert pkg.root["info"]["version"] == f"{ddns_edge.__version__}-r7".encode()
     assert "/usr/lib/python3.11/site-packages/ddns_edge/cli.py" in adbread.files(pkg)
     assert not any("python3.13" in p for p in adbread.files(pkg))
-    for bad_python, bad_release in (("3", "1"), ("3.13", "x"), ("3.13", "1-1")):
-        with pytest.raises(pkgspec.BuildError):
-            mkapk.build(ROOT, bad_python, bad_release, mtime=EPOCH)
 
 
 def test_a_version_apk_refuses_stops_the_build(tmp_path):
-    tree = tmp_path / "tree"
-    for rel in ("ddns_edge", "openwrt"):
-        shutil.copytree(os.path.join(ROOT, rel), tree / rel, ignore=shutil.ignore_patterns("__pycache__"))
+    tree = tree_copy(tmp_path)
     init, makefile = tree / "ddns_edge/__init__.py", tree / "openwrt/Makefile"
     init.write_text(init.read_text().replace(f'"{ddns_edge.__version__}"', '"0.2.0.dev1"'))
     makefile.write_text(makefile.read_text().replace(f"PKG_VERSION:={ddns_edge.__version__}", "PKG_VERSION:=0.2.0.dev1"))

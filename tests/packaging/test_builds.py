@@ -14,6 +14,7 @@ import ddns_edge
 from tests.packaging import adbread
 from tests.packaging.pkgfiles import EPOCH, ROOT, members, outer
 from tools import mkapk, mkipk
+from tools.pkgspec import BuildError
 
 VERSION = f"{ddns_edge.__version__}-r1"
 NAMES = {
@@ -78,3 +79,10 @@ def test_a_bad_argument_is_one_line_and_a_failure(fmt, tmp_path):
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 1 and proc.stderr == f"mk{fmt}: release 'x': allowed: a number such as 1 (PKG_RELEASE)\n"
     assert not os.listdir(tmp_path)
+
+
+@pytest.mark.parametrize("fmt", ["ipk", "apk"])
+@pytest.mark.parametrize("python,release", [("3", "1"), ("3.x", "1"), ("3.11", "x"), ("3.11", "-1"), ("3.11", "r1"), ("3.11", "1-1")])
+def test_a_python_or_release_the_sdk_would_not_write_is_refused(fmt, python, release):
+    with pytest.raises(BuildError):
+        TOOLS[fmt].build(ROOT, python, release, mtime=EPOCH)
