@@ -1,4 +1,4 @@
-# make test | demo | lint
+# make test | demo | bench | lint | ipk | apk
 #
 # As root on a fresh Debian, `make test` sets the machine up first: the tools the
 # integration tests run (iproute2, nftables, bind9, bind9-dnsutils, and the WAN clients'
