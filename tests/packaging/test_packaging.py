@@ -12,6 +12,7 @@ in every POSIX shell on the machine (busybox ash is what OpenWrt runs).
 from __future__ import annotations
 
 import os
+import re
 import pwd
 import shutil
 import subprocess
