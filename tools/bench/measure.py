@@ -40,10 +40,12 @@ from tools.bench.report import (
     parse_addr_events,
     percentile,
     published_wrong,
+    route_after,
     stratified_phases,
     summarize,
     usable_since,
     wan_address,
+    without_address,
 )
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -156,17 +158,17 @@ class Poller:
 
 
 class AddrListener:
-    """The bench's own rtnetlink listener in the router namespace: every address event, stamped
-    with time.monotonic() as a thread blocked in recv() reads it (rtnetlink carries no
-    timestamp of its own: SO_TIMESTAMPNS gives none on netlink sockets)."""
+    """The bench's own rtnetlink listener in the router namespace: every address event and the
+    main table's route events, stamped with time.monotonic() as a thread blocked in recv() reads
+    them (rtnetlink carries no timestamp of its own: SO_TIMESTAMPNS gives none on netlink sockets)."""
 
-    RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR = 0x10, 0x100
+    RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR, RTMGRP_IPV4_ROUTE, RTMGRP_IPV6_ROUTE = 0x10, 0x100, 0x40, 0x400
 
     def __init__(self, world):
         with netns(world.rtr_ns):
             self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-        self.sock.bind((0, self.RTMGRP_IPV4_IFADDR | self.RTMGRP_IPV6_IFADDR))
+        self.sock.bind((0, self.RTMGRP_IPV4_IFADDR | self.RTMGRP_IPV6_IFADDR | self.RTMGRP_IPV4_ROUTE | self.RTMGRP_IPV6_ROUTE))
         self.sock.settimeout(0.2)
         self.events: list = []
         self._stop = False
@@ -802,8 +804,8 @@ def measure_ddclient(bench: Bench) -> dict:
 CLIENT_LABELS = {
     "veth": "veth, addresses as udhcpc's stock script sets them",
     "pppoe": "PPPoE, pppd defaultroute",
-    "pppoe-openwrt": "PPPoE, OpenWrt (nodefaultroute, netifd)",
-    "dhcp4": "DHCPv4, dnsmasq + udhcpc",
+    "pppoe-openwrt": "PPPoE, OpenWrt (nodefaultroute; netifd's route)",
+    "dhcp4": "DHCP, netifd (dnsmasq + udhcpc under dhcp.script)",
     "slaac": "SLAAC, radvd + kernel (renumbering)",
     "dhcp6": "DHCPv6 IA_NA, Kea + dhcpcd",
 }
@@ -880,7 +882,7 @@ def measure_client(kind: str, changes: int, say) -> dict:
             poller.wait_for(RECORD, [first], timeout=30, rtype=rtype)
             time.sleep(0.3)
             start = len(daemon.log())
-            right, latencies, resolutions, current = {first}, [], [], first
+            right, latencies, resolutions, gaps, routes, current = {first}, [], [], [], [], first
             for i in range(changes):
                 trigger, settle = change(i)
                 t0 = time.monotonic()
@@ -896,6 +898,11 @@ def measure_client(kind: str, changes: int, say) -> dict:
                     raise BenchError(f"the listener saw no event making {new} usable")
                 latencies.append(seen.at - at)
                 resolutions.append(seen.at - max(seen.after, at))
+                events = list(listener.events)
+                gaps.append(without_address(events, current, t0, at))
+                route = route_after(events, 6 if rtype == "AAAA" else 4, at, seen.at)
+                if route is not None:
+                    routes.append(route)
                 right.add(new)
                 current = new
                 time.sleep(0.3)  # the agent idle again before the next change
@@ -914,11 +921,16 @@ def measure_client(kind: str, changes: int, say) -> dict:
             "latency": summarize(latencies),
             "latency_each": latencies,
             "resolution_p50": percentile(resolutions, 50),
+            "without_address": summarize(gaps),
+            "without_address_each": gaps,
+            "route_after": summarize(routes) if routes else {"n": 0},
             "error_lines": sum(1 for line in lines if line.startswith("error:")),
-            "retry_lines": sum(1 for line in lines if not line.startswith("error:")),
+            "warning_lines": sum(1 for line in lines if line.startswith("warning:")),
+            "retry_lines": sum(1 for line in lines if not line.startswith(("error:", "warning:"))),
             "published_wrong": published_wrong(world.history(RECORD, rtype), right),
             "example_error": next((line for line in lines if line.startswith("error:")), None),
         }
     say(f"{label}: p50 {fmt_seconds(out['latency']['p50'])}, max {fmt_seconds(out['latency']['max'])} over "
-        f"{changes} changes; {out['error_lines']} error lines, {out['retry_lines']} retries")
+        f"{changes} changes; no address for up to {fmt_seconds(out['without_address']['max'])}; "
+        f"{out['error_lines']} error lines, {out['warning_lines']} warnings, {out['retry_lines']} retries")
     return out
