@@ -317,3 +317,32 @@ def test_render_table_labels_veth_and_lists_each_client():
     slaac = next(line for line in text.splitlines() if line.startswith("SLAAC"))
     assert "- (there before)" in slaac and slaac.endswith("none")
     assert "NOT MEASURED: BenchError: no session" in text
+
+
+def _cost(wall, cpu):
+    return {"wall": {"n": 7, "p50": wall}, "cpu": {"n": 7, "p50": cpu}}
+
+
+COST = {"compiled": _cost(0.150, 0.120), "source": _cost(0.450, 0.420), "source_all": _cost(1.2, 1.17),
+        "python_pass": _cost(0.015, 0.012), "python_imports": _cost(0.075, 0.060)}
+
+
+def test_startup_ratios_are_of_the_medians():
+    r = bench.startup_ratios(COST)
+    assert list(r) == ["compiled", "source", "source_all", "python_pass", "python_imports"]
+    assert r["compiled"]["wall_x_pass"] == pytest.approx(10) and r["compiled"]["cpu_x_pass"] == pytest.approx(10)
+    assert r["source"]["wall_x_imports"] == pytest.approx(6) and r["source"]["cpu_x_imports"] == pytest.approx(7)
+    assert r["python_pass"]["wall_x_pass"] == pytest.approx(1)
+    partial = bench.startup_ratios({"compiled": _cost(0.150, 0.120), "python_pass": _cost(0.015, 0)})
+    assert partial["compiled"]["cpu_x_pass"] is None and partial["compiled"]["wall_x_imports"] is None
+
+
+def test_render_startup_cost_in_the_table():
+    results = {"ddns_edge": dict(_edge(), startup_cost=COST)}
+    text = bench.render_table(results)
+    compiled = next(line for line in text.splitlines() if line.startswith("ddns-edge run, byte code compiled"))
+    assert "150.0 ms" in compiled and "120.0 ms" in compiled and "10.0× / 10.0×" in compiled and "2.0× / 2.0×" in compiled
+    source = next(line for line in text.splitlines() if line.startswith("ddns-edge run, its modules .py only"))
+    assert "30.0× / 35.0×" in source
+    assert "Start-up as a router pays it (7 runs each" in text
+    assert bench.render_startup_cost(None) == [] and bench.render_startup_cost({}) == []

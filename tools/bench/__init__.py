@@ -39,6 +39,16 @@ How each figure is measured (the same words are printed under the table):
   set to another address beforehand so the first sync is an UPDATE that shows. Measured
   with the config leaving zone and server out (found by SOA through resolv.conf) and with
   both given; the cost of `ip netns exec` itself is given too.
+- Start-up as a router pays it (issue 19): the same start, zone and server given, with the
+  wall time to BIND answering and the agent's CPU (user + sys: its schedstat run time, once
+  it has confirmed the record), in three installs: its byte code compiled; its modules as .py
+  files only with PYTHONDONTWRITEBYTECODE=1 (OpenWrt's python3 never writes byte code, so a
+  package of .py files is compiled in RAM at every start; dnspython and pyroute2 compiled, as
+  the feed ships them); and dnspython and pyroute2 as .py files too. Beside them, run the same
+  way (`ip netns exec`, the same interpreter, wall time and rusage to its exit): `python3 -c
+  pass`, `python3 -c 'import dns.message, pyroute2'` (all of pyroute2: more than the agent
+  imports) and `ip netns exec /bin/true`. Medians of the runs, and the ratios: a router's own
+  `python3 -c pass` times the ratio estimates the agent's start-up there.
 - Messages. Packets from the router to BIND are the isp's nftables counters (world.py);
   an extra nftables table in the isp splits UDP DNS messages by the opcode in their
   header (@th,81,4: 0 QUERY, 5 UPDATE). UPDATE messages are also counted by BIND itself

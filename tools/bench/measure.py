@@ -326,25 +326,58 @@ def proc_cpu_ticks(pid: int) -> float:
 # ================================================================ the agent in the world
 
 
-def installed_agent() -> str:
-    """`ddns-edge` from a plain (not editable) install of this checkout, in bench/agent-venv:
-    what a router runs. The checkout's own .venv has an editable install, whose import
-    finder loads pathlib and friends into every process (about 1.5 MB of RSS a router never
-    has); dnspython and pyroute2 come from that .venv through a .pth path entry, as from a
-    system's site-packages."""
-    venv = os.path.join(ROOT, "bench", "agent-venv")
+def installed_agent(name: str = "agent-venv", compiled: bool = False, deps_compiled: bool = True) -> str:
+    """`ddns-edge` from a plain (not editable) install of this checkout, in bench/NAME: what a
+    router runs. The checkout's own .venv has an editable install, whose import finder loads
+    pathlib and friends into every process (about 1.5 MB of RSS a router never has).
+
+    Its modules are copied without byte code (`compiled`: compiled for this Python, as the SDK
+    or a post-install step leaves them); run without PYTHONDONTWRITEBYTECODE, the first start
+    writes it. dnspython and pyroute2 come from that .venv through a .pth path entry, as from a
+    system's site-packages, compiled as the feed's packages are; with `deps_compiled` False
+    they are copied beside it as .py files only."""
+    venv = os.path.join(ROOT, "bench", name)
     exe = os.path.join(venv, "bin", "ddns-edge")
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--clear", venv], check=True)
-    site = subprocess.run([os.path.join(venv, "bin", "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+    python = os.path.join(venv, "bin", "python")
+    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           check=True, capture_output=True, text=True).stdout.strip()
     deps = os.path.dirname(os.path.dirname(dns.message.__file__))  # this .venv's site-packages
-    shutil.copytree(os.path.join(ROOT, "ddns_edge"), os.path.join(site, "ddns_edge"), ignore=shutil.ignore_patterns("__pycache__"))
-    with open(os.path.join(site, "deps.pth"), "w") as f:
-        f.write(deps + "\n")
+    no_bytecode = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(os.path.join(ROOT, "ddns_edge"), os.path.join(site, "ddns_edge"), ignore=no_bytecode)
+    if deps_compiled:
+        with open(os.path.join(site, "deps.pth"), "w") as f:
+            f.write(deps + "\n")
+    else:
+        for entry in os.listdir(deps):
+            if entry in ("dns", "pyroute2") or entry.startswith(("dnspython-", "pyroute2-")):
+                shutil.copytree(os.path.join(deps, entry), os.path.join(site, entry), ignore=no_bytecode)
+    if compiled:
+        subprocess.run([python, "-m", "compileall", "-q", os.path.join(site, "ddns_edge")], check=True)
     with open(exe, "w") as f:
-        f.write(f"#!{os.path.join(venv, 'bin', 'python')}\nimport sys\nfrom ddns_edge.cli import main\nsys.exit(main())\n")
+        f.write(f"#!{python}\nimport sys\nfrom ddns_edge.cli import main\nsys.exit(main())\n")
     os.chmod(exe, 0o755)
     return exe
+
+
+# start-up as a router pays it: (key, what is installed how) for Bench.startup_cost
+STARTUP_INSTALLS = (
+    ("compiled", dict(compiled=True)),
+    ("source", dict(compiled=False)),
+    ("source_all", dict(compiled=False, deps_compiled=False)),
+)
+
+
+def run_to_exit(world, args: Sequence[str], env: dict) -> tuple[float, float]:
+    """(wall seconds, CPU seconds: user + sys) of `args` run in the router namespace to its end."""
+    t0 = time.monotonic()
+    proc = world.popen(list(args), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.monotonic() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise BenchError(f"{' '.join(args)} exited with {proc.returncode}")
+    return wall, usage.ru_utime + usage.ru_stime
 
 
 class Bench:
@@ -415,6 +448,49 @@ class Bench:
             self.world.popen(["/bin/true"]).wait()
             spawn.append(time.monotonic() - t0)
         out["ip_netns_exec"] = summarize(spawn)
+        return out
+
+    def startup_cost(self) -> dict:
+        """Start-up as a router pays it (issue 19): wall time and CPU (user + sys) from the command
+        to the first record synced (BIND answering; the CPU once the agent has confirmed it), zone
+        and server given, for each of STARTUP_INSTALLS: the agent's byte code compiled; without
+        it, as OpenWrt's python3 runs a package of .py files (it never writes byte code: every
+        start compiles them in RAM; PYTHONDONTWRITEBYTECODE=1 here); and dnspython and pyroute2
+        without byte code too. Beside them `python3 -c pass` and `python3 -c 'import dns.message,
+        pyroute2'`, run the same way (`ip netns exec`, the same interpreter), so that the cost on
+        a slower CPU can be estimated from its own `python3 -c pass`."""
+        runs = self.args.startup_runs
+        config = self.config("startup-cost", zone=ZONE, server=self.world.bind_addr4)
+        state = os.path.join(self.state_dirs["startup-cost"], "state.json")
+        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+        out, python = {}, None
+        for key, how in STARTUP_INSTALLS:
+            exe = installed_agent(f"agent-{key.replace('_', '-')}", **how)
+            python = python or os.path.join(os.path.dirname(exe), "python")
+            walls, cpus = [], []
+            for _ in range(runs):
+                self.decoy()
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(state)  # the last run's says the address is confirmed
+                t0 = time.monotonic()
+                daemon = self.Daemon(self.world, config, env=env, exe=exe)
+                try:
+                    seen = self.poller.wait_for(RECORD, [self.wan.address], timeout=20)
+                    self.wait_confirmed(self.wan.address, 10, "startup-cost")
+                    cpus.append(proc_stats(daemon.proc.pid)["cpu_s"])
+                except BenchError as e:
+                    raise BenchError(f"{key}: {e}; agent log:\n{daemon.log()[-1500:]}") from None
+                finally:
+                    daemon.stop()
+                walls.append(seen.at - t0)
+            out[key] = {"wall": summarize(walls), "cpu": summarize(cpus)}
+            self.say(f"start-up ({key}): wall p50 {fmt_seconds(out[key]['wall']['p50'])}, CPU p50 "
+                     f"{fmt_seconds(out[key]['cpu']['p50'])} over {runs} starts")
+        for key, args in (("python_pass", [python, "-c", "pass"]),
+                          ("python_imports", [python, "-c", "import dns.message, pyroute2"]), ("netns_exec", ["/bin/true"])):
+            walls, cpus = zip(*(run_to_exit(self.world, args, env) for _ in range(runs)))
+            out[key] = {"wall": summarize(walls), "cpu": summarize(cpus)}
+            self.say(f"{' '.join(args)}: wall p50 {fmt_seconds(out[key]['wall']['p50'])}, CPU p50 {fmt_seconds(out[key]['cpu']['p50'])}")
         return out
 
     def start_main(self) -> dict:

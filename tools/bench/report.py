@@ -280,6 +280,63 @@ def render_clients(clients: dict) -> list[str]:
             "", fmt.format(*head).rstrip(), "  ".join("-" * w for w in widths)] + [fmt.format(*r).rstrip() for r in rows]
 
 
+STARTUP_VARIANTS = (
+    ("compiled", "ddns-edge run, byte code compiled"),
+    ("source", "ddns-edge run, its modules .py only (as OpenWrt runs them)"),
+    ("source_all", "ddns-edge run, dnspython and pyroute2 .py only too"),
+    ("python_pass", "python3 -c pass"),
+    ("python_imports", "python3 -c 'import dns.message, pyroute2'"),
+    ("netns_exec", "ip netns exec /bin/true (in each row above)"),
+)
+
+
+def startup_ratios(cost: dict) -> dict:
+    """Each start-up variant's p50 wall time and CPU, and each divided by `python3 -c pass`'s and
+    by the imports' p50 (None where a figure is missing): on a router, its own `python3 -c
+    pass` times the ratio estimates the agent's start-up there."""
+    def p50(key, what):
+        return dig(cost, f"{key}.{what}.p50")
+
+    def ratio(a, b):
+        return None if a is None or not b else a / b
+
+    out = {}
+    for key, _ in STARTUP_VARIANTS:
+        if key not in cost:
+            continue
+        wall, cpu = p50(key, "wall"), p50(key, "cpu")
+        out[key] = {"wall": wall, "cpu": cpu,
+                    "wall_x_pass": ratio(wall, p50("python_pass", "wall")), "cpu_x_pass": ratio(cpu, p50("python_pass", "cpu")),
+                    "wall_x_imports": ratio(wall, p50("python_imports", "wall")),
+                    "cpu_x_imports": ratio(cpu, p50("python_imports", "cpu"))}
+    return out
+
+
+def fmt_times(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1f}×"
+
+
+def render_startup_cost(cost: dict | None) -> list[str]:
+    """The start-up table: each variant's wall time and CPU (p50) and its ratios."""
+    if not cost:
+        return []
+    head = ("start-up, command to first record synced (p50)", "wall", "CPU (user+sys)", "× python3 -c pass", "× the imports")
+    rows = []
+    for key, label in STARTUP_VARIANTS:
+        r = startup_ratios(cost).get(key)
+        if r is None:
+            continue
+        rows.append((label, fmt_seconds(r["wall"]), fmt_seconds(r["cpu"]), f"{fmt_times(r['wall_x_pass'])} / {fmt_times(r['cpu_x_pass'])}",
+                     f"{fmt_times(r['wall_x_imports'])} / {fmt_times(r['cpu_x_imports'])}"))
+    widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
+    fmt = "  ".join(f"{{:{'<' if i == 0 else '>'}{w}}}" for i, w in enumerate(widths))
+    n = dig(cost, "compiled.wall.n") or dig(cost, "python_pass.wall.n")
+    return ["", f"Start-up as a router pays it ({n} runs each, p50; zone and server given; every command through `ip netns exec`",
+            "in the router namespace, the same interpreter; ratios wall / CPU): on a slower CPU, the agent's start-up is",
+            "about its own `python3 -c pass` times the ratio.",
+            "", fmt.format(*head).rstrip(), "  ".join("-" * w for w in widths)] + [fmt.format(*r).rstrip() for r in rows]
+
+
 def delta(before: dict, after: dict) -> dict:
     """after - before, key by key (keys of `after`)."""
     return {k: after[k] - before.get(k, 0) for k in after}
@@ -483,6 +540,7 @@ def render_table(results: dict) -> str:
     if lat:
         lines.append("latency (veth, routes as a client's): the world's WAN veth; each change adds the new address, deletes the old (the")
         lines.append("kernel drops the default route with the last address of its subnet) and replaces the default route, as netifd does.")
+    lines += render_startup_cost(e.get("startup_cost"))
     lines += render_clients(results.get("clients") or {})
     for phase, error in (results.get("errors") or {}).items():
         lines.append(f"ERROR in {phase}: {error}")
