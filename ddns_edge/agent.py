@@ -71,6 +71,7 @@ class Loop:
         """Do what the schedule says is due now, feeding back what happened. What the schedule
         has to say is said before each step that may block, so the log keeps the order of events."""
         s = self.schedule
+        s.tick(time.monotonic())
         self._say()
         for network in s.due(time.monotonic()).networks:
             s.bound(network, self.resolve(network), time.monotonic())

@@ -21,6 +21,7 @@ and plain queries for what holds now.
     synced(outcomes, now, wall, rand)    a sync's outcomes; returns the hooks to run
     hook_started(pid, now) / hook_ended(pid)
     reload(config, now)             a new config: unchanged records keep what is known
+    tick(now)                       time passed: what has waited too long is said
 
     due(now) -> Due        what to do now: networks to ask, echo rounds, records to sync, hooks to kill
     timeout(records)       how long each exchange of a sync of those records may take
@@ -55,13 +56,18 @@ What each input re-decides (the table the methods below keep):
     reload                              records whose config changed start afresh, others
                                         keep what is confirmed and known; every echo is asked
                                         afresh; the check of UPDATEs already sent stays
+    time passed (tick)                  a record without an address for 60 s: a warning, once
 
 What a record should do when it is re-decided (`_decide`):
 
     the Detection says                  then
     ---------------------------------   ---------------------------------------------------
     the echo must answer first          wait for the round (due now); no sync, no warning
-    no address                          no sync; "record left as it is", said once
+    no address                          no sync; "record left as it is", said once at info
+                                        (a DHCP renumbering under netifd goes without one for
+                                        up to a few seconds: down, then up); the schedule wakes
+                                        at 60 s, and a record still without one is a warning,
+                                        said once (`tick`)
     the address this agent confirmed    nothing pending; the backoff is reset
     a new address                       said; the backoff is reset; sync now
     the same unconfirmed address        sync now, unless a retry is already planned
@@ -93,6 +99,7 @@ BACKOFF_FIRST = 1.0  # seconds before the first retry
 BACKOFF_CAP = 300.0  # never wait longer than five minutes
 BACKOFF_JITTER = 0.2  # +-20 %, so that routers that lost the server together do not return together
 ROUTE_PATIENCE = 10.0  # seconds a record waits for a route (or a source address) before that is an error
+NO_ADDRESS_PATIENCE = 60.0  # seconds a record goes without an address before that is a warning
 
 DEBUG, INFO, WARNING, ERROR = logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR
 
@@ -132,6 +139,8 @@ class Track:
     known: bool = False  # the server holds exactly `confirmed` with the record's TTL, and nothing since says otherwise
     verify_at: float | None = None  # monotonic: read the record again then (no copy of an UPDATE sent can land after it)
     route_wait_since: float | None = None  # monotonic: its sync failed for want of a route since then
+    no_address_since: float | None = None  # monotonic: it has had no address to carry since then
+    no_address_warned: bool = False  # ... and that has been said as a warning (NO_ADDRESS_PATIENCE)
     wanted: Detection | None = None
     failures: int = 0
     retry_at: float | None = None  # monotonic; None: no sync planned
@@ -354,6 +363,17 @@ class Schedule:
                 track.verify_at = max(track.verify_at or 0.0, now + outcome.window)
         return hooks
 
+    def tick(self, now: float) -> None:
+        """Time passed: a record without an address for NO_ADDRESS_PATIENCE is a warning, once
+        (until it has one again)."""
+        for track in self.tracks.values():
+            since = track.no_address_since
+            if since is None or track.no_address_warned or now < since + NO_ADDRESS_PATIENCE:
+                continue
+            track.no_address_warned = True
+            left = f" ({track.confirmed})" if track.confirmed else ""
+            self._note(WARNING, f"{track.record.label}: {track.wanted} for {NO_ADDRESS_PATIENCE:.0f} s; record left as it is{left}")
+
     def hook_started(self, pid: int, now: float) -> None:
         self.hooks[pid] = now + self.config.agent.hook_timeout
 
@@ -410,6 +430,8 @@ class Schedule:
         times += [t.verify_at for t in self.tracks.values() if t.verify_at is not None and (t.wanted_address or t.confirmed)]
         times += [c.next_at for c in self.echoes.values() if c.next_at is not None]
         times += self.hooks.values()
+        times += [t.no_address_since + NO_ADDRESS_PATIENCE for t in self.tracks.values()
+                  if t.no_address_since is not None and not t.no_address_warned]
         return min(times) if times else None
 
     def take_rows(self, now: float, wall: float) -> list[dict] | None:
@@ -465,10 +487,13 @@ class Schedule:
             self._rows_changed = True
         if found.address is None:
             track.retry_at = None
+            if track.no_address_since is None:
+                track.no_address_since = now
             line = f"{record.label}: {found}; record left as it is" + (f" ({track.confirmed})" if track.confirmed else "")
-            self._once.say(WARNING, line, ("left", record.label), again_level=None)
+            self._once.say(INFO, line, ("left", record.label), again_level=None)
             return
         self._once.forget(("left", record.label))
+        track.no_address_since, track.no_address_warned = None, False
         if found.address == track.confirmed:
             track.retry_at = None
             track.failures = 0
