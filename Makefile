@@ -1,4 +1,4 @@
-# make test | demo | lint
+# make test | demo | bench | lint | ipk | apk
 #
 # As root on a fresh Debian, `make test` sets the machine up first: the tools the
 # integration tests run (iproute2, nftables, bind9, bind9-dnsutils, and the WAN clients'
@@ -87,12 +87,16 @@ $(FLOOR_STAMP): setup.cfg pyproject.toml Makefile | host-tools
 	$(FLOOR_VENV)/bin/python -m pip install -q -e '.[test]' $(FLOOR_PINS)
 	touch $@
 
-# make ipk: dist/ddns-edge_<version>-<release>_all.ipk for OpenWrt's opkg, without the SDK.
-PYTHON3_VERSION ?= 3.13
+# The OpenWrt packages, without the SDK, into $(DIST): `make ipk` for 24.10 (opkg, Python 3.11),
+# `make apk` for 25.12 (apk-tools 3, Python 3.13); each writes ddns-edge and luci-app-ddns-edge.
+# `make ipk PYTHON3_VERSION=3.12` for a feed with another Python.
+DIST ?= dist
+ipk: PYTHON3_VERSION = 3.11
+apk: PYTHON3_VERSION = 3.13
 
-.PHONY: ipk
-ipk:
-	$(PYTHON) tools/mkipk.py --python-version $(PYTHON3_VERSION)
+.PHONY: ipk apk
+ipk apk:
+	$(PYTHON) -m tools.mk$@ -o $(DIST) --python-version $(PYTHON3_VERSION)
 
 # The OpenWrt stack tests (tests/openwrt) run only when DDNS_EDGE_OPENWRT_WEB names a directory
 # whose stack.sh provides OpenWrt's daemons (tests/openwrt/__init__.py says what it must do);

@@ -32,7 +32,9 @@ The phases (`at`: when the sync is due, monotonic):
     Undecided                 just configured (at start, or a reload changed its section)
     AwaitingNetifd            is on an OpenWrt network netifd has not named a device for yet
     AwaitingEcho              needs the echo, which has not answered yet (a round is due)
-    NoAddress                 has nothing to publish: left as it is at the server, said once
+    NoAddress(since, warned)  has nothing to publish: left as it is at the server; said at info
+                              (a DHCP renumbering under netifd is seconds without one: down,
+                              then up), and as a warning once it has lasted 60 s
     Confirmed                 the server holds what it should, as far as this agent knows
     Due(at)                   has a new address: synced at once
     BackingOff(at)            a sync failed: tried again at `at`
@@ -48,6 +50,7 @@ The moves (TRANSITIONS; tests/unit/test_phases.py reads this table and compares 
     no address        any                                NoAddress
     the same address  Confirmed, Due, BackingOff,        (stays)
                       AwaitingRoute
+    still no address  NoAddress                          (stays)
     the confirmed     any                                Confirmed
     a new address     any                                Due
     link up           BackingOff, AwaitingRoute          (stays)
@@ -56,10 +59,11 @@ The moves (TRANSITIONS; tests/unit/test_phases.py reads this table and compares 
     failed            any but Undecided, AwaitingNetifd  BackingOff
     no route          any but Undecided, AwaitingNetifd  AwaitingRoute
 
-An event from a phase not in its row changes nothing. "(stays)": the same phase, with a new
-`at` where the event says so. "as decided": where the record's decision puts it now that
+An event from a phase not in its row changes nothing. "(stays)": the same phase, with new
+data where the event says so. "as decided": where the record's decision puts it now that
 the server holds its address (Confirmed), or, when the sync was the read of a record with
-no address of its own, back where it was (NoAddress, AwaitingEcho).
+no address of its own, back where it was (NoAddress, AwaitingEcho); a record that was there
+already keeps its phase as it was.
 
 What each event is, and what it does besides (one method of Rules each):
 
@@ -68,9 +72,13 @@ What each event is, and what it does besides (one method of Rules each):
     unbound           decided, but netifd has not named     decided again when it answers
                       the record's network yet
     echo first        decided: the echo must answer first   no sync, no warning
-    no address        decided: nothing to publish           "record left as it is", said once
+    no address        decided: nothing to publish           "record left as it is", said once at
+                                                            info; when it was so already, its
+                                                            minute goes on
     the same address  decided: the address it had           a planned sync stays (a failed read
                                                             after a window included)
+    still no address  60 s without one (elapsed: time       a warning, once (until it has one)
+                      passing is an event too)
     the confirmed     decided: the address held, after      the backoff is reset
                       another
     a new address     decided: another address              said; the backoff is reset
@@ -113,6 +121,7 @@ BACKOFF_FIRST = 1.0  # seconds before the first retry
 BACKOFF_CAP = 300.0  # never wait longer than five minutes
 BACKOFF_JITTER = 0.2  # +-20 %, so that routers that lost the server together do not return together
 ROUTE_PATIENCE = 10.0  # seconds a record waits for a route (or a source address) before that is an error
+NO_ADDRESS_PATIENCE = 60.0  # seconds a record goes without an address before that is a warning
 
 DEBUG, INFO, WARNING, ERROR = logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR
 
@@ -154,7 +163,8 @@ class AwaitingEcho:
 
 @dataclass(frozen=True)
 class NoAddress:
-    pass
+    since: float  # monotonic: it has had no address to carry since then
+    warned: bool = False  # ... and that has been said as a warning (NO_ADDRESS_PATIENCE)
 
 
 @dataclass(frozen=True)
@@ -249,6 +259,8 @@ def wake_at(track: Track) -> list[float]:
     window that does not come with it."""
     at = track.at
     times = [] if at is None else [at]
+    if isinstance(track.phase, NoAddress) and not track.phase.warned:
+        times.append(track.phase.since + NO_ADDRESS_PATIENCE)
     if track.check_at is not None and track.target is not None and (at is None or track.check_at > at):
         times.append(track.check_at)
     return times
@@ -262,6 +274,7 @@ class Event(Enum):
     ECHO_FIRST = "echo first"
     NO_ADDRESS = "no address"
     SAME_ADDRESS = "the same address"
+    STILL_NO_ADDRESS = "still no address"
     THE_CONFIRMED = "the confirmed"
     NEW_ADDRESS = "a new address"
     LINK_UP = "link up"
@@ -281,6 +294,7 @@ TRANSITIONS: dict[Event, tuple[frozenset, type | str]] = {
     Event.ECHO_FIRST: (ANY, AwaitingEcho),
     Event.NO_ADDRESS: (ANY, NoAddress),
     Event.SAME_ADDRESS: (frozenset({Confirmed, Due, BackingOff, AwaitingRoute}), STAYS),
+    Event.STILL_NO_ADDRESS: (frozenset({NoAddress}), STAYS),
     Event.THE_CONFIRMED: (ANY, Confirmed),
     Event.NEW_ADDRESS: (ANY, Due),
     Event.LINK_UP: (frozenset({BackingOff, AwaitingRoute}), STAYS),
@@ -305,6 +319,14 @@ def decision(track: Track, found: Detection | None) -> Event:
     if found.address == track.held.address:
         return Event.THE_CONFIRMED
     return Event.NEW_ADDRESS
+
+
+def elapsed(track: Track, now: float) -> Event | None:
+    """The event that time passing is for `track` at `now`, if any."""
+    phase = track.phase
+    if isinstance(phase, NoAddress) and not phase.warned and now >= phase.since + NO_ADDRESS_PATIENCE:
+        return Event.STILL_NO_ADDRESS
+    return None
 
 
 def outcome_event(outcome: Outcome | None) -> Event:
@@ -351,7 +373,7 @@ class Rules:
         elif to == STAYS:
             phase = replace(track.phase, **data)
         else:  # AS_DECIDED
-            phase = as_decided(track)
+            phase = as_decided(track, inp.now)
         return replace(track, phase=phase)
 
     # ---------------------------------------------------------- decisions
@@ -364,9 +386,16 @@ class Rules:
 
     def _no_address(self, track: Track, inp: Input) -> tuple[Track, dict]:
         label = track.record.label
-        held = f" ({track.held.address})" if track.held.address else ""
-        self._once.say(WARNING, f"{label}: {inp.found}; record left as it is{held}", ("left", label), again_level=None)
-        return replace(track, wanted=inp.found), {}
+        self._once.say(INFO, f"{label}: {inp.found}; record left as it is{_held(track)}", ("left", label), again_level=None)
+        phase = track.phase
+        if isinstance(phase, NoAddress):
+            return replace(track, wanted=inp.found), {"since": phase.since, "warned": phase.warned}
+        return replace(track, wanted=inp.found), {"since": inp.now}
+
+    def _still_no_address(self, track: Track, inp: Input) -> tuple[Track, dict]:
+        self._note(WARNING, f"{track.record.label}: {track.wanted} for {NO_ADDRESS_PATIENCE:.0f} s; "
+                            f"record left as it is{_held(track)}")
+        return track, {"warned": True}
 
     def _the_confirmed(self, track: Track, inp: Input) -> tuple[Track, dict]:
         self._once.forget(("left", track.record.label))
@@ -454,17 +483,25 @@ class Rules:
                             f"(a delayed or replayed UPDATE, or another writer); {done}")
 
 
-def as_decided(track: Track) -> Phase:
+def as_decided(track: Track, now: float) -> Phase:
     """Where a record rests after a sync landed: a sync makes the address it was asked for,
-    so a record with an address of its own now holds it."""
+    so a record with an address of its own now holds it. One that rested there already
+    keeps its phase as it was."""
     wanted = track.wanted
+    rest: type = Confirmed
     if wanted is None:
-        return Undecided()
-    if wanted.awaiting_echo:
-        return AwaitingEcho()
-    if wanted.address is None:
-        return NoAddress()
-    return Confirmed()
+        rest = Undecided
+    elif wanted.awaiting_echo:
+        rest = AwaitingEcho
+    elif wanted.address is None:
+        rest = NoAddress
+    if type(track.phase) is rest:
+        return track.phase
+    return NoAddress(now) if rest is NoAddress else rest()
+
+
+def _held(track: Track) -> str:
+    return f" ({track.held.address})" if track.held.address else ""
 
 
 def _sooner(track: Track, at: float) -> tuple[Track, dict]:

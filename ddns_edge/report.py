@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import sys
+import time
 from typing import Callable, Hashable
 
 
@@ -49,9 +50,11 @@ def _lower_level(record: logging.LogRecord) -> bool:
 
 
 class Syslog(logging.Handler):
-    """Each line as one datagram to the system log's socket, "<PRI>ddns-edge[PID]: message"
-    with facility daemon and the line's own severity (notice as notice), as syslog(3) and
-    OpenWrt's ulog send it to logd (and syslogd, rsyslog or journald elsewhere). Sending never
+    """Each line as one datagram to the system log's socket, "<PRI>Mmm dd hh:mm:ss
+    ddns-edge[PID]: message" with facility daemon and the line's own severity (notice as
+    notice), as syslog(3) and OpenWrt's ulog send it to logd (and syslogd, rsyslog or
+    journald elsewhere). The time stamp is not optional for logd: it drops the first 16
+    bytes after <PRI> whenever the 16th is a space, and "ddns-edge[485]: " is 16 bytes. Sending never
     blocks the agent: a socket that is missing, refuses or is full sends that line to
     `fallback` (stderr) instead, and the first time that happens says why there."""
 
@@ -66,7 +69,8 @@ class Syslog(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         severity = self.SEVERITY.get(record.levelno, 3 if record.levelno > logging.ERROR else 7)
-        line = f"<{self.FACILITY | severity}>ddns-edge[{os.getpid()}]: {record.getMessage()}".encode("utf-8", "replace")
+        stamp = time.strftime("%b %e %H:%M:%S", time.localtime(record.created))  # RFC 3164's, as syslog(3) writes it
+        line = f"<{self.FACILITY | severity}>{stamp} ddns-edge[{os.getpid()}]: {record.getMessage()}".encode("utf-8", "replace")
         for attempt in (1, 2):  # a second time on a new socket: logd may have been restarted
             try:
                 if self.sock is None:

@@ -53,7 +53,8 @@ and plain queries for what holds now.
     deadline()                when something is due next; None: nothing is pending
     due(now) -> Due           everything due now (the plan takes from it in order)
 
-A plan (`plan`) holds what to say first, hooks to kill and to run, what to follow and which
+A plan (`plan`) first lets the time pass (phases.elapsed: a record without an address for a
+minute is a warning), then holds what to say first, hooks to kill and to run, what to follow and which
 targets to find afresh, then at most one thing that waits on the outside, in this order:
 a network to ask netifd about, an echo round, a sync (of every record due, with the time
 each exchange may take). Each one's answer changes what comes after it (netifd moves a
@@ -85,6 +86,7 @@ from ddns_edge.phases import (
     Rules,
     Track,
     decision,
+    elapsed,
     exchange_timeout,
     outcome_event,
     sync_of,
@@ -289,6 +291,10 @@ class Schedule:
     def plan(self, now: float, wall: float) -> Plan:
         """What to do now (the module's last paragraph). What it hands out (notes, hooks to
         run, targets to find afresh, rows) is handed out once."""
+        for key, track in self.tracks.items():  # time passed
+            event = elapsed(track, now)
+            if event is not None:
+                self._move(key, Input(event, now))
         due = self.due(now)
         for pid in due.kill:
             running = self.hooks.pop(pid)

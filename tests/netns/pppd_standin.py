@@ -21,9 +21,12 @@ What it does, as pppd 2.4.9 does it (main.c, lcp.c, ipcp.c, sys-linux.c):
   IFF_UP); then, with `defaultroute`, sifdefaultroute(): SIOCADDRT of `default dev IFNAME`
   (no gateway, metric 0), refused as pppd refuses it when another default route exists;
   then the ip-up script (`ip-up-script PATH`), forked, not waited for, with pppd's arguments
-  (interface tty speed local remote ipparam). OpenWrt runs pppd with `nodefaultroute` and
-  its ip-up (/lib/netifd/ppp-up) has netifd add the address again and the default route
-  via the peer a moment later: tests/netns/wanclients.py writes that script.
+  (interface tty speed local remote ipparam) and environment (IFNAME, IPLOCAL, IPREMOTE,
+  PPPD_PID); as pppd's ipcp_script_state keeps it, an ip-up never runs while the ip-down
+  before it still runs, nor an ip-down while its ip-up runs: each waits for the other to
+  end. OpenWrt runs pppd with `nodefaultroute ipparam wan` and its ip-up and ip-down
+  (/lib/netifd/ppp-up, ppp-down) hand the link to netifd, which adds the default route via
+  the peer (tests/netns/netifd_standin.py; tests/netns/wanclients.py writes the scripts).
 - link down (ipcp_down): sifdown() (IFF_UP off: the kernel drops the routes through the
   unit), then cifdefaultroute() (SIOCDELRT, already gone), then cifaddr() (SIOCSIFADDR
   0.0.0.0: the address goes), the ip-down script, then the unit is closed (the device goes).
@@ -349,6 +352,9 @@ class Options:
 # ---------------------------------------------------------------- one connection
 
 
+_script: subprocess.Popen | None = None  # the last ip-up or ip-down script started (ipcp_script_pid)
+
+
 class Hangup(Exception):
     """The link ended; the message says why (pppd's words)."""
 
@@ -529,9 +535,14 @@ class Link:
         self.script(self.o.ip_up)
 
     def script(self, path: str | None) -> None:
-        if path:
-            subprocess.Popen([path, self.unit.name, "/dev/pts", "0", self.ours, self.his or "", self.o.ipparam],
-                             stdin=subprocess.DEVNULL, close_fds=True)
+        global _script
+        if not path:
+            return
+        if _script is not None:
+            _script.wait()  # ipcp_script_state: not while the other script runs
+        env = dict(os.environ, IFNAME=self.unit.name, IPLOCAL=self.ours, IPREMOTE=self.his or "", PPPD_PID=str(os.getpid()))
+        _script = subprocess.Popen([path, self.unit.name, "/dev/pts", "0", self.ours, self.his or "", self.o.ipparam],
+                                   stdin=subprocess.DEVNULL, close_fds=True, env=env)
 
     def teardown(self) -> None:
         if self.unit is not None:

@@ -1,19 +1,25 @@
-"""`ddns-edge run` on a DHCPv4 WAN: dnsmasq at the isp, busybox udhcpc on the router.
+"""`ddns-edge run` on a DHCPv4 WAN as OpenWrt runs it: dnsmasq at the isp, busybox udhcpc under
+netifd on the router.
 
-All real: dnsmasq 2.90 serves 198.51.100.100-199 (authoritative; a dhcp-host entry moves
-the router), busybox udhcpc runs with a script that does what OpenWrt's
-/lib/netifd/dhcp.script and netifd do with a lease: the address first, then the default
-route (via the router option, proto static, src the address), then stale addresses go; on
-deconfig the address goes and the kernel takes the route with it. The router keeps no route
-of its own (World(routes="client") with the WAN left bare for the client).
+Real: dnsmasq 2.90 serves 198.51.100.100-199 (authoritative; a dhcp-host entry moves the
+router), busybox udhcpc, BIND, the agent. Stood in: OpenWrt's dhcp.script and netifd, by
+tests/netns/netifd_standin.py (its docstring says what netifd does, from its sources), since
+netifd cannot run here without ubus, procd and OpenWrt's shell libraries. netifd's order and
+timing: on deconfig (a NAK, a release) the address goes and the kernel takes the default route
+with it; on bound the new address comes, and its default route (proto static, the address as
+its source) in the same update, microseconds later. The router keeps no route of its own
+(World(routes="client") with the WAN left bare for the client).
 
 The ISP moving the lease: a NAK on renew (udhcpc deconfigures, waits its 3 s, discovers,
-binds the new address) and a release followed by a renew.
+binds the new address) and a release followed by a renew: the WAN goes without an address
+for seconds, which the agent says at info level, never as a warning (issue 19).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import subprocess
+import time
 
 import pytest
 
@@ -80,3 +86,29 @@ def test_a_moved_lease_logs_no_error_and_no_retry(dhcp, tmp_path):
         wait_dig(w, NAME, "A", [release_and_renew(dhcp, "198.51.100.180")], timeout=30)
         log = daemon.log()
     assert trouble(log) == []
+
+
+def test_a_renumbering_in_netifds_order_logs_no_warning_and_the_record_follows(dhcp, tmp_path):
+    """netifd's down, then up: the old address (and the default route with it) goes at the NAK,
+    the new address comes 3 s later with its route in the same update. The agent says the
+    address is missing at info level, and the record has the new address right afterwards."""
+    w = dhcp.world
+    old, new = dhcp.address(), "198.51.100.190"
+    mon = w.popen(["ip", "-o", "-4", "monitor", "address", "route"], stdout=subprocess.PIPE, text=True)
+    with agent(dhcp, tmp_path) as daemon:
+        time.sleep(0.2)  # the monitor subscribed (what it prints is checked, not when)
+        assert nak_on_renew(dhcp, new) == new
+        wait_dig(w, NAME, "A", [new], timeout=10)
+        log = daemon.log()
+    mon.terminate()
+    seen = []
+    for line in mon.stdout.read().splitlines():
+        if f"inet {old}/" in line and line.startswith("Deleted"):
+            seen.append("old address deleted")
+        elif f"inet {new}/" in line and not line.startswith("Deleted"):
+            seen.append("new address")
+        elif line.startswith("default via") and f"src {new}" in line:
+            seen.append("default route")
+    assert seen == ["old address deleted", "new address", "default route"]  # netifd's order
+    assert trouble(log) == []  # no warning, no error, no retry
+    assert f"info: {NAME} A: no address (interface {w.wan}: no IPv4 address); record left as it is ({old})" in log

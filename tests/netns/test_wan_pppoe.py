@@ -8,9 +8,10 @@ PPP (no /dev/ppp, no AF_PPPOX sockets), so pppd itself cannot run. The stand-in 
 kernel what pppd 2.4.9 does, in pppd's order: per connection a new unit renamed `pppoe-wan`
 (a tun device: a new ifindex each time), the MTU, the address with its peer (local != peer,
 /32) set while the device is DOWN, then up, then the default route (`defaultroute`), or with
-`nodefaultroute` nothing more, and the ip-up script has "netifd" add the address again and
-the default route via the peer 50 ms later (OpenWrt's way). On hang-up: down, the address
-goes, the device goes. See its docstring.
+`nodefaultroute` nothing more, and OpenWrt's ip-up script (ppp-up) hands the link to netifd,
+which adds the default route via the peer (tests/netns/netifd_standin.py stands in for both:
+the route comes when the script's update has reached netifd, no sleep added). On hang-up:
+down, the address goes, the device goes. See their docstrings.
 
 The router keeps no route of its own: what routes it has, pppd (or "netifd") made.
 """
@@ -58,8 +59,9 @@ def test_the_record_follows_each_reconnect_to_a_new_device(pppoe, tmp_path):
 
 def test_a_reconnect_logs_no_error_and_no_retry(pppoe, tmp_path):
     """pppd sets the address while the device is down, brings it up, then adds the route (or
-    netifd does, 50 ms later): the agent's first tries find no route, and it waits for the
-    route event without an error or a backoff."""
+    netifd does, once ppp-up's update reaches it): the agent's first tries find no route, and
+    it waits for the route event without an error or a backoff; the device gone in between is
+    said at info level, never as a warning."""
     w = pppoe.world
     with agent(pppoe, tmp_path) as daemon:
         for _ in range(2):

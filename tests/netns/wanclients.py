@@ -6,13 +6,17 @@ router side is the client, and the router's addresses and routes are what the cl
             exactly what it does and why). A `pppoe-wan` device per connection, the address
             from the server's pool (198.51.100.101-104, in turn), the peer 198.51.100.1.
             defaultroute=True: pppd's own default route; False: OpenWrt's way, pppd with
-            `nodefaultroute` and netifd adding the address again and the route via the peer
-            a moment later (`netifd_delay`), from the ip-up script.
-    Dhcp4   dnsmasq (isp), busybox udhcpc (rtr) with a script doing what OpenWrt's
-            /lib/netifd/dhcp.script and netifd do: the address first, then the default route,
-            then stale addresses go; on deconfig (a NAK, a release) the address goes, and the
-            kernel takes the route with it. move_lease() re-homes the router (dnsmasq's
-            dhcp-hostsfile, SIGHUP): the next renew is NAKed.
+            `nodefaultroute ipparam wan` and its ip-up and ip-down scripts OpenWrt's ppp-up and
+            ppp-down, whose updates netifd applies (tests/netns/netifd_standin.py): the address
+            is pppd's (netifd leaves it alone), the default route via the peer is netifd's,
+            added when ppp-up's update reaches it (no sleep: the script's own run time).
+    Dhcp4   dnsmasq (isp), busybox udhcpc (rtr) under OpenWrt's dhcp.script and netifd
+            (tests/netns/netifd_standin.py: their updates, in netifd's order and timing): on
+            deconfig (a NAK, a release) the address goes, and the kernel takes the default
+            route with it; on bound the new address, and its default route (source: the
+            address) in the same update, microseconds later. move_lease() re-homes the router
+            (dnsmasq's dhcp-hostsfile, SIGHUP): the next renew is NAKed, udhcpc deconfigures,
+            waits its 3 s and binds the new lease.
     Slaac   radvd (isp), the kernel's SLAAC on the router: DAD on, use_tempaddr=2, the
             default route from the RA. renumber() announces a new prefix and the old one with
             preferred lifetime 0 (deprecated).
@@ -42,6 +46,7 @@ from tests.netns.world import ISP_RTR, World, _run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STANDIN = os.path.join(HERE, "pppd_standin.py")
+NETIFD = os.path.join(HERE, "netifd_standin.py")
 
 PPPOE_LOCAL = "198.51.100.1"  # the access concentrator's side of every session (-L)
 PPPOE_POOL = [f"198.51.100.{n}" for n in range(101, 105)]  # -R 198.51.100.101 -N 4
@@ -150,9 +155,17 @@ def agent_config(world, path, rtype: str, device: str, state_dir: str, name: str
 
 
 def trouble(log: str) -> list[str]:
-    """The agent's error lines and backoff (retry) lines: none is due to the normal order of a
-    WAN client's work (issue 11)."""
-    return [line for line in log.splitlines() if line.startswith("error:") or ": retry " in line]
+    """The agent's warning, error and backoff (retry) lines: none is due to the normal order of
+    a WAN client's work (issues 11 and 19)."""
+    return [line for line in log.splitlines() if line.startswith(("warning:", "error:")) or ": retry " in line]
+
+
+def netifd_script(path: str, memory: str, script: str, log: str | None = None) -> str:
+    """An executable at `path` that runs netifd_standin.py's `script` (dhcp.script, ppp-up,
+    ppp-down) with its arguments, netifd's memory of the interface in `memory`; `log`: a line
+    per call (time, arguments) there first."""
+    line = f'echo "$(date +%s.%N) $* ip=$ip router=$router" >> "{log}"\n' if log else ""
+    return _write(path, f"#!/bin/sh\n{line}exec {sys.executable} {NETIFD} {memory} {script} \"$@\"\n", 0o755)
 
 
 # ================================================================ PPPoE
@@ -163,10 +176,9 @@ class Pppoe(WanClient):
 
     name = "pppoe"
 
-    def __init__(self, world, *, defaultroute: bool = True, netifd_delay: float = 0.05, ifname: str = "pppoe-wan"):
+    def __init__(self, world, *, defaultroute: bool = True, ifname: str = "pppoe-wan"):
         super().__init__(world)
         self.defaultroute = defaultroute
-        self.netifd_delay = netifd_delay
         self.ifname = ifname
         self.client = None
 
@@ -186,15 +198,12 @@ class Pppoe(WanClient):
         if self.defaultroute:
             args.append("defaultroute")
         else:
-            # OpenWrt: pppd nodefaultroute ip-up-script /lib/netifd/ppp-up; netifd then sets
-            # the address again and adds the default route via the peer.
-            up = _write(os.path.join(self.dir, "ppp-up"), (
-                "#!/bin/sh\n# what /lib/netifd/ppp-up has netifd do: proto_add_ipv4_address $IPLOCAL 32 \"\" $IPREMOTE,\n"
-                "# proto_add_ipv4_route 0.0.0.0 0 $IPREMOTE; netifd applies it a moment later\n"
-                f"sleep {self.netifd_delay}\n"
-                "ip -4 addr replace \"$4\" peer \"$5\" dev \"$1\"\n"
-                "ip -4 route replace default via \"$5\" dev \"$1\" proto static\n"), 0o755)
-            args += ["nodefaultroute", "ip-up-script", up]
+            # OpenWrt's ppp.sh: pppd ... ipparam wan nodefaultroute ip-up-script /lib/netifd/ppp-up
+            # ip-down-script /lib/netifd/ppp-down; netifd applies what those scripts send
+            memory = os.path.join(self.dir, "netifd-wan")
+            up = netifd_script(os.path.join(self.dir, "ppp-up"), memory, "ppp-up")
+            down = netifd_script(os.path.join(self.dir, "ppp-down"), memory, "ppp-down")
+            args += ["nodefaultroute", "ipparam", "wan", "ip-up-script", up, "ip-down-script", down]
         self.client = self._spawn(w.rtr_ns, args, "pppd.stderr")
         return self.wait_connected(None, timeout)
 
@@ -255,33 +264,8 @@ class Pppoe(WanClient):
 
 # ================================================================ DHCPv4
 
-UDHCPC_SCRIPT = """#!/bin/sh
-# What OpenWrt's /lib/netifd/dhcp.script and netifd do with a lease: netifd applies the
-# address first, then the routes (the default route via the router option, src the address),
-# then removes what the lease no longer has; deconfig takes the interface's addresses away
-# (and the kernel the routes with them).
-echo "$(date +%s.%N) $1 ip=$ip router=$router" >> "{log}"
-case "$1" in
-deconfig)
-	ip -4 addr flush dev "$interface" scope global
-	;;
-bound|renew)
-	old=$(ip -4 -o addr show dev "$interface" scope global | awk '{{print $4}}')
-	ip -4 addr replace "$ip/$mask" dev "$interface"
-	for r in $router; do
-		ip -4 route replace default via "$r" dev "$interface" proto static src "$ip"
-	done
-	for a in $old; do
-		[ "$a" = "$ip/$mask" ] || ip -4 addr del "$a" dev "$interface"
-	done
-	;;
-esac
-exit 0
-"""
-
-
 class Dhcp4(WanClient):
-    """dnsmasq at the isp, busybox udhcpc on the router."""
+    """dnsmasq at the isp, busybox udhcpc on the router under OpenWrt's dhcp.script and netifd."""
 
     name = "dhcp4"
 
@@ -296,7 +280,8 @@ class Dhcp4(WanClient):
             "--dhcp-authoritative", "--no-ping", f"--dhcp-leasefile={self.dir}/leases",
             f"--dhcp-hostsfile={self.hosts}", f"--pid-file={self.dir}/dnsmasq.pid", "--user=root",
             "--log-dhcp", f"--log-facility={self.dir}/dnsmasq.log"], "dnsmasq.out")
-        script = _write(os.path.join(self.dir, "dhcp.script"), UDHCPC_SCRIPT.format(log=f"{self.dir}/events.log"), 0o755)
+        script = netifd_script(os.path.join(self.dir, "dhcp.script"), os.path.join(self.dir, "netifd-wan"),
+                               "dhcp.script", log=os.path.join(self.dir, "events.log"))
         # OpenWrt's proto dhcp: udhcpc -f -t 0 -i DEV -s /lib/netifd/dhcp.script -C -R
         # (and here -T 1: a discover a second, not every 3 s, to keep the tests short)
         self.client = self._spawn(w.rtr_ns, ["busybox", "udhcpc", "-f", "-t", "0", "-T", "1", "-i", w.wan,

@@ -1,4 +1,8 @@
-"""Packaging: the .ipk (tools/mkipk.py), the OpenWrt Makefile and the procd init script.
+"""Packaging: the procd init script, the LSB script and systemd unit, the default config.
+
+The packages themselves: test_ipk.py, test_apk.py (and test_apk_tools.py with the real apk),
+test_depends.py, test_scripts.py (their maintainer scripts on a stand-in router),
+test_feed_makefile.py (openwrt/Makefile under a stand-in SDK).
 
 The procd script runs here under stand-ins for procd.sh, rc.common and /lib/functions.sh
 (procd_* record what they are told; config_load sources the uci file, which is valid sh),
@@ -7,51 +11,22 @@ in every POSIX shell on the machine (busybox ash is what OpenWrt runs).
 
 from __future__ import annotations
 
-import importlib.util
-import io
 import os
-import pwd
 import re
+import pwd
 import shutil
 import subprocess
 import sys
-import tarfile
 import time
 
 import pytest
 
-import ddns_edge
 from ddns_edge import config, keygen
+from tests.packaging.pkgfiles import ROOT, SHELL_IDS, SHELLS
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 INIT = os.path.join(ROOT, "openwrt", "files", "ddns-edge.init")
 DEFAULT_CONFIG = os.path.join(ROOT, "openwrt", "files", "ddns-edge.config")
 LSB_INIT = os.path.join(ROOT, "init.d", "ddns-edge")
-MAKEFILE = os.path.join(ROOT, "openwrt", "Makefile")
-EPOCH = 1_700_000_000
-
-
-def _load_mkipk():
-    spec = importlib.util.spec_from_file_location("mkipk", os.path.join(ROOT, "tools", "mkipk.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-mkipk = _load_mkipk()
-
-
-def shells() -> list[list[str]]:
-    """Every POSIX shell here: dash (Debian's sh), bash --posix, busybox ash (OpenWrt's)."""
-    found = []
-    for argv in (["dash"], ["bash", "--posix"], ["busybox", "sh"]):
-        if shutil.which(argv[0]):
-            found.append(argv)
-    return found
-
-
-SHELLS = shells()
-SHELL_IDS = [" ".join(s) for s in SHELLS]
 
 
 # --- shell syntax -------------------------------------------------------------------------
@@ -348,297 +323,6 @@ def test_default_config_is_valid_and_disabled():
     assert cfg.records and not cfg.enabled_records()
     assert cfg.keys["home"].name == "ddns-key"
     assert cfg.agent.state_dir == "/var/run/ddns-edge"
-
-
-# --- the .ipk -------------------------------------------------------------------------------
-
-
-def members(data: bytes) -> list[tarfile.TarInfo]:
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-        return tar.getmembers()
-
-
-def read_member(data: bytes, name: str) -> bytes:
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-        return tar.extractfile(name).read()
-
-
-@pytest.fixture(scope="module")
-def ipk():
-    name, data = mkipk.build(ROOT, "3.13", "1", mtime=EPOCH)
-    outer = {m.name: read_member(data, m.name) for m in members(data)}
-    return name, data, outer
-
-
-def control_fields(outer) -> dict[str, str]:
-    text = read_member(outer["./control.tar.gz"], "./control").decode()
-    fields, last = {}, None
-    for line in text.splitlines():
-        if line.startswith(" "):
-            fields[last] += "\n" + line[1:]
-        else:
-            last, value = line.split(":", 1)
-            fields[last] = value.strip()
-    return fields
-
-
-def test_ipk_is_a_gzipped_tar_as_ipkg_build_writes_it(ipk):
-    name, data, outer = ipk
-    assert name == f"ddns-edge_{ddns_edge.__version__}-1_all.ipk"
-    assert data[:2] == b"\x1f\x8b"  # gzip, not an ar archive ("!<arch>")
-    assert [m.name for m in members(data)] == ["./debian-binary", "./data.tar.gz", "./control.tar.gz"]
-    assert outer["./debian-binary"] == b"2.0\n"
-    for part in (data, outer["./data.tar.gz"], outer["./control.tar.gz"]):
-        assert part[:2] == b"\x1f\x8b"
-        assert part[4:8] == b"\0\0\0\0"  # no time stamp in the gzip header
-
-
-def test_ipk_data_paths_modes_and_owner(ipk):
-    _, _, outer = ipk
-    data = outer["./data.tar.gz"]
-    entries = {m.name: m for m in members(data)}
-    site = "./usr/lib/python3.13/site-packages/ddns_edge"
-    assert {n: (m.mode, m.isdir()) for n, m in entries.items() if not n.startswith(site + "/")} == {
-        ".": (0o755, True),  # "./" in the archive; tarfile drops the slash
-        "./etc": (0o755, True),
-        "./etc/config": (0o755, True),
-        "./etc/config/ddns-edge": (0o600, False),
-        "./etc/init.d": (0o755, True),
-        "./etc/init.d/ddns-edge": (0o755, False),
-        "./usr": (0o755, True),
-        "./usr/bin": (0o755, True),
-        "./usr/bin/ddns-edge": (0o755, False),
-        "./usr/lib": (0o755, True),
-        "./usr/lib/python3.13": (0o755, True),
-        "./usr/lib/python3.13/site-packages": (0o755, True),
-        site: (0o755, True),
-    }
-    modules = sorted(n[len(site) + 1 :] for n in entries if n.startswith(site + "/"))
-    assert modules == sorted(os.path.basename(p) for p in mkipk.package_files(ROOT))
-    assert "cli.py" in modules and "keygen.py" in modules and not any("pycache" in m or m.endswith(".pyc") for m in modules)
-    for name, m in entries.items():
-        assert (m.uid, m.gid, m.uname, m.gname, m.mtime) == (0, 0, "root", "root", EPOCH), name
-        if name.startswith(site + "/"):
-            assert m.mode == 0o644
-            with open(os.path.join(ROOT, "ddns_edge", name[len(site) + 1 :]), "rb") as f:
-                assert read_member(data, name) == f.read()
-    assert [m.name for m in members(data)] == sorted(entries, key=lambda n: [p for p in n.split("/") if p])
-
-
-def test_ipk_installs_the_init_script_config_and_launcher_as_they_are(ipk):
-    _, _, outer = ipk
-    data = outer["./data.tar.gz"]
-    with open(INIT, "rb") as f:
-        assert read_member(data, "./etc/init.d/ddns-edge") == f.read()
-    with open(DEFAULT_CONFIG, "rb") as f:
-        assert read_member(data, "./etc/config/ddns-edge") == f.read()
-    launcher = read_member(data, "./usr/bin/ddns-edge").decode()
-    assert launcher.startswith("#!/usr/bin/python3\n")
-    assert "from ddns_edge.cli import main" in launcher
-
-
-def test_ipk_control(ipk):
-    _, _, outer = ipk
-    control = outer["./control.tar.gz"]
-    assert {m.name: m.mode for m in members(control)} == {
-        ".": 0o755, "./control": 0o644, "./conffiles": 0o644, "./postinst": 0o755, "./prerm": 0o755,
-    }
-    fields = control_fields(outer)
-    assert fields["Package"] == "ddns-edge"
-    assert fields["Version"] == f"{ddns_edge.__version__}-1"
-    assert fields["Architecture"] == "all"
-    assert fields["Require-User"] == "ddns-edge:ddns-edge"
-    assert fields["Installed-Size"] == str(len(outer["./data.tar.gz"]))  # as ipkg-build sets it
-    depends = fields["Depends"].split(", ")
-    assert depends[0] == "python3-light"
-    assert {"python3-dns", "python3-pyroute2", "python3-logging"} <= set(depends)
-    assert len(depends) == len(set(depends))
-    assert fields["Description"].startswith("Dynamic DNS")
-    assert read_member(control, "./conffiles") == b"/etc/config/ddns-edge\n"
-
-
-def test_ipk_maintainer_scripts_are_openwrts_defaults(ipk, tmp_path):
-    _, _, outer = ipk
-    control = outer["./control.tar.gz"]
-    postinst = read_member(control, "./postinst").decode()
-    prerm = read_member(control, "./prerm").decode()
-    assert ". ${IPKG_INSTROOT}/lib/functions.sh\ndefault_postinst $0 $@\n" in postinst
-    assert '[ "${IPKG_NO_SCRIPT}" = "1" ] && exit 0' in postinst
-    assert ". ${IPKG_INSTROOT}/lib/functions.sh\ndefault_prerm $0 $@\n" in prerm
-    for name, text in (("postinst", postinst), ("prerm", prerm)):
-        script = tmp_path / name
-        script.write_text(text)
-        assert text.startswith("#!/bin/sh\n")
-        for shell in SHELLS:
-            assert subprocess.run([*shell, "-n", str(script)]).returncode == 0
-        # without /lib/functions.sh (not OpenWrt) they do nothing and succeed
-        env = dict(os.environ, IPKG_INSTROOT=str(tmp_path / "nowhere"))
-        assert subprocess.run(["sh", str(script)], env=env).returncode == 0
-
-
-def test_ipk_depends_covers_every_split_stdlib_module_ddns_edge_imports():
-    imported = {name.split(".")[0] for name in mkipk.imported_modules(ROOT)}
-    assert "logging" in imported  # report.py
-    deps = mkipk.depends(ROOT)
-    for module, package in mkipk.STDLIB_PACKAGES.items():
-        if module in imported:
-            assert package in deps, f"ddns_edge imports {module}: Depends needs {package}"
-
-
-def test_depends_maps_imports_to_the_feeds_split_packages(tmp_path):
-    pkg = tmp_path / "ddns_edge"
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text('__version__ = "9.9"\n')
-    (pkg / "a.py").write_text(
-        "import os, json\nimport dns.tsig\nfrom pyroute2 import IPRoute\nimport http.client\n"
-        "def f():\n    import ssl\n    from dbm.gnu import open\n    from . import b\n    from ddns_edge import c\n"
-    )
-    assert mkipk.depends(str(tmp_path)) == [
-        "python3-light", "python3-dns", "python3-pyroute2", "python3-email", "python3-gdbm", "python3-openssl",
-    ]
-    (pkg / "b.py").write_text("import requests\n")
-    with pytest.raises(mkipk.BuildError, match="'requests'"):
-        mkipk.depends(str(tmp_path))
-
-
-def test_ipk_python_version_is_a_variable():
-    _, data = mkipk.build(ROOT, "3.11", "2", mtime=EPOCH)
-    outer = {m.name: read_member(data, m.name) for m in members(data)}
-    names = [m.name for m in members(outer["./data.tar.gz"])]
-    assert "./usr/lib/python3.11/site-packages/ddns_edge/cli.py" in names
-    assert not any("python3.13" in n for n in names)
-    assert control_fields(outer)["Version"].endswith("-2")
-    with pytest.raises(mkipk.BuildError):
-        mkipk.build(ROOT, "3", "1", mtime=EPOCH)
-
-
-def test_ipk_is_reproducible(tmp_path):
-    env = dict(os.environ, SOURCE_DATE_EPOCH=str(EPOCH))
-    out = []
-    for n in range(2):
-        proc = subprocess.run(["python3", os.path.join(ROOT, "tools", "mkipk.py"), "-o", str(tmp_path / str(n))],
-                              capture_output=True, text=True, env=env)
-        assert proc.returncode == 0, proc.stderr
-        paths = proc.stdout.split()
-        assert [os.path.basename(p) for p in paths] == [f"ddns-edge_{ddns_edge.__version__}-1_all.ipk",
-                                                       f"luci-app-ddns-edge_{ddns_edge.__version__}-1_all.ipk"]
-        out.append(b"".join(open(p, "rb").read() for p in paths))
-        os.utime(INIT)  # a fresh mtime in the tree changes nothing
-    assert out[0] == out[1]
-    assert mkipk.build(ROOT, mtime=EPOCH)[1] != mkipk.build(ROOT, mtime=EPOCH + 1)[1]
-
-
-def test_ipk_unpacks_with_gnu_tar(tmp_path, ipk):
-    _, data, _ = ipk
-    (tmp_path / "p.ipk").write_bytes(data)
-    subprocess.run(["tar", "-xzf", "p.ipk"], cwd=tmp_path, check=True)
-    (tmp_path / "root").mkdir()
-    subprocess.run(["tar", "-xzf", "../data.tar.gz"], cwd=tmp_path / "root", check=True)
-    assert os.stat(tmp_path / "root/etc/config/ddns-edge").st_mode & 0o777 == 0o600
-    assert os.stat(tmp_path / "root/etc/init.d/ddns-edge").st_mode & 0o777 == 0o755
-    site = tmp_path / "root/usr/lib/python3.13/site-packages"
-    proc = subprocess.run(["python3", "-c", "import ddns_edge.keygen as k; print(k.DEFAULT_ALGORITHM)"],
-                          capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(site)), cwd=tmp_path)
-    assert proc.stdout.strip() == "hmac-sha256", proc.stderr
-
-
-# --- openwrt/Makefile ----------------------------------------------------------------------
-
-
-def makefile_value(name: str) -> str:
-    with open(MAKEFILE) as f:
-        m = re.search(rf"^\s*{name}:=(.*)$", f.read(), re.MULTILINE)
-    assert m, name
-    return m.group(1).strip()
-
-
-def test_makefile_agrees_with_the_ipk(ipk):
-    _, _, outer = ipk
-    fields = control_fields(outer)
-    assert makefile_value("PKG_VERSION") == ddns_edge.__version__
-    assert f'{makefile_value("PKG_VERSION")}-{makefile_value("PKG_RELEASE")}' == fields["Version"]
-    deps = [d.lstrip("+") for d in makefile_value("DEPENDS").split()]
-    assert sorted(deps) == sorted(fields["Depends"].split(", ")), "openwrt/Makefile DEPENDS and the .ipk's Depends differ"
-    assert makefile_value("USERID") == fields["Require-User"]
-    assert makefile_value("PKGARCH") == "all"
-    with open(MAKEFILE) as f:
-        text = f.read()
-    assert "define Package/ddns-edge/conffiles\n/etc/config/ddns-edge\nendef" in text
-
-
-FAKE_RULES = """\
-INCLUDE_DIR:=$(TOPDIR)/include
-INSTALL_DIR:=install -d -m0755
-INSTALL_BIN:=install -m0755
-INSTALL_CONF:=install -m0600
-CP:=cp -fpR
-"""
-FAKE_PACKAGE_MK = """\
-define BuildPackage
-$(eval $(Package/$(1)))
-$(info DEPENDS=$(DEPENDS))
-$(info USERID=$(USERID))
-$(info PKGARCH=$(PKGARCH))
-$(info CONFFILES=$(strip $(Package/$(1)/conffiles)))
-prepare:
-$(Build/Prepare)
-install:
-$(call Py3Package/$(1)/install,$(DESTDIR))
-endef
-"""
-
-
-@pytest.fixture
-def fake_sdk(tmp_path):
-    if not shutil.which("make"):
-        pytest.skip("no make")
-    top = tmp_path / "sdk"
-    (top / "include").mkdir(parents=True)
-    (top / "rules.mk").write_text(FAKE_RULES)
-    (top / "include" / "package.mk").write_text(FAKE_PACKAGE_MK)
-    py = top / "feeds" / "packages" / "lang" / "python"
-    py.mkdir(parents=True)
-    (py / "python3-package.mk").write_text("define Py3Package\nendef\n")
-    inst = tmp_path / "ipkg-install"
-    (inst / "usr" / "bin").mkdir(parents=True)
-    (inst / "usr" / "bin" / "ddns-edge").write_text("#!/usr/bin/python3\n")
-    return top
-
-
-def make(top, tmp_path, *goals, **variables):
-    args = ["make", "-s", "-C", os.path.join(ROOT, "openwrt"), f"TOPDIR={top}",
-            f"PKG_INSTALL_DIR={tmp_path / 'ipkg-install'}", f"PKG_BUILD_DIR={tmp_path / 'build'}",
-            f"DESTDIR={tmp_path / 'root'}", *(f"{k}={v}" for k, v in variables.items()), *goals]
-    return subprocess.run(args, capture_output=True, text=True)
-
-
-def test_makefile_install_rules_under_a_stand_in_sdk(fake_sdk, tmp_path):
-    proc = make(fake_sdk, tmp_path, "install")
-    assert proc.returncode == 0, proc.stderr
-    assert "DEPENDS=+python3-light" in proc.stdout
-    assert "USERID=ddns-edge:ddns-edge" in proc.stdout
-    assert "CONFFILES=/etc/config/ddns-edge" in proc.stdout
-    root = tmp_path / "root"
-    assert (root / "usr/bin/ddns-edge").is_file()  # the wheel's console script, copied as it is
-    modes = {p: os.stat(root / p).st_mode & 0o777 for p in ("etc/init.d/ddns-edge", "etc/config/ddns-edge")}
-    assert modes == {"etc/init.d/ddns-edge": 0o755, "etc/config/ddns-edge": 0o600}
-    assert (root / "etc/init.d/ddns-edge").read_bytes() == open(INIT, "rb").read()
-
-
-def test_makefile_prepare_copies_the_source_of_its_checkout(fake_sdk, tmp_path):
-    proc = make(fake_sdk, tmp_path, "prepare")
-    assert proc.returncode == 0, proc.stderr
-    build = tmp_path / "build"
-    assert (build / "ddns_edge" / "cli.py").is_file() and (build / "setup.cfg").is_file()
-    assert not list(build.rglob("__pycache__"))
-    bad = make(fake_sdk, tmp_path, "prepare", DDNS_EDGE_SRC=str(tmp_path / "nowhere"))
-    assert bad.returncode != 0 and "no source tree at" in bad.stderr and "DDNS_EDGE_SRC=" in bad.stderr
-
-
-def test_makefile_says_when_the_packages_feed_is_missing(fake_sdk, tmp_path):
-    shutil.rmtree(fake_sdk / "feeds")
-    proc = make(fake_sdk, tmp_path, "install")
-    assert proc.returncode != 0 and "python3-package.mk" in proc.stderr
 
 
 # --- init.d/ddns-edge (LSB) -----------------------------------------------------------------

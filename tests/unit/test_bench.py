@@ -197,6 +197,28 @@ def test_parse_addr_events_takes_the_local_side_of_a_point_to_point_address():
     ]
 
 
+def _route_msg(kind, family, dst_len, *, table=254, oif=None, table_attr=None):
+    attrs = _attr(bench.RTA_OIF, struct.pack("=I", oif)) if oif is not None else b""
+    if table_attr is not None:
+        attrs += _attr(bench.RTA_TABLE, struct.pack("=I", table_attr))
+    body = struct.pack("=BBBBBBBBI", family, dst_len, 0, 0, table, 4, 0, 1, 0) + attrs
+    return struct.pack("=IHHII", 16 + len(body), kind, 0, 0, 0) + body
+
+
+def test_parse_addr_events_reads_the_main_tables_routes_too():
+    data = (_route_msg(bench.RTM_NEWROUTE, socket.AF_INET, 0, oif=2)
+            + _route_msg(bench.RTM_NEWROUTE, socket.AF_INET, 32, table=255)  # the local table: skipped
+            + _route_msg(bench.RTM_DELROUTE, socket.AF_INET6, 64, table=252, table_attr=254)  # RTA_TABLE wins
+            + _addr_msg(bench.RTM_NEWADDR, socket.AF_INET, 2, "198.51.100.7"))
+    assert bench.parse_addr_events(data) == [
+        bench.RouteEvent(True, 4, True, 2),
+        bench.RouteEvent(False, 6, False, None),
+        bench.AddrEvent(True, 2, "198.51.100.7", 0, None),
+    ]
+    for cut in range(len(data) - 1):
+        bench.parse_addr_events(data[:cut])  # never raises
+
+
 def test_parse_addr_events_survives_truncation():
     data = _addr_msg(bench.RTM_NEWADDR, socket.AF_INET6, 2, "2001:db8::5")
     for cut in range(len(data)):
@@ -226,23 +248,101 @@ def test_usable_since_is_the_end_of_dad_and_not_before_the_change():
     assert bench.usable_since(events, "2001:db8:3::1", after=0) is None
 
 
+NEW, OLD = "198.51.100.150", "198.51.100.114"
+
+
+def _up(address, flags=0, preferred=None):
+    return bench.AddrEvent(True, 2, address, flags, preferred)
+
+
+def _down(address):
+    return bench.AddrEvent(False, 2, address, 0, None)
+
+
+@pytest.mark.parametrize("old, events, want", [
+    # netifd's DHCP renumbering: the old address goes at the NAK, the new one 3.1 s later
+    (OLD, [(10.0, _down(OLD)), (13.1, _up(NEW))], 3.1),
+    # a new address first, then the old one goes: never without
+    (OLD, [(10.0, _up(NEW)), (10.0, _down(OLD))], 0.0),
+    # SLAAC: the old address deprecated, the new one tentative, usable after DAD
+    ("2001:db8:1::5", [(10.0, _up("2001:db8:1::5", bench.IFA_F_DEPRECATED, 0)),
+                       (10.0, _up("2001:db8:2::5", bench.IFA_F_TENTATIVE, 1800)), (11.0, _up("2001:db8:2::5", 0, 1800))], 1.0),
+    # another family's events do not count; before the change neither
+    (OLD, [(5.0, _down(OLD)), (6.0, _up(OLD)), (10.0, _down("2001:db8:1::5")), (12.0, _up(NEW))], 0.0),
+    # gone, back, gone again: from the last time
+    (OLD, [(10.0, _down(OLD)), (10.5, _up(OLD)), (11.0, _down(OLD)), (12.0, _up(NEW))], 1.0),
+], ids=["netifd NAK", "new first", "SLAAC DAD", "other family", "last gap"])
+def test_without_address(old, events, want):
+    new_at = events[-1][0]
+    events = events + [(new_at + 1, _down(NEW))]  # after the new one: never counted
+    assert bench.without_address(events, old, after=7.0, new_at=new_at) == pytest.approx(want)
+
+
+def test_route_after_is_the_first_default_route_of_the_family_between_the_address_and_bind():
+    events = [(9.0, bench.RouteEvent(True, 4, True, 2)),  # before the address: not it
+              (10.0, _up(NEW)),
+              (10.00005, bench.RouteEvent(True, 4, False, 2)),  # the subnet's route
+              (10.00006, bench.RouteEvent(True, 6, True, 2)),  # another family
+              (10.00007, bench.RouteEvent(False, 4, True, 2)),  # a deletion
+              (10.0001, bench.RouteEvent(True, 4, True, 2)),
+              (10.2, bench.RouteEvent(True, 4, True, 2))]
+    assert bench.route_after(events, 4, since=10.0, until=10.005) == pytest.approx(0.0001)
+    assert bench.route_after(events, 4, since=10.0, until=10.00009) is None  # there before: none came
+    assert bench.route_after(events, 6, since=10.0, until=11) == pytest.approx(0.00006)
+
+
 def test_published_wrong_and_client_verdicts():
     assert bench.published_wrong(["198.51.100.101", "198.51.100.1", "198.51.100.102"],
                                  {"198.51.100.101", "198.51.100.102"}) == ["198.51.100.1"]
     good = {"latency": {"p50": 0.005, "max": 0.09}, "error_lines": 0, "retry_lines": 0, "published_wrong": []}
     assert bench.client_verdicts(good) == []
-    bad = {"latency": {"p50": 1.05, "max": 1.9}, "error_lines": 3, "retry_lines": 3, "published_wrong": ["x"]}
-    assert bench.client_verdicts(bad) == ["p50 <= 10 ms", "max <= 100 ms", "0 error lines", "0 retries",
+    bad = {"latency": {"p50": 1.05, "max": 1.9}, "error_lines": 3, "warning_lines": 2, "retry_lines": 3, "published_wrong": ["x"]}
+    assert bench.client_verdicts(bad) == ["p50 <= 10 ms", "max <= 100 ms", "0 error lines", "0 warnings", "0 retries",
                                          "0 wrong addresses published"]
 
 
 def test_render_table_labels_veth_and_lists_each_client():
     results = {"ddns_edge": _edge(), "clients": {
         "dhcp4": {"label": "DHCPv4", "latency": {"n": 3, "p50": 1.05, "p99": 1.2, "max": 1.2},
-                  "error_lines": 3, "retry_lines": 3, "published_wrong": []},
+                  "without_address": {"n": 3, "p50": 3.1, "max": 3.14}, "route_after": {"n": 3, "p50": 0.00005, "max": 0.00008},
+                  "error_lines": 3, "warning_lines": 1, "retry_lines": 3, "published_wrong": []},
+        "slaac": {"label": "SLAAC", "latency": {"n": 2, "p50": 0.002, "p99": 0.003, "max": 0.003},
+                  "without_address": {"n": 2, "p50": 0.0, "max": 0.0}, "route_after": {"n": 0},
+                  "error_lines": 0, "warning_lines": 0, "retry_lines": 0, "published_wrong": []},
         "pppoe": {"label": "PPPoE", "error": "BenchError: no session"}}}
     text = bench.render_table(results)
     assert "latency p50 (veth, routes as a client's)" in text
     dhcp = next(line for line in text.splitlines() if line.startswith("DHCPv4"))
-    assert "1.05 s" in dhcp and "0 error lines" in dhcp
+    assert "1.05 s" in dhcp and "3.14 s" in dhcp and "50 µs / 80 µs" in dhcp and "0 error lines" in dhcp and "0 warnings" in dhcp
+    slaac = next(line for line in text.splitlines() if line.startswith("SLAAC"))
+    assert "- (there before)" in slaac and slaac.endswith("none")
     assert "NOT MEASURED: BenchError: no session" in text
+
+
+def _cost(wall, cpu):
+    return {"wall": {"n": 7, "p50": wall}, "cpu": {"n": 7, "p50": cpu}}
+
+
+COST = {"compiled": _cost(0.150, 0.120), "source": _cost(0.450, 0.420), "source_all": _cost(1.2, 1.17),
+        "python_pass": _cost(0.015, 0.012), "python_imports": _cost(0.075, 0.060)}
+
+
+def test_startup_ratios_are_of_the_medians():
+    r = bench.startup_ratios(COST)
+    assert list(r) == ["compiled", "source", "source_all", "python_pass", "python_imports"]
+    assert r["compiled"]["wall_x_pass"] == pytest.approx(10) and r["compiled"]["cpu_x_pass"] == pytest.approx(10)
+    assert r["source"]["wall_x_imports"] == pytest.approx(6) and r["source"]["cpu_x_imports"] == pytest.approx(7)
+    assert r["python_pass"]["wall_x_pass"] == pytest.approx(1)
+    partial = bench.startup_ratios({"compiled": _cost(0.150, 0.120), "python_pass": _cost(0.015, 0)})
+    assert partial["compiled"]["cpu_x_pass"] is None and partial["compiled"]["wall_x_imports"] is None
+
+
+def test_render_startup_cost_in_the_table():
+    results = {"ddns_edge": dict(_edge(), startup_cost=COST)}
+    text = bench.render_table(results)
+    compiled = next(line for line in text.splitlines() if line.startswith("ddns-edge run, byte code compiled"))
+    assert "150.0 ms" in compiled and "120.0 ms" in compiled and "10.0× / 10.0×" in compiled and "2.0× / 2.0×" in compiled
+    source = next(line for line in text.splitlines() if line.startswith("ddns-edge run, its modules .py only"))
+    assert "30.0× / 35.0×" in source
+    assert "Start-up as a router pays it (7 runs each" in text
+    assert bench.render_startup_cost(None) == [] and bench.render_startup_cost({}) == []

@@ -107,6 +107,7 @@ FOUND = {
     Event.NEW_ADDRESS: Detection("198.51.100.9", "interface wan0", "public address on the interface"),
     Event.SAME_ADDRESS: Detection(NEW, "interface wan0", "public address on the interface, again"),
 }
+SOME = {NoAddress: NoAddress(T - 61)}
 OUTCOME = {
     Event.LANDED: Outcome(NEW, True, Current(frozenset({WAN}), 60), sent=True, window=12.0),
     Event.FAILED: Outcome(NEW, error="no answer within 5 s"),
@@ -118,7 +119,7 @@ def in_phase(cls) -> Track:
     """A record in `cls`, with what a record in it plausibly holds: WAN confirmed at the
     server, and NEW wanted where a sync is planned."""
     wanted = {AwaitingEcho: FOUND[Event.ECHO_FIRST], NoAddress: FOUND[Event.NO_ADDRESS], Confirmed: FOUND[Event.THE_CONFIRMED]}
-    phase = AT.get(cls) or cls()
+    phase = AT.get(cls) or SOME.get(cls) or cls()
     want = wanted.get(cls, Detection(NEW, "interface wan0", "public address on the interface") if cls in AT else None)
     return Track(RECORD, "wan0", phase, want, Held(WAN, True), check_at=T - 1, failures=2 if cls in (BackingOff, AwaitingRoute) else 0)
 

@@ -19,7 +19,7 @@ from ddns_edge.addresses import IFA_F_PERMANENT, IFA_F_TEMPORARY, IFA_F_TENTATIV
 from ddns_edge.echo_wire import parse_source
 from ddns_edge.echo_checks import NO_HEALTH, Health, echo_delay
 from ddns_edge.model import Address, Agreement, Answer, Current, Device, Outcome, RouteChange, Wanted
-from ddns_edge.phases import BACKOFF_CAP, BackingOff, Confirmed, backoff, exchange_timeout
+from ddns_edge.phases import BACKOFF_CAP, BackingOff, Confirmed, NoAddress, backoff, exchange_timeout
 from ddns_edge.schedule import Hook, Schedule
 
 INFO, WARNING, DEBUG, ERROR = logging.INFO, logging.WARNING, logging.DEBUG, logging.ERROR
@@ -122,6 +122,11 @@ class Sim:
         self.rows = plan.rows if plan.rows is not None else self.rows
         return plan
 
+    def tick(self, now):
+        """Time passed: a plan at `now` (absolute) lets it."""
+        self.now = now
+        self.plan()
+
     def said(self) -> list[tuple[int, str]]:
         """The lines the plans said since last asked (a plan is made to hand them out)."""
         self.plan()
@@ -170,13 +175,13 @@ def test_echo_delay(agreed, failures, interval, want):
     "options, devices, sync, echo, said",
     [
         ({}, [dev("wan0", WAN)], WAN, [], (INFO, "www.example.com A: 198.51.100.2 (interface wan0: public address on the interface)")),
-        ({}, [], None, [], (WARNING, "www.example.com A: no address (interface wan0: no such device); record left as it is")),
+        ({}, [], None, [], (INFO, "www.example.com A: no address (interface wan0: no such device); record left as it is")),
         ({"source": "interface"}, [dev("wan0", "100.64.0.2")], None, [],
-         (WARNING, "www.example.com A: no address (interface wan0: only a private address (100.64.0.2)); record left as it is")),
+         (INFO, "www.example.com A: no address (interface wan0: only a private address (100.64.0.2)); record left as it is")),
         ({}, [dev("wan0", "100.64.0.2")], None, [(4, "wan0")], None),  # auto behind CGNAT: the echo first, no warning
         ({"source": "echo", "device": ""}, [], None, [(4, None)], None),
         ({"type": "AAAA"}, [dev("wan0", addr("2001:db8::2", IFA_F_TENTATIVE))], None, [],
-         (WARNING, "www.example.com AAAA: no address (interface wan0: no usable address: 2001:db8::2 tentative); record left as it is")),
+         (INFO, "www.example.com AAAA: no address (interface wan0: no usable address: 2001:db8::2 tentative); record left as it is")),
         ({"type": "AAAA"}, [dev("wan0", addr("2001:db8::9", IFA_F_TEMPORARY), "2001:db8::2")], "2001:db8::2", [], None),
     ],
     ids=["public", "no device", "private, source interface", "private, auto", "source echo", "tentative", "temporary skipped"],
@@ -186,11 +191,12 @@ def test_start(options, devices, sync, echo, said):
     due = sim.due()
     assert list(sim.wanted().values()) == ([sync] if sync else [])
     assert [r.key for r in due.echo] == echo
-    assert sim.s.deadline() == (T0 if sync or echo else None)  # idle: no timer at all
+    # no address: a wakeup at the 60 s mark, to say so as a warning if it lasts; else no timer at all
+    assert sim.s.deadline() == (T0 if sync or echo else T0 + 60 if said else None)
     notes = sim.said()
     if said:
         assert said in notes
-    assert not [n for n in notes if n[0] >= WARNING and n != said]
+    assert not [n for n in notes if n[0] >= WARNING]
 
 
 def test_idle_after_landing_nothing_is_due_and_no_timer_runs():
@@ -327,28 +333,89 @@ def test_an_address_back_to_the_confirmed_one_ends_a_retry():
 # ------------------------------------------------------------------ "left as it is"
 
 
-def test_an_address_that_goes_leaves_the_record_and_says_so_once():
+def test_an_address_that_goes_leaves_the_record_and_says_so_once_at_info():
     sim = Sim()
     sim.land()
     sim.settle()
     sim.notes()
     sim.kernel(dev("wan0"))  # the address went
     line = "www.example.com A: no address (interface wan0: no IPv4 address); record left as it is (198.51.100.2)"
-    assert sim.notes(WARNING) == [line] and not sim.due() and sim.s.deadline() is None
+    assert sim.notes() == [line] and sim.notes(INFO) == [] and not sim.due()
     sim.kernel(dev("wan0", "fe80::1"))
     sim.kernel(dev("wan0", up=False))
-    assert sim.notes(WARNING) == []  # the same news is not repeated
+    assert sim.notes() == []  # the same news is not repeated
     sim.kernel(dev("wan0", WAN, up=True))
-    assert not sim.due()  # back to what the server holds
+    assert not sim.due() and sim.s.deadline() is None  # back to what the server holds: no timer
     sim.kernel(dev("wan0"))
-    assert sim.notes(WARNING) == [line]  # news again after it was fine
+    assert sim.said() == [(INFO, line)]  # news again after it was fine
 
 
 def test_the_device_going_is_a_reason_too():
     sim = Sim()
     sim.land()
     sim.kernel(gone=["wan0"])
-    assert "www.example.com A: no address (interface wan0: no such device); record left as it is (198.51.100.2)" in sim.notes(WARNING)
+    assert "www.example.com A: no address (interface wan0: no such device); record left as it is (198.51.100.2)" in sim.notes(INFO)
+
+
+NAK = "www.example.com A: no address (interface wan0: no IPv4 address); record left as it is (198.51.100.2)"
+LONG = "www.example.com A: no address (interface wan0: no IPv4 address) for 60 s; record left as it is (198.51.100.2)"
+
+
+def test_a_renumbering_under_netifd_is_info_only_and_leaves_no_timer():
+    """netifd applies a DHCP renumbering as down, then up (issue 19): the lease is lost (a NAK)
+    and the address goes with the default route at once; 0.1-3 s later the new address comes,
+    and its route in the same update. Nothing in between is worth a warning."""
+    sim = Sim()
+    sim.land()
+    sim.settle()
+    sim.notes()
+    sim.at(100).kernel(dev("wan0"))  # the NAK: address and route gone
+    assert sim.said() == [(INFO, NAK)] and not sim.due()
+    assert sim.s.deadline() == T0 + 160  # woken at the 60 s mark only while the address is missing
+    sim.at(103.1)
+    sim.tick(sim.now)
+    sim.kernel(dev("wan0", "198.51.100.150"))  # the new lease (the route with it: see routes())
+    assert sim.wanted() == {"www.example.com": "198.51.100.150"}
+    assert [level for level, _ in sim.said()] == [INFO]  # "198.51.100.150 (interface wan0: ...)"
+    sim.land(old=frozenset({WAN}))
+    sim.settle()
+    sim.tick(T0 + 160)  # the mark, had it stayed: nothing to say
+    assert sim.notes() == [] and sim.s.deadline() is None
+
+
+def test_a_record_without_an_address_for_a_minute_is_a_warning_once():
+    sim = Sim()
+    sim.land()
+    sim.settle()
+    sim.notes()
+    sim.at(100).kernel(dev("wan0"))
+    sim.notes()
+    sim.tick(T0 + 159.9)  # not yet
+    assert sim.notes() == [] and sim.s.deadline() == T0 + 160
+    sim.tick(T0 + 160)
+    assert sim.said() == [(WARNING, LONG)]
+    assert sim.s.deadline() is None  # said: no timer any more
+    sim.tick(T0 + 500)
+    sim.at(510).kernel(gone=["wan0"])  # another reason: news at info, the warning is not repeated
+    assert sim.said() == [(INFO, "www.example.com A: no address (interface wan0: no such device); "
+                                         "record left as it is (198.51.100.2)")]
+    sim.tick(T0 + 1000)
+    assert sim.notes() == [] and sim.s.deadline() is None
+    # back, then gone again: a new minute, a new warning
+    sim.at(1000).kernel(dev("wan0", WAN))
+    assert not sim.due() and sim.s.deadline() is None
+    sim.at(1001).kernel(dev("wan0"))
+    assert sim.s.deadline() == T0 + 1061
+    sim.tick(T0 + 1061)
+    assert sim.notes(WARNING) == [LONG]
+
+
+def test_a_record_without_an_address_from_the_start_is_a_warning_after_a_minute():
+    sim = Sim(devices=())
+    assert sim.notes(WARNING) == [] and sim.s.deadline() == T0 + 60
+    sim.tick(T0 + 60)
+    assert sim.notes(WARNING) == ["www.example.com A: no address (interface wan0: no such device) for 60 s; record left as it is"]
+    assert sim.s.deadline() is None
 
 
 # ------------------------------------------------------------------ the echo
@@ -399,12 +466,13 @@ def test_rounds_without_agreement_back_off_and_leave_the_record():
         delays.append(sim.s.deadline() - sim.now)
         sim.now = sim.s.deadline()
     assert delays == [1, 2, 4, 8] and not sim.due().sync
-    warnings, infos = sim.notes(WARNING), None
-    assert warnings == [
+    notes = sim.said()
+    assert (INFO, "www.example.com A: no address (echo: only a private address (100.64.0.2) on wan0; no echo source gave a "
+                  "usable answer (a: an HTML page)); record left as it is") in notes
+    assert [line for level, line in notes if level == WARNING] == [
         "echo over IPv4 via wan0: a rejected: an HTML page",
         "echo over IPv4 via wan0: no echo source gave a usable answer (a: an HTML page); next try in 1.0 s",
-        "www.example.com A: no address (echo: only a private address (100.64.0.2) on wan0; no echo source gave a usable answer (a: an HTML page)); record left as it is",
-    ]
+    ]  # the record's own line is info (it may be brief), a warning once it lasts a minute (above)
     sim.echoed((4, "wan0"), NO_AGREEMENT)
     infos = sim.notes(INFO)
     assert "echo over IPv4 via wan0: a rejected again: an HTML page" in infos
@@ -497,7 +565,7 @@ def test_a_network_is_asked_of_netifd_before_its_record_is_decided():
     sim.s.netifd({"wan", "lan"})
     assert sim.due().networks == ("wan",)  # lan: no record names it
     sim.s.bound("wan", None, sim.now)
-    assert "www.example.com A: no address (network wan: netifd names no device for it now); record left as it is (198.51.100.2)" in sim.notes(WARNING)
+    assert "www.example.com A: no address (network wan: netifd names no device for it now); record left as it is (198.51.100.2)" in sim.notes(INFO)
 
 
 def test_a_network_on_a_new_device_moves_its_records():
@@ -955,3 +1023,15 @@ def test_the_shell_s_troubles_are_worded_here():
 def test_start_says_what_it_follows_after_each_record():
     sim = Sim(conf(record(), record("mail", "mail.example.com")))
     assert sim.said()[-1] == (INFO, "following 2 record(s); waiting for kernel events")
+
+
+def test_the_read_of_a_record_without_an_address_keeps_its_minute():
+    sim = Sim()
+    sim.land()
+    sim.at(1).kernel(dev("wan0"))
+    assert sim.track().phase == NoAddress(T0 + 1)
+    sim.settle()  # the read after the UPDATE's window, at T0 + 12
+    assert sim.track().phase == NoAddress(T0 + 1)
+    sim.notes()
+    sim.tick(T0 + 61)
+    assert sim.notes(WARNING) == [LONG]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -14,6 +15,34 @@ import sys
 import pytest
 
 from ddns_edge import report
+
+
+STAMP = re.compile(rb"^(<\d+>)[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d (ddns-edge\[)")
+
+
+def unstamp(datagram: bytes) -> bytes:
+    assert STAMP.match(datagram), datagram
+    return STAMP.sub(rb"\1\2", datagram)
+
+
+def logd_keeps(datagram: bytes) -> bytes:
+    """What OpenWrt's logd (ubox log/syslog.c) files of a datagram: after <PRI>, the first 16
+    bytes are taken for syslog(3)'s time stamp and dropped whenever the 16th is a space."""
+    body = datagram[datagram.index(b">") + 1:]
+    return body[16:] if len(body) > 16 and body[15:16] == b" " else body
+
+
+@pytest.mark.parametrize("pid", [7, 42, 485, 4850, 48500, 4194304])
+def test_the_tag_survives_logd_whatever_the_pid(monkeypatch, tmp_path, pid):
+    path = str(tmp_path / "log")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    monkeypatch.setattr(os, "getpid", lambda: pid)
+    report.setup("info", stream=io.StringIO(), syslog=path)
+    report.notice("www.example.com A: now 192.0.2.64 (was 192.0.2.63)")
+    report.setup("info")
+    assert logd_keeps(sock.recv(65536)) == f"ddns-edge[{pid}]: www.example.com A: now 192.0.2.64 (was 192.0.2.63)".encode()
+    sock.close()
 
 
 @pytest.fixture
@@ -25,10 +54,11 @@ def logd(tmp_path):
     sock.setblocking(False)
 
     def read() -> list[bytes]:
+        """What arrived, each with its RFC 3164 time stamp checked and taken out."""
         got = []
         while True:
             try:
-                got.append(sock.recv(65536))
+                got.append(unstamp(sock.recv(65536)))
             except BlockingIOError:
                 return got
 
@@ -97,7 +127,7 @@ def test_a_restarted_logd_is_found_again(logd, tmp_path):
     again = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     again.bind(path)
     report.log.info("after")
-    assert again.recv(65536) == f"<30>ddns-edge[{os.getpid()}]: after".encode()
+    assert unstamp(again.recv(65536)) == f"<30>ddns-edge[{os.getpid()}]: after".encode()
     again.close()
 
 

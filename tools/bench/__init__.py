@@ -39,6 +39,16 @@ How each figure is measured (the same words are printed under the table):
   set to another address beforehand so the first sync is an UPDATE that shows. Measured
   with the config leaving zone and server out (found by SOA through resolv.conf) and with
   both given; the cost of `ip netns exec` itself is given too.
+- Start-up as a router pays it (issue 19): the same start, zone and server given, with the
+  wall time to BIND answering and the agent's CPU (user + sys: its schedstat run time, once
+  it has confirmed the record), in three installs: its byte code compiled; its modules as .py
+  files only with PYTHONDONTWRITEBYTECODE=1 (OpenWrt's python3 never writes byte code, so a
+  package of .py files is compiled in RAM at every start; dnspython and pyroute2 compiled, as
+  the feed ships them); and dnspython and pyroute2 as .py files too. Beside them, run the same
+  way (`ip netns exec`, the same interpreter, wall time and rusage to its exit): `python3 -c
+  pass`, `python3 -c 'import dns.message, pyroute2'` (all of pyroute2: more than the agent
+  imports) and `ip netns exec /bin/true`. Medians of the runs, and the ratios: a router's own
+  `python3 -c pass` times the ratio estimates the agent's start-up there.
 - Messages. Packets from the router to BIND are the isp's nftables counters (world.py);
   an extra nftables table in the isp splits UDP DNS messages by the opcode in their
   header (@th,81,4: 0 QUERY, 5 UPDATE). UPDATE messages are also counted by BIND itself
@@ -55,16 +65,21 @@ How each figure is measured (the same words are printed under the table):
   route of its own (World(routes="client")), with the clients of tests/netns/wanclients.py:
   the veth with addresses set as udhcpc's stock script sets them, PPPoE (rp-pppoe; pppd's
   kernel side stood in: pppd's `defaultroute`, and OpenWrt's `nodefaultroute` with netifd's
-  route 50 ms later), DHCPv4 (dnsmasq, udhcpc: NAK on renew and release-renew in turn),
-  SLAAC (radvd, the kernel: renumbering) and DHCPv6 IA_NA (Kea, dhcpcd: renew to another
-  address). Latency: from the moment the new address is usable in the kernel (the first
-  rtnetlink event showing it, not tentative nor deprecated, as read by the bench's own
-  listener in the router namespace, a thread blocked in recv(); rtnetlink carries no
-  timestamp) to the first poll answered with it, the poller started with the change. Errors
-  and retries: the agent's `error:` and `retry` lines over the changes. Wrong: addresses
-  BIND's journal shows were published and never were the right one (a temporary, deprecated,
-  private or peer address). The latency rows above are the veth, its default route made as
-  a DHCP client makes it (Wan.change in measure.py).
+  route once ppp-up's update reaches it), DHCP under netifd (dnsmasq, udhcpc under OpenWrt's
+  dhcp.script and netifd, stood in by tests/netns/netifd_standin.py in netifd's order: NAK on
+  renew and release-renew in turn), SLAAC (radvd, the kernel: renumbering) and DHCPv6 IA_NA
+  (Kea, dhcpcd: renew to another address). Latency: from the moment the new address is usable
+  in the kernel (the first rtnetlink event showing it, not tentative nor deprecated, as read
+  by the bench's own listener in the router namespace, a thread blocked in recv(); rtnetlink
+  carries no timestamp) to the first poll answered with it, the poller started with the
+  change. No address: from the listener's event that left the WAN without a usable address
+  of the family (the old one deleted or deprecated) to the new one usable. Route after
+  address: from the new address usable to the first default route of the family the listener
+  saw added in the main table before BIND answered ("there before" when none came). Errors,
+  warnings and retries: the agent's `error:`, `warning:` and `retry` lines over the changes.
+  Wrong: addresses BIND's journal shows were published and never were the right one (a
+  temporary, deprecated, private or peer address). The latency rows above are the veth, its
+  default route made as a DHCP client makes it (Wan.change in measure.py).
 - ddclient (the Debian package; protocol=nsupdate, daemon=60, its minimum) in the same
   world, on the same kind of change. It polls: a change waits for its next poll. Changes
   are made at stratified phases of its 60 s cycle, so its latency spreads over 0-60 s; its

@@ -48,7 +48,7 @@ def machine() -> dict:
     }
 
 
-PHASES = ("startup", "main", "latency", "check", "noop", "idle", "replay", "scale", "clients", "ddclient", "lan")
+PHASES = ("startup", "startup_cost", "main", "latency", "check", "noop", "idle", "replay", "scale", "clients", "ddclient", "lan")
 
 
 def run(args) -> dict:
@@ -93,6 +93,7 @@ def veth_phases(bench, phase, edge: dict) -> None:
     """The phases on the world's WAN veth (routes as a DHCP client makes them): start-up, latency and memory, the
     replay defence's check, no-ops, idle, late and replayed UPDATEs, scale."""
     edge["startup"] = phase("startup", bench.startup)
+    edge["startup_cost"] = phase("startup_cost", bench.startup_cost)
     main = phase("main", bench.start_main)
     if main is not None:
         got = phase("latency", lambda: bench.latency_and_memory(main["stats"]["rss_kib"]))

@@ -28,7 +28,7 @@ import time
 from tests.netns.agentlib import EXE
 from tests.netns.lan import Lan, eui64, interface_id
 from tools.bench.measure import AddrListener, Bench
-from tools.bench.report import (ZONE, BenchError, Target, check_targets, delta, fmt_number, fmt_seconds,
+from tools.bench.report import (ZONE, AddrEvent, BenchError, Target, check_targets, delta, fmt_number, fmt_seconds,
                                 published_wrong, summarize)
 
 HOSTS = 20
@@ -90,7 +90,8 @@ def measure_lan(bench: Bench) -> dict:
                 raise BenchError(f"br-lan got {lan.prefix}, not the {new} Kea was to delegate")
             router = lan.router_address
             at_usable = listener.usable_since(router, since)
-            at_first = next((at for at, e in list(listener.events) if at >= since and e.new and e.address == router), None)
+            at_first = next((at for at, e in list(listener.events)
+                             if at >= since and isinstance(e, AddrEvent) and e.new and e.address == router), None)
             if at_usable is None or at_first is None:
                 raise BenchError(f"the rtnetlink listener saw no usable {router} on {lan.bridge}")
             usable.append(visible - at_usable)

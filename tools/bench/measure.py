@@ -40,10 +40,12 @@ from tools.bench.report import (
     parse_addr_events,
     percentile,
     published_wrong,
+    route_after,
     stratified_phases,
     summarize,
     usable_since,
     wan_address,
+    without_address,
 )
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -156,17 +158,17 @@ class Poller:
 
 
 class AddrListener:
-    """The bench's own rtnetlink listener in the router namespace: every address event, stamped
-    with time.monotonic() as a thread blocked in recv() reads it (rtnetlink carries no
-    timestamp of its own: SO_TIMESTAMPNS gives none on netlink sockets)."""
+    """The bench's own rtnetlink listener in the router namespace: every address event and the
+    main table's route events, stamped with time.monotonic() as a thread blocked in recv() reads
+    them (rtnetlink carries no timestamp of its own: SO_TIMESTAMPNS gives none on netlink sockets)."""
 
-    RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR = 0x10, 0x100
+    RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR, RTMGRP_IPV4_ROUTE, RTMGRP_IPV6_ROUTE = 0x10, 0x100, 0x40, 0x400
 
     def __init__(self, world):
         with netns(world.rtr_ns):
             self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-        self.sock.bind((0, self.RTMGRP_IPV4_IFADDR | self.RTMGRP_IPV6_IFADDR))
+        self.sock.bind((0, self.RTMGRP_IPV4_IFADDR | self.RTMGRP_IPV6_IFADDR | self.RTMGRP_IPV4_ROUTE | self.RTMGRP_IPV6_ROUTE))
         self.sock.settimeout(0.2)
         self.events: list = []
         self._stop = False
@@ -324,25 +326,58 @@ def proc_cpu_ticks(pid: int) -> float:
 # ================================================================ the agent in the world
 
 
-def installed_agent() -> str:
-    """`ddns-edge` from a plain (not editable) install of this checkout, in bench/agent-venv:
-    what a router runs. The checkout's own .venv has an editable install, whose import
-    finder loads pathlib and friends into every process (about 1.5 MB of RSS a router never
-    has); dnspython and pyroute2 come from that .venv through a .pth path entry, as from a
-    system's site-packages."""
-    venv = os.path.join(ROOT, "bench", "agent-venv")
+def installed_agent(name: str = "agent-venv", compiled: bool = False, deps_compiled: bool = True) -> str:
+    """`ddns-edge` from a plain (not editable) install of this checkout, in bench/NAME: what a
+    router runs. The checkout's own .venv has an editable install, whose import finder loads
+    pathlib and friends into every process (about 1.5 MB of RSS a router never has).
+
+    Its modules are copied without byte code (`compiled`: compiled for this Python, as the SDK
+    or a post-install step leaves them); run without PYTHONDONTWRITEBYTECODE, the first start
+    writes it. dnspython and pyroute2 come from that .venv through a .pth path entry, as from a
+    system's site-packages, compiled as the feed's packages are; with `deps_compiled` False
+    they are copied beside it as .py files only."""
+    venv = os.path.join(ROOT, "bench", name)
     exe = os.path.join(venv, "bin", "ddns-edge")
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--clear", venv], check=True)
-    site = subprocess.run([os.path.join(venv, "bin", "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+    python = os.path.join(venv, "bin", "python")
+    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           check=True, capture_output=True, text=True).stdout.strip()
     deps = os.path.dirname(os.path.dirname(dns.message.__file__))  # this .venv's site-packages
-    shutil.copytree(os.path.join(ROOT, "ddns_edge"), os.path.join(site, "ddns_edge"), ignore=shutil.ignore_patterns("__pycache__"))
-    with open(os.path.join(site, "deps.pth"), "w") as f:
-        f.write(deps + "\n")
+    no_bytecode = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(os.path.join(ROOT, "ddns_edge"), os.path.join(site, "ddns_edge"), ignore=no_bytecode)
+    if deps_compiled:
+        with open(os.path.join(site, "deps.pth"), "w") as f:
+            f.write(deps + "\n")
+    else:
+        for entry in os.listdir(deps):
+            if entry in ("dns", "pyroute2") or entry.startswith(("dnspython-", "pyroute2-")):
+                shutil.copytree(os.path.join(deps, entry), os.path.join(site, entry), ignore=no_bytecode)
+    if compiled:
+        subprocess.run([python, "-m", "compileall", "-q", os.path.join(site, "ddns_edge")], check=True)
     with open(exe, "w") as f:
-        f.write(f"#!{os.path.join(venv, 'bin', 'python')}\nimport sys\nfrom ddns_edge.cli import main\nsys.exit(main())\n")
+        f.write(f"#!{python}\nimport sys\nfrom ddns_edge.cli import main\nsys.exit(main())\n")
     os.chmod(exe, 0o755)
     return exe
+
+
+# start-up as a router pays it: (key, what is installed how) for Bench.startup_cost
+STARTUP_INSTALLS = (
+    ("compiled", dict(compiled=True)),
+    ("source", dict(compiled=False)),
+    ("source_all", dict(compiled=False, deps_compiled=False)),
+)
+
+
+def run_to_exit(world, args: Sequence[str], env: dict) -> tuple[float, float]:
+    """(wall seconds, CPU seconds: user + sys) of `args` run in the router namespace to its end."""
+    t0 = time.monotonic()
+    proc = world.popen(list(args), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.monotonic() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise BenchError(f"{' '.join(args)} exited with {proc.returncode}")
+    return wall, usage.ru_utime + usage.ru_stime
 
 
 class Bench:
@@ -413,6 +448,49 @@ class Bench:
             self.world.popen(["/bin/true"]).wait()
             spawn.append(time.monotonic() - t0)
         out["ip_netns_exec"] = summarize(spawn)
+        return out
+
+    def startup_cost(self) -> dict:
+        """Start-up as a router pays it (issue 19): wall time and CPU (user + sys) from the command
+        to the first record synced (BIND answering; the CPU once the agent has confirmed it), zone
+        and server given, for each of STARTUP_INSTALLS: the agent's byte code compiled; without
+        it, as OpenWrt's python3 runs a package of .py files (it never writes byte code: every
+        start compiles them in RAM; PYTHONDONTWRITEBYTECODE=1 here); and dnspython and pyroute2
+        without byte code too. Beside them `python3 -c pass` and `python3 -c 'import dns.message,
+        pyroute2'`, run the same way (`ip netns exec`, the same interpreter), so that the cost on
+        a slower CPU can be estimated from its own `python3 -c pass`."""
+        runs = self.args.startup_runs
+        config = self.config("startup-cost", zone=ZONE, server=self.world.bind_addr4)
+        state = os.path.join(self.state_dirs["startup-cost"], "state.json")
+        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+        out, python = {}, None
+        for key, how in STARTUP_INSTALLS:
+            exe = installed_agent(f"agent-{key.replace('_', '-')}", **how)
+            python = python or os.path.join(os.path.dirname(exe), "python")
+            walls, cpus = [], []
+            for _ in range(runs):
+                self.decoy()
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(state)  # the last run's says the address is confirmed
+                t0 = time.monotonic()
+                daemon = self.Daemon(self.world, config, env=env, exe=exe)
+                try:
+                    seen = self.poller.wait_for(RECORD, [self.wan.address], timeout=20)
+                    self.wait_confirmed(self.wan.address, 10, "startup-cost")
+                    cpus.append(proc_stats(daemon.proc.pid)["cpu_s"])
+                except BenchError as e:
+                    raise BenchError(f"{key}: {e}; agent log:\n{daemon.log()[-1500:]}") from None
+                finally:
+                    daemon.stop()
+                walls.append(seen.at - t0)
+            out[key] = {"wall": summarize(walls), "cpu": summarize(cpus)}
+            self.say(f"start-up ({key}): wall p50 {fmt_seconds(out[key]['wall']['p50'])}, CPU p50 "
+                     f"{fmt_seconds(out[key]['cpu']['p50'])} over {runs} starts")
+        for key, args in (("python_pass", [python, "-c", "pass"]),
+                          ("python_imports", [python, "-c", "import dns.message, pyroute2"]), ("netns_exec", ["/bin/true"])):
+            walls, cpus = zip(*(run_to_exit(self.world, args, env) for _ in range(runs)))
+            out[key] = {"wall": summarize(walls), "cpu": summarize(cpus)}
+            self.say(f"{' '.join(args)}: wall p50 {fmt_seconds(out[key]['wall']['p50'])}, CPU p50 {fmt_seconds(out[key]['cpu']['p50'])}")
         return out
 
     def start_main(self) -> dict:
@@ -802,8 +880,8 @@ def measure_ddclient(bench: Bench) -> dict:
 CLIENT_LABELS = {
     "veth": "veth, addresses as udhcpc's stock script sets them",
     "pppoe": "PPPoE, pppd defaultroute",
-    "pppoe-openwrt": "PPPoE, OpenWrt (nodefaultroute, netifd)",
-    "dhcp4": "DHCPv4, dnsmasq + udhcpc",
+    "pppoe-openwrt": "PPPoE, OpenWrt (nodefaultroute; netifd's route)",
+    "dhcp4": "DHCP, netifd (dnsmasq + udhcpc under dhcp.script)",
     "slaac": "SLAAC, radvd + kernel (renumbering)",
     "dhcp6": "DHCPv6 IA_NA, Kea + dhcpcd",
 }
@@ -880,7 +958,7 @@ def measure_client(kind: str, changes: int, say) -> dict:
             poller.wait_for(RECORD, [first], timeout=30, rtype=rtype)
             time.sleep(0.3)
             start = len(daemon.log())
-            right, latencies, resolutions, current = {first}, [], [], first
+            right, latencies, resolutions, gaps, routes, current = {first}, [], [], [], [], first
             for i in range(changes):
                 trigger, settle = change(i)
                 t0 = time.monotonic()
@@ -896,6 +974,11 @@ def measure_client(kind: str, changes: int, say) -> dict:
                     raise BenchError(f"the listener saw no event making {new} usable")
                 latencies.append(seen.at - at)
                 resolutions.append(seen.at - max(seen.after, at))
+                events = list(listener.events)
+                gaps.append(without_address(events, current, t0, at))
+                route = route_after(events, 6 if rtype == "AAAA" else 4, at, seen.at)
+                if route is not None:
+                    routes.append(route)
                 right.add(new)
                 current = new
                 time.sleep(0.3)  # the agent idle again before the next change
@@ -914,11 +997,16 @@ def measure_client(kind: str, changes: int, say) -> dict:
             "latency": summarize(latencies),
             "latency_each": latencies,
             "resolution_p50": percentile(resolutions, 50),
+            "without_address": summarize(gaps),
+            "without_address_each": gaps,
+            "route_after": summarize(routes) if routes else {"n": 0},
             "error_lines": sum(1 for line in lines if line.startswith("error:")),
-            "retry_lines": sum(1 for line in lines if not line.startswith("error:")),
+            "warning_lines": sum(1 for line in lines if line.startswith("warning:")),
+            "retry_lines": sum(1 for line in lines if not line.startswith(("error:", "warning:"))),
             "published_wrong": published_wrong(world.history(RECORD, rtype), right),
             "example_error": next((line for line in lines if line.startswith("error:")), None),
         }
     say(f"{label}: p50 {fmt_seconds(out['latency']['p50'])}, max {fmt_seconds(out['latency']['max'])} over "
-        f"{changes} changes; {out['error_lines']} error lines, {out['retry_lines']} retries")
+        f"{changes} changes; no address for up to {fmt_seconds(out['without_address']['max'])}; "
+        f"{out['error_lines']} error lines, {out['warning_lines']} warnings, {out['retry_lines']} retries")
     return out

@@ -106,8 +106,9 @@ def answer_addresses(wire: bytes, rtype: int = 1) -> frozenset[str] | None:
 
 # ================================================================ the WAN clients' phases (pure)
 
-RTM_NEWADDR, RTM_DELADDR = 20, 21
+RTM_NEWADDR, RTM_DELADDR, RTM_NEWROUTE, RTM_DELROUTE = 20, 21, 24, 25
 IFA_ADDRESS, IFA_LOCAL, IFA_CACHEINFO, IFA_FLAGS = 1, 2, 6, 8
+RTA_OIF, RTA_TABLE, RT_TABLE_MAIN = 4, 15, 254
 IFA_F_DADFAILED, IFA_F_DEPRECATED, IFA_F_TENTATIVE = 0x08, 0x20, 0x40
 
 
@@ -131,22 +132,47 @@ class AddrEvent:
                 and self.preferred != 0)
 
 
-def parse_addr_events(data: bytes) -> list[AddrEvent]:
-    """The RTM_NEWADDR/RTM_DELADDR messages in what one netlink read returned; others skipped."""
+@dataclass(frozen=True)
+class RouteEvent:
+    """One rtnetlink route message of the main table: new (or deleted), the family (4 or 6),
+    whether it is a default route, the output link's index (None when not given)."""
+
+    new: bool
+    family: int
+    default: bool
+    oif: int | None = None
+
+
+def _attrs(data: bytes, start: int, end: int) -> dict[int, bytes]:
+    attrs, pos = {}, start
+    while pos + 4 <= end:
+        alen, atype = struct.unpack_from("=HH", data, pos)
+        if alen < 4:
+            break
+        attrs[atype & 0x3FFF] = data[pos + 4:pos + alen]
+        pos += (alen + 3) & ~3
+    return attrs
+
+
+def parse_addr_events(data: bytes) -> list[AddrEvent | RouteEvent]:
+    """The RTM_NEWADDR/RTM_DELADDR messages in what one netlink read returned, and the main
+    table's RTM_NEWROUTE/RTM_DELROUTE ones; others skipped."""
     out, at = [], 0
     while at + 16 <= len(data):
         length, kind = struct.unpack_from("=IH", data, at)
         if length < 16 or at + length > len(data):
             break
-        if kind in (RTM_NEWADDR, RTM_DELADDR) and length >= 24:
+        if kind in (RTM_NEWROUTE, RTM_DELROUTE) and length >= 28:
+            family, dst_len, _src_len, _tos, table = struct.unpack_from("=BBBBB", data, at + 16)
+            attrs = _attrs(data, at + 28, at + length)
+            if len(attrs.get(RTA_TABLE, b"")) >= 4:
+                table = struct.unpack_from("=I", attrs[RTA_TABLE])[0]
+            oif = struct.unpack_from("=I", attrs[RTA_OIF])[0] if len(attrs.get(RTA_OIF, b"")) >= 4 else None
+            if table == RT_TABLE_MAIN and family in (socket.AF_INET, socket.AF_INET6):
+                out.append(RouteEvent(kind == RTM_NEWROUTE, 4 if family == socket.AF_INET else 6, dst_len == 0, oif))
+        elif kind in (RTM_NEWADDR, RTM_DELADDR) and length >= 24:
             family, _prefixlen, flags, _scope, index = struct.unpack_from("=BBBBI", data, at + 16)
-            attrs, pos = {}, at + 24
-            while pos + 4 <= at + length:
-                alen, atype = struct.unpack_from("=HH", data, pos)
-                if alen < 4:
-                    break
-                attrs[atype & 0x3FFF] = data[pos + 4:pos + alen]
-                pos += (alen + 3) & ~3
+            attrs = _attrs(data, at + 24, at + length)
             raw = (attrs.get(IFA_LOCAL) if family == socket.AF_INET else None) or attrs.get(IFA_ADDRESS)
             if raw and len(raw) in (4, 16):
                 if len(attrs.get(IFA_FLAGS, b"")) >= 4:
@@ -158,12 +184,42 @@ def parse_addr_events(data: bytes) -> list[AddrEvent]:
     return out
 
 
-def usable_since(events: Sequence[tuple[float, AddrEvent]], address: str, after: float) -> float | None:
+def usable_since(events: Sequence[tuple[float, AddrEvent | RouteEvent]], address: str, after: float) -> float | None:
     """The time of the first event at or after `after` that shows `address` usable: the moment
     it appeared in the kernel as the agent may take it (IPv6: DAD done). None if none did."""
     for at, event in events:
-        if at >= after and event.address == address and event.usable:
+        if at >= after and isinstance(event, AddrEvent) and event.address == address and event.usable:
             return at
+    return None
+
+
+def without_address(events: Sequence[tuple[float, AddrEvent | RouteEvent]], old: str, after: float, new_at: float) -> float:
+    """How long the WAN went without a usable address of `old`'s family before the new one
+    became usable at `new_at`: `old` usable at `after` (the change began), the events between
+    say when the last usable address went (deleted, deprecated); 0 when one stayed usable
+    (the new address came first, then the old one went)."""
+    v6 = ":" in old
+    usable, gone_at = {old: True}, None
+    for at, event in events:
+        if at < after or not isinstance(event, AddrEvent) or (":" in event.address) != v6:
+            continue
+        if at >= new_at:
+            break
+        usable[event.address] = event.usable
+        if any(usable.values()):
+            gone_at = None
+        elif gone_at is None:
+            gone_at = at
+    return 0.0 if gone_at is None else new_at - gone_at
+
+
+def route_after(events: Sequence[tuple[float, AddrEvent | RouteEvent]], family: int, since: float, until: float) -> float | None:
+    """Seconds from `since` (the new address usable) to the first default route of `family`
+    added in the main table by `until` (BIND answering the new address); None when none came
+    (the route was there before, as after a SLAAC renumbering)."""
+    for at, event in events:
+        if since <= at <= until and isinstance(event, RouteEvent) and event.new and event.default and event.family == family:
+            return at - since
     return None
 
 
@@ -183,6 +239,8 @@ def client_verdicts(row: dict) -> list[str]:
     missed = [shown for key, limit, shown in CLIENT_TARGETS if key in lat and lat[key] > limit]
     if row.get("error_lines"):
         missed.append("0 error lines")
+    if row.get("warning_lines"):
+        missed.append("0 warnings")
     if row.get("retry_lines"):
         missed.append("0 retries")
     if row.get("published_wrong"):
@@ -191,25 +249,91 @@ def client_verdicts(row: dict) -> list[str]:
 
 
 def render_clients(clients: dict) -> list[str]:
-    """The per-client table: from the address appearing in the kernel to BIND answering it."""
+    """The per-client table: from the address appearing in the kernel to BIND answering it; how
+    long the WAN went without an address, and when its default route came after the address."""
     if not clients:
         return []
-    head = ("client (routes as the client makes them)", "n", "p50", "p99", "max", "errors", "retries", "wrong", "targets missed")
+    head = ("client (routes as the client makes them)", "n", "p50", "p99", "max", "no address, max",
+            "route after address, p50 / max", "errors", "warnings", "retries", "wrong", "targets missed")
     rows = []
     for row in clients.values():
         if row.get("error"):
-            rows.append((row.get("label", "?"), "-", "-", "-", "-", "-", "-", "-", f"NOT MEASURED: {row['error'][:60]}"))
+            rows.append((row.get("label", "?"), *["-"] * 10, f"NOT MEASURED: {row['error'][:60]}"))
             continue
-        lat = row.get("latency") or {}
+        lat, gap, route = row.get("latency") or {}, row.get("without_address") or {}, row.get("route_after") or {}
+        route_shown = (f"{fmt_seconds(route.get('p50'))} / {fmt_seconds(route.get('max'))}" if route.get("n")
+                       else "- (there before)")
         rows.append((row["label"], str(lat.get("n", 0)), fmt_seconds(lat.get("p50")), fmt_seconds(lat.get("p99")),
-                     fmt_seconds(lat.get("max")), str(row.get("error_lines", 0)), str(row.get("retry_lines", 0)),
+                     fmt_seconds(lat.get("max")), fmt_seconds(gap.get("max")) if gap.get("max") else "0", route_shown,
+                     str(row.get("error_lines", 0)), str(row.get("warning_lines", 0)), str(row.get("retry_lines", 0)),
                      str(len(row.get("published_wrong") or [])), ", ".join(client_verdicts(row)) or "none"))
+    last = len(head) - 1
     widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
-    fmt = "  ".join(f"{{:{'<' if i in (0, 8) else '>'}{w}}}" for i, w in enumerate(widths))
+    fmt = "  ".join(f"{{:{'<' if i in (0, last) else '>'}{w}}}" for i, w in enumerate(widths))
     return ["", "Per WAN client: from the address appearing in the kernel (the bench's own rtnetlink listener in",
-            "the router namespace) to BIND answering it; errors and retries: the agent's error and backoff",
-            "lines over the changes; wrong: addresses BIND was given that were never the right one (journal).",
-            "Targets (issue 11): " + ", ".join(shown for _, _, shown in CLIENT_TARGETS) + ", 0 errors, 0 retries, 0 wrong.",
+            "the router namespace) to BIND answering it; no address: how long the WAN went without a usable",
+            "address before the new one (a lease lost, a link down, DAD); route after address: when the",
+            "default route came, after the new address (the listener too); errors, warnings and retries: the",
+            "agent's lines over the changes; wrong: addresses BIND was given that were never the right one.",
+            "Targets (issues 11, 19): " + ", ".join(shown for _, _, shown in CLIENT_TARGETS)
+            + ", 0 errors, 0 warnings, 0 retries, 0 wrong.",
+            "", fmt.format(*head).rstrip(), "  ".join("-" * w for w in widths)] + [fmt.format(*r).rstrip() for r in rows]
+
+
+STARTUP_VARIANTS = (
+    ("compiled", "ddns-edge run, byte code compiled"),
+    ("source", "ddns-edge run, its modules .py only (as OpenWrt runs them)"),
+    ("source_all", "ddns-edge run, dnspython and pyroute2 .py only too"),
+    ("python_pass", "python3 -c pass"),
+    ("python_imports", "python3 -c 'import dns.message, pyroute2'"),
+    ("netns_exec", "ip netns exec /bin/true (in each row above)"),
+)
+
+
+def startup_ratios(cost: dict) -> dict:
+    """Each start-up variant's p50 wall time and CPU, and each divided by `python3 -c pass`'s and
+    by the imports' p50 (None where a figure is missing): on a router, its own `python3 -c
+    pass` times the ratio estimates the agent's start-up there."""
+    def p50(key, what):
+        return dig(cost, f"{key}.{what}.p50")
+
+    def ratio(a, b):
+        return None if a is None or not b else a / b
+
+    out = {}
+    for key, _ in STARTUP_VARIANTS:
+        if key not in cost:
+            continue
+        wall, cpu = p50(key, "wall"), p50(key, "cpu")
+        out[key] = {"wall": wall, "cpu": cpu,
+                    "wall_x_pass": ratio(wall, p50("python_pass", "wall")), "cpu_x_pass": ratio(cpu, p50("python_pass", "cpu")),
+                    "wall_x_imports": ratio(wall, p50("python_imports", "wall")),
+                    "cpu_x_imports": ratio(cpu, p50("python_imports", "cpu"))}
+    return out
+
+
+def fmt_times(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1f}×"
+
+
+def render_startup_cost(cost: dict | None) -> list[str]:
+    """The start-up table: each variant's wall time and CPU (p50) and its ratios."""
+    if not cost:
+        return []
+    head = ("start-up, command to first record synced (p50)", "wall", "CPU (user+sys)", "× python3 -c pass", "× the imports")
+    rows = []
+    for key, label in STARTUP_VARIANTS:
+        r = startup_ratios(cost).get(key)
+        if r is None:
+            continue
+        rows.append((label, fmt_seconds(r["wall"]), fmt_seconds(r["cpu"]), f"{fmt_times(r['wall_x_pass'])} / {fmt_times(r['cpu_x_pass'])}",
+                     f"{fmt_times(r['wall_x_imports'])} / {fmt_times(r['cpu_x_imports'])}"))
+    widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
+    fmt = "  ".join(f"{{:{'<' if i == 0 else '>'}{w}}}" for i, w in enumerate(widths))
+    n = dig(cost, "compiled.wall.n") or dig(cost, "python_pass.wall.n")
+    return ["", f"Start-up as a router pays it ({n} runs each, p50; zone and server given; every command through `ip netns exec`",
+            "in the router namespace, the same interpreter; ratios wall / CPU): on a slower CPU, the agent's start-up is",
+            "about its own `python3 -c pass` times the ratio.",
             "", fmt.format(*head).rstrip(), "  ".join("-" * w for w in widths)] + [fmt.format(*r).rstrip() for r in rows]
 
 
@@ -416,6 +540,7 @@ def render_table(results: dict) -> str:
     if lat:
         lines.append("latency (veth, routes as a client's): the world's WAN veth; each change adds the new address, deletes the old (the")
         lines.append("kernel drops the default route with the last address of its subnet) and replaces the default route, as netifd does.")
+    lines += render_startup_cost(e.get("startup_cost"))
     lines += render_clients(results.get("clients") or {})
     for phase, error in (results.get("errors") or {}).items():
         lines.append(f"ERROR in {phase}: {error}")
