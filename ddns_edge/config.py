@@ -49,16 +49,17 @@ def load(path: str) -> Config:
     """Read, check and parse the config at `path`; every failure is one ConfigError line.
     The file is read as files.read_regular reads: a FIFO, /dev/zero or a huge file is
     refused at once, never waited on or loaded (for `check`, and for a reload of `run`,
-    which keeps the config it has)."""
+    which keeps the config it has). One that someone else owns or may write is refused
+    before it is read (trusted)."""
     try:
-        data, mode = files.read_regular(path, MAX_CONFIG)
+        data, st = files.read_regular(path, MAX_CONFIG, check=lambda st: keys.check_trusted(path, st))
     except files.Unusable as e:
         raise ConfigError(f"{e}; allowed: a uci config file, a regular file of at most {files.size_text(MAX_CONFIG)}", path) from None
     except OSError as e:
         raise ConfigError(f"cannot read the config file: {e.strerror or e}", path) from None
     sections = uci.parse(data, path)
     if any(_holds_secret(s) for s in sections):
-        keys.check_mode(path, mode)
+        keys.check_mode(path, st.st_mode)
     return from_sections(sections, path, keys.read_key_file)
 
 
@@ -297,6 +298,10 @@ def _key(s: _Section, base: str, read_file: ReadFile) -> Key:
             text = read_file(file_path)
         except OSError as e:
             raise s.error(file_v, "file", f"cannot read {file_path}: {e.strerror or e}; allowed: a readable key file, {keys.FORMATS}") from None
+        except ConfigError as e:
+            if e.line is not None:
+                raise
+            raise s.error(file_v, "file", f"{file_path}: {e.message}") from None  # the file as a whole: at the line naming it
         found = keys.parse_key_file(text, file_path, want)
         if algorithm is not None and algorithm != found.algorithm:
             raise s.error(alg_v, "algorithm", f"{algorithm} differs from {found.algorithm} in {file_path}; leave option algorithm out or make them agree")

@@ -379,14 +379,14 @@ def write(path, text, mode):
     return str(path)
 
 
-@pytest.mark.parametrize("mode", [0o600, 0o640, 0o660, 0o400])
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o400])
 def test_load_inline_secret_private_modes(tmp_path, mode):
     path = write(tmp_path / "ddns-edge", KEY + RECORD, mode)
     cfg = config.load(path)
     assert cfg.path == path and cfg.keys["home"].secret == SECRET
 
 
-@pytest.mark.parametrize("mode,what", [(0o644, "readable"), (0o604, "readable"), (0o602, "writable"), (0o666, "readable and writable")])
+@pytest.mark.parametrize("mode,what", [(0o644, "readable"), (0o604, "readable"), (0o640 | 0o001, "executable")])
 def test_load_inline_secret_open_modes_refused(tmp_path, mode, what):
     path = write(tmp_path / "ddns-edge", KEY + RECORD, mode)
     with pytest.raises(ConfigError) as info:
@@ -413,7 +413,65 @@ def test_load_key_file_open_mode_refused(tmp_path):
     path = write(tmp_path / "ddns-edge", f"config key 'k'\n\toption file '{key}'\n", 0o600)
     with pytest.raises(ConfigError) as info:
         config.load(path)
-    assert str(info.value) == f"{key}: key material is readable by others (mode 0644); run: chmod 600 {key}"
+    assert str(info.value) == f"{path}:2: option file: {key}: key material is readable by others (mode 0644); run: chmod 600 {key}"
+
+
+# Whoever can change the config or a key file chooses what runs (exec: echo sources, the
+# hook), as root where root runs check or detect: only root (or the user reading them) may
+# own them, and neither their group nor others may write them, secret or not.
+
+TRUST_CASES = [  # (mode, owner: "me" or another uid, what is refused or None)
+    (0o600, "me", None),
+    (0o640, "me", None),
+    (0o644, "me", None),  # the config without a secret may be readable
+    (0o660, "me", "writable by its group (mode 0660)"),
+    (0o620, "me", "writable by its group (mode 0620)"),
+    (0o602, "me", "writable by others (mode 0602)"),
+    (0o666, "me", "writable by its group and others (mode 0666)"),
+    (0o600, 4242, "owned by uid 4242, not by root"),
+]
+
+
+@pytest.mark.parametrize("mode,owner,refused", TRUST_CASES)
+def test_load_refuses_a_config_someone_else_may_change(tmp_path, mode, owner, refused):
+    key = write(tmp_path / "k.key", CLAUSE, 0o600)
+    path = write(tmp_path / "ddns-edge", f"config key 'k'\n\toption file '{key}'\n" + RECORD, mode)
+    if owner != "me":
+        if os.geteuid() != 0:
+            pytest.skip("chown needs root")
+        os.chown(path, owner, -1)
+    if refused is None:
+        assert config.load(path).keys["k"].name == "ddns-key"
+        return
+    with pytest.raises(ConfigError) as info:
+        config.load(path)
+    assert str(info.value).startswith(f"{path}: {refused}")
+    fix = f"run: chown root {path}" if owner != "me" else f"run: chmod go-w {path}"
+    assert str(info.value).endswith(f"whoever {'owns it' if owner != 'me' else 'can write it'} chooses the commands ddns-edge runs; {fix}")
+    assert info.value.exit_status == 2
+
+
+@pytest.mark.parametrize("mode,owner,refused", [c for c in TRUST_CASES if c[0] != 0o644])
+def test_load_refuses_a_key_file_someone_else_may_change_at_the_line_naming_it(tmp_path, mode, owner, refused):
+    key = write(tmp_path / "k.key", CLAUSE, mode)
+    path = write(tmp_path / "ddns-edge", f"config key 'k'\n\toption file '{key}'\n" + RECORD, 0o600)
+    if owner != "me":
+        if os.geteuid() != 0:
+            pytest.skip("chown needs root")
+        os.chown(key, owner, -1)
+    if refused is None:
+        assert config.load(path).keys["k"].name == "ddns-key"
+        return
+    with pytest.raises(ConfigError) as info:
+        config.load(path)
+    assert str(info.value).startswith(f"{path}:2: option file: {key}: {refused}")
+
+
+def test_load_refuses_an_untrusted_config_before_reading_it(tmp_path):
+    path = write(tmp_path / "ddns-edge", "config bogus\n", 0o664)  # a syntax error would come later
+    with pytest.raises(ConfigError) as info:
+        config.load(path)
+    assert "writable by its group" in str(info.value)
 
 
 def test_load_key_file_missing(tmp_path):
