@@ -48,7 +48,10 @@ def strip_password(text: str) -> str:
 
 def parse_source(text: str, position: int | None = None) -> EchoSource:
     """Parse and check one echo source (the `position`-th of the config's list, from 1);
-    ValueError says what is wrong (never repeating the text: a URL may hold a password)."""
+    ValueError says what is wrong (never repeating the text: a URL may hold a password).
+    Its `shown` is how it appears anywhere (the log, the state file, `detect`, the config
+    shown to LuCI's read-only users): a URL without its password, an exec: source by its
+    program and place (exec_name), never its command."""
     text = text.strip()
     if not text:
         raise ValueError("empty echo source")

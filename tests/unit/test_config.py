@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ddns_edge import config
+from ddns_edge import config, uci
 from ddns_edge.model import Agent, Config, Key, Record
 from ddns_edge.echo_wire import parse_source
 from ddns_edge.errors import ConfigError
@@ -368,6 +368,65 @@ def test_errors_never_show_a_secret(text):
         parse(text)
     for part in (S256, S256[:-1], S256[:12], S256[-12:]):
         assert part not in str(info.value)
+
+
+# --- the config without its secrets (LuCI's read-only users) ----------------------------
+
+PW = "hunter2"
+SHOWN = f"""\
+config agent
+\tlist echo 'https://alice:{PW}@echo.example.net/ip'
+\tlist echo 'dns://ns1.example.net/whoami.test/TXT'
+\tlist echo "exec:sshpass -p {PW} ssh me@vps 'echo $SSH_CONNECTION'"
+\tlist echo 'ftp://carol:{PW}@example.net/'
+\tlist echo 'http://192.0.2.80/ip'
+\toption state_dir '/var/run/ddns-edge'
+\toption secert '{PW}'
+
+config key 'home'
+\toption name 'ddns-key'
+\toption secret '{S256}'
+
+config key 'empty'
+\toption secret ''
+
+config record 'www'
+\toption name 'www.example.com'
+\toption device 'wan0'
+\tlist secret '{PW}'
+
+config bogus 'b'
+\toption anything '{PW}'
+"""
+
+
+def test_redacted_shows_the_config_without_any_secret():
+    sections = config.redacted(uci.parse(SHOWN, "/c"))
+    assert sections == [
+        {".type": "agent", ".name": "@agent[0]", ".anonymous": True,
+         "echo": ["https://alice@echo.example.net/ip", "dns://ns1.example.net/whoami.test/TXT", "exec:sshpass (echo source 3)",
+                  "(echo source 4: not one ddns-edge check takes; not shown)", "http://192.0.2.80/ip"],
+         "state_dir": "/var/run/ddns-edge", "secert": "(not an option of config agent; not shown)"},
+        {".type": "key", ".name": "home", ".anonymous": False, "name": "ddns-key", "secret_set": True},
+        {".type": "key", ".name": "empty", ".anonymous": False, "secret_set": False},
+        {".type": "record", ".name": "www", ".anonymous": False, "name": "www.example.com", "device": "wan0", "secret_set": True},
+        {".type": "bogus", ".name": "b", ".anonymous": False, "anything": "(not an option of config bogus; not shown)"},
+    ]
+    text = repr(sections)
+    for secret in (PW, S256, S256[:12], "sshpass -p", "SSH_CONNECTION"):
+        assert secret not in text
+
+
+def test_redacted_shows_an_echo_source_as_the_log_names_it():
+    """One rule: what the read-only view shows of a source is what the log says of it."""
+    sections = config.redacted(uci.parse(SHOWN, "/c"))
+    texts = [v.value for v in uci.parse(SHOWN, "/c")[0].lists["echo"]]
+    for position, (text, shown) in enumerate(zip(texts, sections[0]["echo"], strict=True), 1):
+        try:
+            logged = parse_source(text, position).shown
+        except ValueError:
+            continue
+        assert shown == logged
 
 
 # --- load: files and modes --------------------------------------------------------------
