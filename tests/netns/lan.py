@@ -451,6 +451,15 @@ class Lan:
         return self.world.ns_exec(self.world.rtr_ns, ["busybox", "ping", "-6", "-c", "1", "-W", "1", address],
                                   check=False).returncode == 0
 
+    def wait_failed(self, address: str, timeout: float = 60) -> None:
+        """Probe `address` from the router until its neighbour entry fails or goes (a host
+        that left: the router's probes go unanswered)."""
+        def failed_or_gone():
+            self.probe(address)
+            entry = self.neighbour(address)
+            return entry is None or "FAILED" in entry.get("state", ())
+        wait_for(failed_or_gone, timeout, f"the router's neighbour entry for {address} to fail")
+
     # -- hosts -----------------------------------------------------------------------------
 
     def add_host(self, name: str, *, mac: str | None = None, addrgen: str = "eui64",

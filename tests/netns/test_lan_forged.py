@@ -65,12 +65,7 @@ def test_a_forged_solicitation_never_moves_a_record_by_mac(tmp_path, make_world)
         # the NAS leaves, and the router's probe of its address fails; then mallory names
         # both again (the agent used to move the record to them): it stays as it is
         nas.leave()
-
-        def failed_or_gone():
-            lan.probe(address)
-            n = lan.neighbour(address)
-            return n is None or "FAILED" in n.get("state", ())
-        wait_for(failed_or_gone, 60, f"the router's probe of {address} to fail")
+        lan.wait_failed(address)
         agent.wait_log(f"{UNCONFIRMED}); record left as it is (", count=1)
         mallory.forge_solicitation(OUTSIDE, NAS_MAC)
         mallory.forge_solicitation(host_address(lan.prefix, "::bad:2"), NAS_MAC)

@@ -491,39 +491,28 @@ TRUST_CASES = [  # (mode, owner: "me" or another uid, what is refused or None)
 ]
 
 
+@pytest.mark.parametrize("which", ["config", "key file"])
 @pytest.mark.parametrize("mode,owner,refused", TRUST_CASES)
-def test_load_refuses_a_config_someone_else_may_change(tmp_path, mode, owner, refused):
-    key = write(tmp_path / "k.key", CLAUSE, 0o600)
-    path = write(tmp_path / "ddns-edge", f"config key 'k'\n\toption file '{key}'\n" + RECORD, mode)
+def test_load_refuses_a_config_or_key_file_someone_else_may_change(tmp_path, which, mode, owner, refused):
+    """A key file is refused at the config's line that names it."""
+    key = write(tmp_path / "k.key", CLAUSE, mode if which == "key file" else 0o600)
+    path = write(tmp_path / "ddns-edge", f"config key 'k'\n\toption file '{key}'\n" + RECORD, mode if which == "config" else 0o600)
+    changed, where = (path, f"{path}: ") if which == "config" else (key, f"{path}:2: option file: {key}: ")
+    if which == "key file" and mode == 0o644:
+        refused = "key material is readable by others (mode 0644)"
     if owner != "me":
         if os.geteuid() != 0:
             pytest.skip("chown needs root")
-        os.chown(path, owner, -1)
+        os.chown(changed, owner, -1)
     if refused is None:
         assert config.load(path).keys["k"].name == "ddns-key"
         return
     with pytest.raises(ConfigError) as info:
         config.load(path)
-    assert str(info.value).startswith(f"{path}: {refused}")
-    fix = f"run: chown root {path}" if owner != "me" else f"run: chmod go-w {path}"
-    assert str(info.value).endswith(f"whoever {'owns it' if owner != 'me' else 'can write it'} chooses the commands ddns-edge runs; {fix}")
-    assert info.value.exit_status == 2
-
-
-@pytest.mark.parametrize("mode,owner,refused", [c for c in TRUST_CASES if c[0] != 0o644])
-def test_load_refuses_a_key_file_someone_else_may_change_at_the_line_naming_it(tmp_path, mode, owner, refused):
-    key = write(tmp_path / "k.key", CLAUSE, mode)
-    path = write(tmp_path / "ddns-edge", f"config key 'k'\n\toption file '{key}'\n" + RECORD, 0o600)
-    if owner != "me":
-        if os.geteuid() != 0:
-            pytest.skip("chown needs root")
-        os.chown(key, owner, -1)
-    if refused is None:
-        assert config.load(path).keys["k"].name == "ddns-key"
-        return
-    with pytest.raises(ConfigError) as info:
-        config.load(path)
-    assert str(info.value).startswith(f"{path}:2: option file: {key}: {refused}")
+    assert str(info.value).startswith(where + refused) and info.value.exit_status == 2
+    if "key material" not in refused:
+        fix = f"run: chown root {changed}" if owner != "me" else f"run: chmod go-w {changed}"
+        assert str(info.value).endswith(f"whoever {'owns it' if owner != 'me' else 'can write it'} chooses the commands ddns-edge runs; {fix}")
 
 
 def test_load_refuses_an_untrusted_config_before_reading_it(tmp_path):
