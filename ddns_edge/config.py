@@ -149,14 +149,13 @@ def redacted(sections: list[uci.Section]) -> list[dict]:
         given += [(v.line, n, v.value) for n, vs in section.lists.items() for v in vs]
         for _, n, v in sorted(given, key=lambda g: g[0]):  # in the file's order
             values.setdefault(n, []).append(v)
-        position = 0
         for name, texts in values.items():
             if name in SECRET_OPTIONS:
                 shown["secret_set"] = shown.get("secret_set", False) or any(texts)
             elif name not in known:
-                shown[name] = "(not an option of config " + section.type + "; not shown)"
+                shown[name] = f"(not an option of config {section.type}; not shown)"
             elif name == "echo":
-                shown[name] = [_echo_shown(t, position := position + 1) for t in texts]
+                shown[name] = [_echo_shown(t, n) for n, t in enumerate(texts, 1)]
             else:
                 shown[name] = texts if name in LIST_OPTIONS.get(section.type, ()) or len(texts) > 1 else texts[0]
         out.append(shown)
