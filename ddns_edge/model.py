@@ -178,7 +178,8 @@ KernelEvent = Union[Link, LinkGone, AddressChange, NeighbourChange, RouteChange]
 @dataclass(frozen=True)
 class Neighbour:
     """A host on a device's link, as the neighbour table holds it: one of its addresses, its
-    MAC, whether the entry is usable (not failed nor unresolved), and `seen`, the order in
+    MAC, whether the entry is usable (the kernel confirmed this address with this MAC, and
+    it has not failed, gone or changed its MAC since: devices.py), and `seen`, the order in
     which the router first saw the address (smaller: earlier)."""
 
     address: IPAddress
