@@ -147,6 +147,22 @@ def test_detect_says_where_each_address_comes_from(world, tmp_path):
     ]
 
 
+def test_an_address_with_a_peer_is_published_and_never_the_peer(world, tmp_path):
+    """For IPv6 as for IPv4 the kernel gives the address as IFA_LOCAL and the peer as
+    IFA_ADDRESS; IPv6 used to read IFA_ADDRESS, and published the peer."""
+    world.del_addr("2001:db8:1::2/64")
+    world.add_addr("2001:db8:2::2/128", nodad=True, peer="2001:db8:2::99/128")
+    world.add_addr("198.51.100.7/32", peer="198.51.100.99/32")
+    world.del_addr("198.51.100.2/24")
+    conf = write_config(tmp_path / "c", world, record("www4"), record("www6", rtype="AAAA"))
+    p = ddns_edge(world, conf, "detect")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines() == [
+        "www.example.com A 198.51.100.7 (interface wan0: public address on the interface)",
+        "www.example.com AAAA 2001:db8:2::2 (interface wan0: public address on the interface)",
+    ]
+
+
 def test_a_private_only_address_is_never_published(world, tmp_path):
     world.set_wan("100.64.0.2/10")
     conf = write_config(tmp_path / "c", world, record("www"))
