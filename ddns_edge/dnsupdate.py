@@ -68,6 +68,7 @@ class Rejected(Exception):
         self.server_time = server_time
         self.detail = detail
         self.ignored = ignored
+        self.unproven = False  # a TSIG error taken as the verdict after the grace: its answer is not checked
 
 
 class NoAnswer(socket.timeout):
@@ -99,14 +100,18 @@ def tsig_key(key: Key) -> dns.tsig.Key:
 def exchange(request: dns.message.Message, target: Target, timeout: float = TIMEOUT) -> dns.message.Message:
     """Send `request` to the target and return the verified answer.
 
-    UDP, or TCP when the answer is truncated or the request too large for one datagram.
+    UDP, or TCP when the answer is truncated or the request too large for one datagram;
+    either way the exchange ends by `timeout`, whatever the other end sends or does not.
     Over UDP, an answer that is not the server's correctly signed one (another ID or
     question, garbage, no or a wrong signature, an unsigned error) is ignored and counted,
     and the wait goes on until `timeout`, as dnspython's ignore_unexpected does: a forged
-    answer just before the real one does not end the exchange. Raises Rejected for an
-    answer that is not NOERROR (or NXDOMAIN for a query), or, at the deadline, for the most
-    telling of the answers ignored; NoAnswer (a socket.timeout) when nothing came that
-    answers the request; OSError for network errors.
+    answer just before the real one does not end the exchange. A TSIG error (BADSIG,
+    BADKEY, BADTIME) is the exception: it is what a server answers to a key it does not
+    take, and it can be sent no other way than unchecked (RFC 8945 5.3.2), so after one the
+    wait goes on for a short grace only (_grace) and then it is the verdict, marked
+    `unproven`. Raises Rejected for an answer that is not NOERROR (or NXDOMAIN for a
+    query), or, at the deadline, for the most telling of the answers ignored; NoAnswer (a
+    socket.timeout) when nothing came that answers the request; OSError for network errors.
     """
     wire = request.to_wire()
     deadline = time.monotonic() + timeout
@@ -115,7 +120,7 @@ def exchange(request: dns.message.Message, target: Target, timeout: float = TIME
     if len(wire) <= MAX_UDP_REQUEST:
         answer = _udp(wire, target, request, deadline, ignored)  # None: truncated, ask again over TCP
     if answer is None:
-        raw = _tcp(wire, target, deadline)
+        raw = _tcp(wire, target, deadline, ignored)
         if not _matches(raw, request):
             raise Rejected(dns.rcode.FORMERR, detail="answer not correctly signed (it does not answer the request)")
         answer = _verify(raw, request)
@@ -132,6 +137,8 @@ def _family(server: str) -> int:
 
 
 RETRANSMIT = 1.0  # seconds before the first resend; doubles within the exchange's timeout
+GRACE_ROUND_TRIPS = 4  # after a TSIG error, wait this many times the exchange's time so far for a signed answer
+GRACE_MIN = 0.25  # seconds: ... and at least this long (a forger next to the router answers in microseconds)
 
 _interrupt: tuple[int, Callable[[], None]] | None = None
 
@@ -148,13 +155,17 @@ def _udp(wire: bytes, target: Target, request: dns.message.Message, deadline: fl
     """Send over UDP and wait for the server's correctly signed answer (None: it came
     truncated, ask over TCP); resend from a fresh socket after 1 s, 2 s, ...: the answer to
     the first send may have gone to a WAN address that is gone. What is not that answer is
-    counted in `ignored` and waited past; at the deadline, `ignored.failure()` is raised."""
+    counted in `ignored` and waited past; at the deadline, `ignored.failure()` is raised,
+    and after a TSIG error's grace, that error as the verdict (`unproven`)."""
     ignored = _Ignored() if ignored is None else ignored
     socks: list[socket.socket] = []
     try:
-        next_send, interval = time.monotonic(), RETRANSMIT
+        start = next_send = time.monotonic()
+        interval, grace_end = RETRANSMIT, None
         while True:
             now = time.monotonic()
+            if grace_end is not None and now >= grace_end:
+                raise ignored.verdict()
             if now >= deadline:
                 raise ignored.failure()
             if now >= next_send:
@@ -163,14 +174,7 @@ def _udp(wire: bytes, target: Target, request: dns.message.Message, deadline: fl
                 sock.connect((target.server, target.port))  # the kernel drops datagrams from anyone else
                 sock.send(wire)
                 next_send, interval = now + interval, interval * 2
-            watch: list = list(socks)
-            if _interrupt is not None:
-                watch.append(_interrupt[0])
-            for ready in select.select(watch, [], [], min(deadline, next_send) - now)[0]:
-                if not isinstance(ready, socket.socket):
-                    _drain(ready)
-                    _interrupt[1]()
-                    continue
+            for ready in _wait(socks, [], min(deadline, next_send, grace_end or deadline)):
                 raw = ready.recv(MAX_UDP)
                 if not _matches(raw, request):
                     ignored.unmatched += 1  # garbage, or another ID or question: not our answer
@@ -181,9 +185,36 @@ def _udp(wire: bytes, target: Target, request: dns.message.Message, deadline: fl
                     return _verify(raw, request)
                 except Rejected as e:
                     ignored.unsigned.append(e)  # proves nothing; the server's own may be right behind it
+                    if e.tsig_error and grace_end is None:
+                        grace_end = min(deadline, _grace(start, time.monotonic()))
     finally:
         for sock in socks:
             sock.close()
+
+
+def _grace(start: float, now: float) -> float:
+    """When to take a TSIG error that came at `now`, in an exchange begun at `start`, as the
+    verdict: after a few more round trips (the time so far bounds one from above), so that
+    the server's own signed answer, should the error be forged, still comes first."""
+    return now + max(GRACE_MIN, GRACE_ROUND_TRIPS * (now - start))
+
+
+def _wait(reading: list[socket.socket], writing: list[socket.socket], until: float) -> list[socket.socket]:
+    """select() on the sockets until `until` (monotonic), watching the interrupt too (the
+    agent's signal wakeup socket: drained, then its check may raise); returns the sockets
+    ready, [] when `until` has come."""
+    watch: list = list(reading)
+    if _interrupt is not None:
+        watch.append(_interrupt[0])
+    readable, writable, _ = select.select(watch, writing, [], max(0.0, until - time.monotonic()))
+    ready = []
+    for fd in readable:
+        if isinstance(fd, socket.socket):
+            ready.append(fd)
+        else:
+            _drain(fd)
+            _interrupt[1]()
+    return ready + writable
 
 
 @dataclass
@@ -215,6 +246,12 @@ class _Ignored:
         telling.ignored = str(self)
         return telling
 
+    def verdict(self) -> Rejected:
+        """What a TSIG error's grace ends in: that error, as the server's verdict, unproven."""
+        error = next(e for e in self.unsigned if e.tsig_error)
+        error.unproven = True
+        return error
+
 
 def _unsigned_kind(e: Rejected) -> str:
     if e.tsig_error:
@@ -236,18 +273,37 @@ def _drain(fd: int) -> None:
         pass
 
 
-def _tcp(wire: bytes, target: Target, deadline: float) -> bytes:
-    left = max(0.01, deadline - time.monotonic())
-    with socket.create_connection((target.server, target.port), timeout=left) as sock:
-        sock.settimeout(max(0.01, deadline - time.monotonic()))
-        sock.sendall(len(wire).to_bytes(2, "big") + wire)
-        size = int.from_bytes(_read_exactly(sock, 2), "big")
-        return _read_exactly(sock, size)
+def _tcp(wire: bytes, target: Target, deadline: float, ignored: _Ignored) -> bytes:
+    """The answer over TCP, by `deadline` or never: connecting, sending and every read wait
+    only until then (a per-read timeout would let a byte every few seconds hold the exchange
+    for as long as the sender likes). NoAnswer at the deadline, carrying what UDP ignored."""
+    sock = socket.socket(_family(target.server), socket.SOCK_STREAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK)
+    try:
+        code = sock.connect_ex((target.server, target.port))
+        if code not in (0, errno.EINPROGRESS):
+            raise OSError(code, os.strerror(code))
+        if code:
+            if not _wait([], [sock], deadline):
+                raise NoAnswer(str(ignored) if ignored else "")
+            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code:
+                raise OSError(code, os.strerror(code))  # (OSError gives ConnectionRefusedError and the like)
+        out = memoryview(len(wire).to_bytes(2, "big") + wire)
+        while out:
+            if not _wait([], [sock], deadline):
+                raise NoAnswer(str(ignored) if ignored else "")
+            out = out[sock.send(out):]
+        size = int.from_bytes(_read_exactly(sock, 2, deadline, ignored), "big")
+        return _read_exactly(sock, size, deadline, ignored)
+    finally:
+        sock.close()
 
 
-def _read_exactly(sock: socket.socket, n: int) -> bytes:
+def _read_exactly(sock: socket.socket, n: int, deadline: float, ignored: _Ignored) -> bytes:
     data = b""
     while len(data) < n:
+        if not _wait([sock], [], deadline):
+            raise NoAnswer(str(ignored) if ignored else "")
         chunk = sock.recv(n - len(data))
         if not chunk:
             raise ConnectionResetError(errno.ECONNRESET, "connection closed by the server")
@@ -503,16 +559,8 @@ def explain(error: Exception, what: str, action: str, target: Target, key: Key, 
     if isinstance(error, OSError):
         return f"{head}: network error: {error.strerror or error}; check the router's route to the server"
     assert isinstance(error, Rejected)
-    if error.tsig_error == dns.rcode.BADKEY:
-        return f"{head}: the server does not know this key (BADKEY); check that key name {key.name} and algorithm {key.algorithm} match the server's key clause"
-    if error.tsig_error == dns.rcode.BADSIG:
-        return f"{head}: signature rejected (BADSIG); the secret differs from the server's for key {key.name}"
-    if error.tsig_error == dns.rcode.BADTIME:
-        local = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
-        server = f", the server's {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(error.server_time))}" if error.server_time else ""
-        return f"{head}: clocks disagree (BADTIME): local time is {local}{server}; set the router's clock (NTP), routers without an RTC boot with a wrong one"
     if error.tsig_error:
-        return f"{head}: TSIG error {dns.rcode.to_text(error.tsig_error)}"
+        return f"{head}: {_tsig_line(error, key)}"
     if error.detail == "unsigned" or error.detail.startswith("answer not correctly signed"):
         said = error.ignored or f"ignored {_unsigned_kind(error) if error.detail == 'unsigned' else error.detail}"
         return (f"{head}: no correctly signed answer within {timeout:g} s; {said}: an answer to a signed request "
@@ -520,6 +568,25 @@ def explain(error: Exception, what: str, action: str, target: Target, key: Key, 
     table = _READ_ADVICE if action != "update" else {}
     advice = table.get(error.rcode) or _ADVICE.get(error.rcode, "the server answered {rcode}")
     return f"{head}: " + advice.format(rcode=dns.rcode.to_text(error.rcode), key=key.name, zone=target.zone, attempts=CAS_ATTEMPTS)
+
+
+def _tsig_line(error: Rejected, key: Key) -> str:
+    """What a TSIG error says, and what to check; said as unproven when it is (the grace's verdict)."""
+    if error.tsig_error == dns.rcode.BADKEY:
+        line = (f"the server does not know this key (BADKEY); "
+                f"check that key name {key.name} and algorithm {key.algorithm} match the server's key clause")
+    elif error.tsig_error == dns.rcode.BADSIG:
+        line = f"signature rejected (BADSIG); the secret differs from the server's for key {key.name}"
+    elif error.tsig_error == dns.rcode.BADTIME:
+        local = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+        server = f", the server's {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(error.server_time))}" if error.server_time else ""
+        line = f"clocks disagree (BADTIME): local time is {local}{server}; set the router's clock (NTP), routers without an RTC boot with a wrong one"
+    else:
+        line = f"TSIG error {dns.rcode.to_text(error.tsig_error)}"
+    if error.unproven:  # BADSIG and BADKEY come without a MAC (RFC 8945 5.3.2); BADTIME's is not checked (dnspython)
+        how = "whose signature is not checked" if error.tsig_error == dns.rcode.BADTIME else "that is unsigned"
+        line += f" (said in an answer {how}, so unproven: anyone on the path could send one)"
+    return line
 
 
 # What a server's rcode means to the operator, and what to check.

@@ -163,7 +163,7 @@ def test_no_secret_reaches_the_log_even_at_debug(world, tmp_path):
     secrets = [world.key_secret, wrong, base64.b64decode(world.key_secret).hex(), base64.b64decode(wrong).hex()]
     conf = write_config(tmp_path / "c", world, record("www", **WHERE), secret=wrong, agent={"state_dir": str(tmp_path / "state"), "log_level": "debug"})
     with Daemon(world, conf) as agent:
-        agent.wait_log("BADSIG", timeout=60)  # (a TSIG error is waited past to the deadline: 5 s, then 10)
+        agent.wait_log("BADSIG", timeout=60)
         agent.wait_log("still failing", timeout=60)
         good = open(conf).read().replace(wrong, world.key_secret)
         open(conf, "w").write(good)
