@@ -36,7 +36,6 @@ from ddns_edge.plan import CAS_ATTEMPTS, Change, needs_change
 TIMEOUT = 5.0  # seconds for one exchange with the server
 MAX_UDP = 65535
 MAX_UDP_REQUEST = 1232  # larger requests go over TCP (the EDNS-safe datagram size)
-MAX_CHANGES = 500  # records per UPDATE: keeps a message well under 64 KiB
 
 
 @dataclass(frozen=True)
@@ -61,7 +60,8 @@ class Rejected(Exception):
     `ignored`: when no correctly signed answer came before the deadline, what came instead
     (this answer among them), as the operator reads it; "" otherwise."""
 
-    def __init__(self, rcode: int, tsig_error: int = 0, server_time: int | None = None, detail: str = "", ignored: str = ""):
+    def __init__(self, rcode: int, tsig_error: int = 0, server_time: int | None = None, detail: str = "", ignored: str = "",
+                 resent: bool = False):
         super().__init__(dns.rcode.to_text(rcode))
         self.rcode = rcode
         self.tsig_error = tsig_error
@@ -69,6 +69,7 @@ class Rejected(Exception):
         self.detail = detail
         self.ignored = ignored
         self.unproven = False  # a TSIG error taken as the verdict after the grace: its answer is not checked
+        self.resent = resent  # the request left more than once: the answer may be to a later copy than one that landed
 
 
 class NoAnswer(socket.timeout):
@@ -120,6 +121,7 @@ def exchange(request: dns.message.Message, target: Target, timeout: float = TIME
     if len(wire) <= MAX_UDP_REQUEST:
         answer = _udp(wire, target, request, deadline, ignored)  # None: truncated, ask again over TCP
     if answer is None:
+        ignored.copies += 1
         raw = _tcp(wire, target, deadline, ignored)
         if not _matches(raw, request):
             raise Rejected(dns.rcode.FORMERR, detail="answer not correctly signed (it does not answer the request)")
@@ -129,7 +131,7 @@ def exchange(request: dns.message.Message, target: Target, timeout: float = TIME
     rcode = answer.rcode()
     if rcode == dns.rcode.NOERROR or (rcode == dns.rcode.NXDOMAIN and request.opcode() == 0):
         return answer
-    raise Rejected(rcode)
+    raise Rejected(rcode, resent=ignored.copies > 1)
 
 
 def _family(server: str) -> int:
@@ -173,6 +175,7 @@ def _udp(wire: bytes, target: Target, request: dns.message.Message, deadline: fl
                 socks.append(sock)
                 sock.connect((target.server, target.port))  # the kernel drops datagrams from anyone else
                 sock.send(wire)
+                ignored.copies += 1
                 next_send, interval = now + interval, interval * 2
             for ready in _wait(socks, [], min(deadline, next_send, grace_end or deadline)):
                 raw = ready.recv(MAX_UDP)
@@ -219,10 +222,12 @@ def _wait(reading: list[socket.socket], writing: list[socket.socket], until: flo
 
 @dataclass
 class _Ignored:
-    """What came back over UDP that was not the server's correctly signed answer."""
+    """What came back over UDP that was not the server's correctly signed answer (and how
+    many copies of the request left: an answer is to any of them)."""
 
     unmatched: int = 0  # not answering the request: garbage, another ID or question
     unsigned: list[Rejected] = field(default_factory=list)  # answering it, without a valid signature
+    copies: int = 0  # of the request sent, resends and TCP included
 
     def __bool__(self) -> bool:
         return bool(self.unmatched or self.unsigned)
@@ -398,7 +403,8 @@ def read(target: Target, name: str, rtype: str, key: Key, timeout: float = TIMEO
     try:
         rrset = answer.find_rrset(answer.answer, _absolute(name), dns.rdataclass.IN, rdtype)
     except KeyError:
-        return Current()
+        cname = answer.get_rrset(answer.answer, _absolute(name), dns.rdataclass.IN, dns.rdatatype.CNAME)
+        return Current(cname=_text(cname[0].target) if cname else None)
     return Current(frozenset(rd.to_text() for rd in rrset), rrset.ttl)
 
 
@@ -465,65 +471,145 @@ def sync_zone(target: Target, key: Key, wants: list[Want], timeout: float = TIME
     """Bring every record in `wants` (all in target.zone, one key) to its address.
 
     A record whose RRset is known (as this agent left or read it) is swapped from that at
-    once: one message. The others are read first, and nothing is sent for those already
-    right. The compare-and-swap UPDATE holds every record that differs. A failed
-    prerequisite (NXRRSET/YXRRSET: someone, or a delayed copy of an UPDATE, changed a
-    record) reads everything again and retries, CAS_ATTEMPTS times at most. Returns one
-    Result per want, in order; a failure is a Result with `error` set, never an exception.
-    """
-    clock = clock if clock is not None else ServerClock()
-    sent: dict[Want, float] = {}  # the records in an UPDATE that left, and its replay window
-    known = {w: w.known for w in wants}
+    once; the others are read first, one read each, and nothing is sent for those already
+    right. The compare-and-swap UPDATEs hold every record that differs, as few messages as
+    their encoded size allows (updatewire.batches), each atomic. A failed prerequisite
+    (NXRRSET/YXRRSET: someone, or a delayed copy of an UPDATE, changed a record) reads that
+    message's records again and retries it, CAS_ATTEMPTS times at most. So messages grow
+    with the records, never with their square. Returns one Result per want, in order; a
+    failure is a Result with `error` set, never an exception."""
+    return _ZoneSync(target, key, timeout, clock if clock is not None else ServerClock()).run(wants)
 
-    def stamped(results: list[Result]) -> list[Result]:
-        return [replace(r, sent=True, window=max(r.window, sent[r.want])) if r.want in sent else r for r in results]
 
-    for attempt in range(1, CAS_ATTEMPTS + 1):
-        current: dict[Want, Current] = {}
-        changes: dict[Want, Change] = {}
-        for want in wants:
-            have = known.get(want)
-            if have is None:
-                try:
-                    have = read(target, want.name, want.rtype, key, timeout, clock)
-                except (Rejected, OSError) as e:
-                    return stamped(_failed(wants, explain(e, f"{want.name} {want.rtype}", "read", target, key, timeout), no_route(e)))
-            current[want] = have
-            change = needs_change(want.name, want.rtype, want.ttl, have, want.address)
-            if change is not None:
-                changes[want] = change
-        if not changes:
-            return stamped([Result(w, False, current[w]) for w in wants])
-        if len(changes) > MAX_CHANGES:  # a thousand records: several UPDATEs of the zone, each atomic
-            first = set(list(changes)[:MAX_CHANGES])
-            done = sync_zone(target, key, [w for w in wants if w in first], timeout, clock)
-            rest = sync_zone(target, key, [w for w in wants if w not in first], timeout, clock)
-            merged = {r.want: r for r in done + rest}
-            return stamped([merged[w] for w in wants])
-        names = ", ".join(f"{c.name} {c.rtype}" for c in changes.values())
-        fudge = plan.fudge(clock.offset)
-        window = plan.replay_window(fudge, clock.offset)
-        for w in changes:
-            sent[w] = max(sent.get(w, 0.0), window)
+def _labels(changes: Iterable[Change], shown: int = 3) -> str:
+    """The records of an UPDATE as a line names them: a few, and how many more."""
+    labels = [f"{c.name} {c.rtype}" for c in changes]
+    more = f" and {len(labels) - shown:,} more" if len(labels) > shown + 1 else ""
+    return ", ".join(labels if not more else labels[:shown]) + more
+
+
+class _Failed(Exception):
+    """An exchange failed: the zone's records not done yet fail with `line`."""
+
+    def __init__(self, line: str, unreachable: bool = False):
+        super().__init__(line)
+        self.line, self.unreachable = line, unreachable
+
+
+class _ZoneSync:
+    """One sync_zone: what is done, and the replay window of each record an UPDATE carried."""
+
+    def __init__(self, target: Target, key: Key, timeout: float, clock: ServerClock):
+        self.target, self.key, self.timeout, self.clock = target, key, timeout, clock
+        self.done: dict[Want, Result] = {}
+        self.sent: dict[Want, float] = {}  # the records in an UPDATE that left, and its replay window
+
+    def run(self, wants: list[Want]) -> list[Result]:
         try:
-            answer = exchange(build_update(target.zone, changes.values(), key, fudge), target, timeout)
-        except Rejected as e:
-            if e.rcode in (dns.rcode.NXRRSET, dns.rcode.YXRRSET) and not e.tsig_error and attempt < CAS_ATTEMPTS:
-                known = {}  # not as known: someone (or a delayed copy of an UPDATE) changed it; read again
-                continue
-            if e.rcode in _SPLIT_ON and not e.tsig_error and len(changes) > 1:
-                return stamped([sync_zone(target, key, [w], timeout, clock)[0] if w in changes else Result(w, False, current[w])
-                                for w in wants])
-            return stamped(_failed(wants, explain(e, names, "update", target, key, timeout)))
-        except OSError as e:
-            return stamped(_failed(wants, explain(e, names, "update", target, key, timeout), no_route(e)))
-        clock.saw(answer, time.time())
-        return stamped([Result(w, w in changes, current[w]) for w in wants])
-    raise AssertionError("unreachable")
+            held = {w: w.known for w in wants if w.known is not None}
+            held.update(self._read([w for w in wants if w.known is None]))
+            changes = self._changes(wants, held)
+            batches, too_large = updatewire.batches(self.target.zone, changes.values(), self.key)
+            want_of = {change: w for w, change in changes.items()}
+            for change in too_large:
+                self.done[want_of[change]] = Result(want_of[change], error=self._too_large(change))
+            for batch in batches:
+                self._swap([want_of[c] for c in batch], held)
+        except _Failed as e:
+            for w in wants:
+                self.done.setdefault(w, Result(w, error=e.line, no_route=e.unreachable))
+        return [replace(self.done[w], sent=True, window=max(self.done[w].window, self.sent[w])) if w in self.sent else self.done[w]
+                for w in wants]
 
+    def _read(self, wants: list[Want]) -> dict[Want, Current]:
+        held = {}
+        for w in wants:
+            try:
+                held[w] = read(self.target, w.name, w.rtype, self.key, self.timeout, self.clock)
+            except (Rejected, OSError) as e:
+                raise _Failed(explain(e, f"{w.name} {w.rtype}", "read", self.target, self.key, self.timeout), no_route(e)) from None
+        return held
 
-def _failed(wants: list[Want], error: str, unreachable: bool = False) -> list[Result]:
-    return [Result(w, error=error, no_route=unreachable) for w in wants]
+    def _changes(self, wants: list[Want], held: dict[Want, Current]) -> dict[Want, Change]:
+        """The swaps to send; the records already right are done (nothing sent for them)."""
+        changes = {}
+        for w in wants:
+            change = needs_change(w.name, w.rtype, w.ttl, held[w], w.address)
+            if change is None:
+                self.done[w] = Result(w, False, held[w])
+            else:
+                changes[w] = change
+        return changes
+
+    def _swap(self, batch: list[Want], held: dict[Want, Current]) -> None:
+        """One UPDATE for `batch` (compare-and-swap from `held`), retried after a lost race."""
+        for attempt in range(1, CAS_ATTEMPTS + 1):
+            changes = self._changes(batch, held)
+            if not changes:
+                return
+            names = _labels(changes.values())
+            fudge = plan.fudge(self.clock.offset)
+            window = plan.replay_window(fudge, self.clock.offset)
+            for w in changes:
+                self.sent[w] = max(self.sent.get(w, 0.0), window)
+            try:
+                answer = exchange(build_update(self.target.zone, changes.values(), self.key, fudge), self.target, self.timeout)
+            except Rejected as e:
+                if e.rcode in (dns.rcode.NXRRSET, dns.rcode.YXRRSET) and not e.tsig_error:
+                    if attempt == CAS_ATTEMPTS and not e.resent:
+                        self._fail(changes, explain(e, names, "update", self.target, self.key, self.timeout))
+                        return
+                    now = self._read(list(changes))
+                    if e.resent and all(plan.is_right(now[w], w.address, w.ttl) for w in changes):
+                        # a copy sent before the one answered landed, its answer lost: the
+                        # resend found its own prerequisite gone. Ordinary packet loss: landed.
+                        self._landed(changes, held)
+                        return
+                    held.update(now)  # someone (or a delayed copy of an UPDATE) changed a record: swap from what it is now
+                    if attempt < CAS_ATTEMPTS:
+                        continue
+                    self._fail(changes, explain(e, names, "update", self.target, self.key, self.timeout))
+                    return
+                if e.rcode in _SPLIT_ON and not e.tsig_error and len(changes) > 1:
+                    for w in changes:
+                        self._swap([w], held)
+                    return
+                # the server answered: this message's records fail, and the next message is tried
+                self._fail(changes, explain(e, names, "update", self.target, self.key, self.timeout))
+                return
+            except OSError as e:
+                raise _Failed(explain(e, names, "update", self.target, self.key, self.timeout), no_route(e)) from None
+            self.clock.saw(answer, time.time())
+            self._landed(changes, held)
+            return
+
+    def _landed(self, changes: dict[Want, Change], held: dict[Want, Current]) -> None:
+        """The UPDATE for `changes` landed. A record the server had answered for with a CNAME
+        is read once more: beside a real CNAME the add was ignored (and NOERROR answered)."""
+        beside_cname = [w for w in changes if held[w].cname is not None]
+        for w in changes:
+            if w not in beside_cname:
+                self.done[w] = Result(w, True, held[w])
+        for w, now in self._read(beside_cname).items():
+            if plan.is_right(now, w.address, w.ttl):
+                self.done[w] = Result(w, True, held[w])  # a wildcard's CNAME: the name exists now, with the record
+            else:
+                self.done[w] = Result(w, error=self._beside_cname(w, now.cname or held[w].cname))
+
+    def _fail(self, changes: dict[Want, Change], line: str) -> None:
+        for w in changes:
+            self.done[w] = Result(w, error=line)
+
+    def _beside_cname(self, w: Want, cname: str) -> str:
+        return (f"{w.name} {w.rtype}: update at {self.target} with key {self.key.name}: the name is a CNAME (to {cname}) at the "
+                f"server, which keeps nothing else beside it and ignored the {w.rtype} record; remove the CNAME from zone "
+                f"{self.target.zone}, or give the record a name of its own")
+
+    def _too_large(self, change: Change) -> str:
+        return (f"{change.name} {change.rtype}: update at {self.target} with key {self.key.name}: the server holds "
+                f"{len(change.old.rdatas)} {change.rtype} records for the name, too many to name in one UPDATE's prerequisite "
+                f"(over {updatewire.MAX_MESSAGE:,} bytes); delete them at the server (nsupdate: update delete {change.name} "
+                f"{change.rtype}), and ddns-edge sets its own")
 
 
 def prove_key(target: Target, key: Key, timeout: float = TIMEOUT) -> int:

@@ -171,6 +171,27 @@ def test_an_address_with_a_peer_is_published_and_never_the_peer(world, tmp_path)
     ]
 
 
+CNAME_ZONE = Zone("example.com", records=["www 300 IN CNAME elsewhere.example.net.", "*.wild 300 IN CNAME ns1.example.com."])
+CNAME_LINE = ("www.example.com A: update at 192.0.2.53 with key ddns-key: the name is a CNAME (to elsewhere.example.net) at the "
+              "server, which keeps nothing else beside it and ignored the A record; remove the CNAME from zone example.com, or "
+              "give the record a name of its own")
+
+
+def test_a_name_that_is_a_cname_at_the_server_is_one_clear_error(make_world, tmp_path):
+    """BIND ignores an add beside a CNAME ("attempt to add non-CNAME alongside CNAME
+    ignored") and answers NOERROR: `once` used to say "now 198.51.100.2 (was nothing)" and
+    exit 0. The read after the UPDATE shows the add did not happen. A wildcard's CNAME is
+    no obstacle: the add makes the name exist, and the wildcard no longer answers for it."""
+    world = make_world(zones=[CNAME_ZONE])
+    conf = write_config(tmp_path / "c", world, record("www", zone="example.com", server=world.bind_addr4),
+                        record("wild", name="x.wild.example.com", zone="example.com", server=world.bind_addr4))
+    p = ddns_edge(world, conf, "once")
+    assert p.returncode == 1, p.stderr
+    assert sorted(p.stderr.splitlines()) == [f"error: {CNAME_LINE}", "notice: x.wild.example.com A: now 198.51.100.2 (was nothing)"]
+    assert world.dig("x.wild.example.com", "A") == ["198.51.100.2"]
+    assert "attempt to add non-CNAME alongside CNAME ignored" in world.named_log()
+
+
 def test_a_private_only_address_is_never_published(world, tmp_path):
     world.set_wan("100.64.0.2/10")
     conf = write_config(tmp_path / "c", world, record("www"))
