@@ -123,9 +123,10 @@ def exchange(request: dns.message.Message, target: Target, timeout: float = TIME
     if answer is None:
         ignored.copies += 1
         raw = _tcp(wire, target, deadline, ignored)
-        if not _matches(raw, request):
+        parsed = _answering(raw, request)
+        if parsed is None:
             raise Rejected(dns.rcode.FORMERR, detail="answer not correctly signed (it does not answer the request)")
-        answer = _verify(raw, request)
+        answer = _verify(raw, request, *parsed)
     if ignored:
         report.log.warning("%s: %s before its correctly signed answer; someone else may be answering in its name", target, ignored)
     rcode = answer.rcode()
@@ -179,13 +180,14 @@ def _udp(wire: bytes, target: Target, request: dns.message.Message, deadline: fl
                 next_send, interval = now + interval, interval * 2
             for ready in _wait(socks, [], min(deadline, next_send, grace_end or deadline)):
                 raw = ready.recv(MAX_UDP)
-                if not _matches(raw, request):
+                parsed = _answering(raw, request)
+                if parsed is None:
                     ignored.unmatched += 1  # garbage, or another ID or question: not our answer
                     continue
                 if int.from_bytes(raw[2:4], "big") & dns.flags.TC:
                     return None  # truncated: not trusted, asked again over TCP
                 try:
-                    return _verify(raw, request)
+                    return _verify(raw, request, *parsed)
                 except Rejected as e:
                     ignored.unsigned.append(e)  # proves nothing; the server's own may be right behind it
                     if e.tsig_error and grace_end is None:
@@ -323,21 +325,23 @@ def _unsigned(raw: bytes) -> tuple[dns.message.Message, updatewire.TsigRecord | 
     return dns.message.from_wire(stripped, ignore_trailing=False), tsig
 
 
-def _matches(raw: bytes, request: dns.message.Message) -> bool:
-    """Cheap check that `raw` answers `request` (ID, QR, opcode, question); not trusted yet."""
+def _answering(raw: bytes, request: dns.message.Message) -> tuple[dns.message.Message, updatewire.TsigRecord | None] | None:
+    """`raw` parsed without its TSIG, and that TSIG, when it answers `request` (ID, QR,
+    opcode, question); None when it does not. Not trusted yet: _verify() decides that."""
     try:
-        answer, _ = _unsigned(raw)
+        answer, tsig = _unsigned(raw)
     except (ValueError, dns.exception.DNSException):
-        return False
-    return request.is_response(answer)
+        return None
+    return (answer, tsig) if request.is_response(answer) else None
 
 
-def _verify(raw: bytes, request: dns.message.Message) -> dns.message.Message:
-    """Parse with the request's key: the answer must be correctly signed.
+def _verify(raw: bytes, request: dns.message.Message, unsigned: dns.message.Message,
+            tsig: updatewire.TsigRecord | None) -> dns.message.Message:
+    """Parse with the request's key: the answer must be correctly signed. `unsigned` and
+    `tsig`: what _answering() made of it (parsed once without the key, not again here).
 
     That it is signed at all is checked here, not left to dnspython: before 2.8 it takes an
     answer without a TSIG record as it is, even to a signed request."""
-    unsigned, tsig = _unsigned(raw)  # it parsed in _matches
     if tsig is None:
         if unsigned.rcode() != dns.rcode.NOERROR:
             raise Rejected(unsigned.rcode(), 0, None, "unsigned")
