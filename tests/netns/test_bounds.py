@@ -193,3 +193,27 @@ def test_no_secret_reaches_the_log_even_at_debug(world, tmp_path):
     state_text = (tmp_path / "state" / "state.json").read_text()
     for secret in secrets:
         assert secret not in log and secret not in state_text
+
+
+def test_a_name_whose_rrset_is_too_large_to_swap_fails_alone_with_advice(world, tmp_path):
+    """A compare-and-swap names the whole RRset in its prerequisite: 250 AAAA records at a
+    253-character name are 70,000 bytes, more than any DNS message holds. That record is one
+    error saying what to do; the others land."""
+    crowded = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 49]) + ".example.com"
+    with open(world.named_conf) as f:  # BIND 9.18.28 and later hold at most 100 records of a type at a name by default
+        conf = f.read().replace("    notify no;\n", "    notify no;\n    max-records-per-type 0;\n")
+    with open(world.named_conf, "w") as f:
+        f.write(conf)
+    world.restart_bind()
+    for part in range(2):  # (nsupdate cannot send them in one message either)
+        adds = [f"update add {crowded} 60 AAAA 2001:db8:99::{part * 125 + i:x}" for i in range(125)]
+        assert world.nsupdate(adds).returncode == 0
+    conf = write_config(tmp_path / "c", world, record("big", name=crowded, rtype="AAAA", **WHERE),
+                        record("www", rtype="AAAA", **WHERE))
+    p = ddns_edge(world, conf, "once")
+    assert p.returncode == 1, p.stderr
+    assert (f"error: {crowded} AAAA: update at 192.0.2.53 with key ddns-key: the server holds 250 AAAA records for the name, too "
+            f"many to name in one UPDATE's prerequisite (over 65,535 bytes); delete them at the server (nsupdate: update delete "
+            f"{crowded} AAAA), and ddns-edge sets its own") in p.stderr, p.stderr
+    assert "www.example.com AAAA: now 2001:db8:1::2 (was nothing)" in p.stderr and "Traceback" not in p.stderr
+    assert len(world.dig(crowded, "AAAA")) == 250
