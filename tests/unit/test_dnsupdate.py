@@ -317,3 +317,10 @@ def test_a_tcp_connection_refused_is_said_as_such():
     changes = [Change(f"host{i}.example.com", "A", 60, Current(), "198.51.100.2") for i in range(30)]
     with pytest.raises(ConnectionRefusedError):
         dnsupdate.exchange(dnsupdate.build_update("example.com", changes, key()), dnsupdate.Target("example.com", "127.0.0.1", port), 1.0)
+
+
+def test_a_failed_update_of_many_records_names_a_few_and_counts_the_rest():
+    """One line per failure: an UPDATE of 800 records used to name all 800 in it."""
+    changes = [Change(f"h{i}.example.com", "A", 60, Current(), "198.51.100.2") for i in range(800)]
+    assert dnsupdate._labels(changes) == "h0.example.com A, h1.example.com A, h2.example.com A and 797 more"
+    assert dnsupdate._labels(changes[:4]) == "h0.example.com A, h1.example.com A, h2.example.com A, h3.example.com A"
