@@ -83,7 +83,7 @@ class Loop:
         wanted = s.due(time.monotonic()).sync
         if wanted:
             try:
-                outcomes = self.sync(self.config, wanted, self.targets, timeout=s.timeout(wanted))
+                outcomes = self.sync(self.config, wanted, self.targets, timeout=s.timeout)
             except Exception as e:  # a bug must not end the daemon: log, back off, go on
                 log.error("update round failed unexpectedly: %s: %s", type(e).__name__, e, exc_info=log.isEnabledFor(10))
                 outcomes = {record: None for record in wanted}

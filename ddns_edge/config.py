@@ -39,7 +39,7 @@ LIST_OPTIONS = {"agent": ("echo",), "key": (), "record": ()}
 SECTION_TYPES = tuple(OPTIONS)
 
 _IFNAMSIZ = 16
-MAX_CONFIG = 1 << 20  # bytes: a config of thousands of records is far less
+MAX_CONFIG = 8 << 20  # bytes: 20,000 records as LuCI writes them (about 230 bytes each) are 4.6 MB
 
 
 ReadFile = Callable[[str], str]

@@ -263,10 +263,16 @@ class Detection:
 
 @dataclass(frozen=True)
 class Current:
-    """A record's RRset as read from the primary: its rdata texts and TTL (None when absent)."""
+    """A record's RRset as read from the primary: its rdata texts and TTL (None when absent).
+
+    `cname`: the read was answered with a CNAME for the name instead (its target). The server
+    then ignores an add beside it, unless the CNAME is a wildcard's, synthesized for the name
+    (an add makes the name exist, and the wildcard no longer answers for it). Not part of
+    equality: two reads of the same RRset are equal."""
 
     rdatas: frozenset[str] = frozenset()
     ttl: int | None = None
+    cname: str | None = field(default=None, compare=False)
 
     @property
     def absent(self) -> bool:

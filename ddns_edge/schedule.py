@@ -411,7 +411,8 @@ class Schedule:
     def timeout(self, records: Collection[Record]) -> float:
         """How long each exchange of a sync of `records` may take: by the most failures in a
         row among them (exchange_timeout)."""
-        return exchange_timeout(max((t.failures for t in self.tracks.values() if t.record in records), default=0))
+        tracks = ((r, self.tracks.get((r.name, r.type))) for r in records)
+        return exchange_timeout(max((t.failures for r, t in tracks if t is not None and t.record == r), default=0))
 
     @property
     def follows_neighbours(self) -> bool:

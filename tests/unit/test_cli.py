@@ -65,7 +65,7 @@ def test_check_of_a_config_that_is_no_file_is_one_line_and_exit_2(capsys, tmp_pa
     path = tmp_path / "ddns-edge"
     make(path)
     status, out, err = run(capsys, "-c", str(path), "check")
-    assert status == 2 and out == "" and err == f"ddns-edge: {path}: {why}; allowed: a uci config file, a regular file of at most 1 MiB\n"
+    assert status == 2 and out == "" and err == f"ddns-edge: {path}: {why}; allowed: a uci config file, a regular file of at most 8 MiB\n"
 
 
 def test_status_of_a_state_file_that_is_a_fifo_is_one_line(capsys, conf, tmp_path, hang_guard):

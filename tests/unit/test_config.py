@@ -529,7 +529,7 @@ def test_load_key_file_missing(tmp_path):
     assert str(info.value).startswith(f"{path}:2: option file: cannot read {tmp_path}/none.key: No such file or directory")
 
 
-ALLOWED_FILE = "; allowed: a uci config file, a regular file of at most 1 MiB"
+ALLOWED_FILE = "; allowed: a uci config file, a regular file of at most 8 MiB"
 
 
 @pytest.mark.parametrize("make, reason", [
@@ -537,14 +537,31 @@ ALLOWED_FILE = "; allowed: a uci config file, a regular file of at most 1 MiB"
     (os.mkdir, "not a regular file (a directory)" + ALLOWED_FILE),
     (lambda p: os.mkfifo(p, 0o600), "not a regular file (a FIFO)" + ALLOWED_FILE),  # used to hang check and a reload
     (lambda p: os.symlink("/dev/zero", p), "not a regular file (a character device)" + ALLOWED_FILE),  # used to eat all memory
-    (lambda p: p.write_bytes(b"# padding\n" * 110_000), "larger than 1 MiB" + ALLOWED_FILE),
-], ids=["missing", "directory", "fifo", "/dev/zero", "2 MB"])
+    (lambda p: p.write_bytes(b"# padding\n" * 900_000), "larger than 8 MiB" + ALLOWED_FILE),
+], ids=["missing", "directory", "fifo", "/dev/zero", "9 MB"])
 def test_load_refuses_what_is_not_a_config_file_at_once(tmp_path, hang_guard, make, reason):
     path = tmp_path / "ddns-edge"
     make(path)
     with pytest.raises(ConfigError) as info:
         config.load(str(path))
     assert str(info.value) == f"{path}: {reason}"
+
+
+def luci_records(count: int) -> str:
+    """`count` records as LuCI writes them: every option spelt out, about 230 bytes each."""
+    return "".join(f"config record 'cfg{i:06x}'\n\toption enabled '1'\n\toption name 'host{i:05d}.example.com'\n"
+                   "\toption type 'A'\n\toption device 'wan'\n\toption source 'auto'\n\toption key 'home'\n"
+                   "\toption ttl '60'\n\toption zone 'example.com'\n\toption server '192.0.2.53'\n\toption port '53'\n\n"
+                   for i in range(count))
+
+
+@pytest.mark.parametrize("count", [10_000, 20_000])
+def test_thousands_of_records_are_accepted(tmp_path, count):
+    """The cap was 1 MiB: 10,000 records as LuCI writes them (2.3 MB) were refused."""
+    text = KEY + luci_records(count)
+    assert len(text) > 230 * count
+    cfg = config.load(write(tmp_path / "ddns-edge", text, 0o600))
+    assert len(cfg.enabled_records()) == count
 
 
 def test_load_reports_syntax_error_with_line(tmp_path):
