@@ -130,8 +130,10 @@ def _link_local(address: IPAddress) -> bool:
 #   device, chosen as the device's own addresses are (never a ULA; a deprecated prefix only
 #   while no preferred one exists; the published one kept while it stands);
 # - by MAC (option mac): the host's addresses in the device's neighbour table, usable
-#   entries only, public only, in a preferred prefix of the device first; then the one
-#   already published, then the address derived from the MAC (EUI-64), then the one the
+#   entries only (the kernel confirmed them: devices.py), and only inside a current public
+#   /64 of the device (any LAN host can make the kernel hold an entry for any address with
+#   any MAC, outside every prefix too); in a preferred prefix of the device first; then the
+#   one already published, then the address derived from the MAC (EUI-64), then the one the
 #   router saw first (a host's temporary addresses come and go after its stable one).
 
 
@@ -182,11 +184,13 @@ def choose_neighbour(neighbours: Iterable[Neighbour], mac: str, addresses: Itera
                      published: IPAddress | None = None) -> Choice:
     """The address of the host with `mac` in the device's neighbour table (see above)."""
     mine = [n for n in neighbours if n.mac == mac and n.address.version == 6]
-    usable = [n for n in mine if n.usable and is_public(n.address)]
+    current = prefixes(addresses)
+    usable = [n for n in mine if n.usable and _net64(n.address) in current]  # public: as the prefixes are
     if not usable:
-        why = "not in the neighbour table" if not mine else "no usable public address in the neighbour table"
+        why = ("not in the neighbour table" if not mine else
+               "has no address in the neighbour table that the kernel confirmed inside a public /64 of the device")
         return Choice(None, f"{mac} {why}")
-    preferred = {net for net, p in prefixes(addresses).items() if p.preferred != 0}
+    preferred = {net for net, p in current.items() if p.preferred != 0}
     iid = eui64(mac)
 
     def rank(n: Neighbour):

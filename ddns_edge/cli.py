@@ -10,6 +10,7 @@ config or key. Expected failures are one line on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from ddns_edge import __version__, lean, report
@@ -33,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--syslog-socket", default=report.SYSLOG_SOCKET, metavar="PATH",
                         help=f"the system log's socket (default {report.SYSLOG_SOCKET})")
     parser.add_argument("--version", action="version", version=f"ddns-edge {__version__}")
+    parser.add_argument("--time-limit", type=_seconds, metavar="SECONDS",
+                        help="give up after this many seconds, saying so (exit 1): for callers that must answer in time (LuCI)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     sub.add_parser("once", help="find each record's address, update what differs, exit")
     check = sub.add_parser("check", help="validate the config and keys")
@@ -41,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="stay in the foreground, follow kernel events, update on change")
     status = sub.add_parser("status", help="print what the running agent last wrote to its state file")
     status.add_argument("--json", action="store_true", help="the state file as it is, for scripts")
+    shown = sub.add_parser("config", help="print the config without its secrets (TSIG secrets, echo passwords, exec: commands)")
+    shown.add_argument("--json", action="store_true", help="as {\"sections\": [...]}, for scripts (LuCI's read-only view)")
     keygen = sub.add_parser("keygen", help="print a new TSIG key as a BIND key clause, with the server side as comments")
     keygen.add_argument("name", metavar="NAME", help="the TSIG key name, e.g. ddns-key")
     keygen.add_argument("-a", "--algorithm", default="hmac-sha256", metavar="ALG",
@@ -49,18 +54,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _seconds(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 3600:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds 1..3600")
+    return int(text)
+
+
+class TimeLimit(BaseException):
+    """--time-limit ran out (a BaseException, as KeyboardInterrupt: no `except Exception` on
+    the way takes it for a failure of its own, and every `finally` runs: an exec: echo
+    source's command is killed)."""
+
+
+def _time_limit(seconds: int) -> None:
+    def expired(signum, frame):
+        raise TimeLimit(f"gave up after {seconds} s (--time-limit {seconds})")
+    signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     report.setup(args.log_level or "info", syslog=args.syslog_socket if args.syslog else None)
     if args.command in SPEAKS_DNS or getattr(args, "online", False):
         lean.dnspython()
     try:
+        if args.time_limit:
+            _time_limit(args.time_limit)
         return COMMANDS[args.command](args)
     except DdnsEdgeError as e:
         print(f"ddns-edge: {e}", file=sys.stderr)
         return e.exit_status
+    except TimeLimit as e:
+        print(f"ddns-edge: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
+    finally:
+        if args.time_limit:
+            signal.alarm(0)
 
 
 def _load(args: argparse.Namespace) -> Config:
@@ -198,6 +230,29 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_config(args: argparse.Namespace) -> int:
+    import json
+
+    from ddns_edge import config
+
+    sections = config.redacted(config.read_sections(args.config))
+    if args.json:
+        print(json.dumps({"sections": sections}, indent=2))
+        return 0
+    for section in sections:
+        name = "" if section[".anonymous"] else f" '{section['.name']}'"
+        print(f"config {section['.type']}{name}")
+        for option, value in section.items():
+            if option == "secret_set":
+                print(f"\t# option secret: {'set' if value else 'empty'} (not shown)")
+            elif not option.startswith("."):
+                for v in value if isinstance(value, list) else [value]:
+                    quoted = "'" + v.replace("'", "'\\''") + "'"
+                    print(f"\t{'list' if isinstance(value, list) else 'option'} {option} {quoted}")
+        print()
+    return 0
+
+
 def cmd_keygen(args: argparse.Namespace) -> int:
     from ddns_edge import keygen
 
@@ -205,4 +260,5 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"keygen": cmd_keygen, "once": cmd_once, "check": cmd_check, "detect": cmd_detect, "run": cmd_run, "status": cmd_status}
+COMMANDS = {"keygen": cmd_keygen, "once": cmd_once, "check": cmd_check, "detect": cmd_detect, "run": cmd_run, "status": cmd_status,
+            "config": cmd_config}

@@ -39,7 +39,7 @@ LIST_OPTIONS = {"agent": ("echo",), "key": (), "record": ()}
 SECTION_TYPES = tuple(OPTIONS)
 
 _IFNAMSIZ = 16
-MAX_CONFIG = 1 << 20  # bytes: a config of thousands of records is far less
+MAX_CONFIG = 8 << 20  # bytes: 20,000 records as LuCI writes them (about 230 bytes each) are 4.6 MB
 
 
 ReadFile = Callable[[str], str]
@@ -49,17 +49,28 @@ def load(path: str) -> Config:
     """Read, check and parse the config at `path`; every failure is one ConfigError line.
     The file is read as files.read_regular reads: a FIFO, /dev/zero or a huge file is
     refused at once, never waited on or loaded (for `check`, and for a reload of `run`,
-    which keeps the config it has)."""
+    which keeps the config it has). One that someone else owns or may write is refused
+    before it is read (keys.check_trusted)."""
+    sections, st = _read(path, check=lambda st: keys.check_trusted(path, st))
+    if any(_holds_secret(s) for s in sections):
+        keys.check_mode(path, st.st_mode)
+    return from_sections(sections, path, keys.read_key_file)
+
+
+def read_sections(path: str) -> list[uci.Section]:
+    """The config's sections as uci reads them, not validated (`ddns-edge config` shows a
+    config that check refuses too); one ConfigError line when it cannot be read or parsed."""
+    return _read(path)[0]
+
+
+def _read(path: str, check=None) -> tuple[list[uci.Section], os.stat_result]:
     try:
-        data, mode = files.read_regular(path, MAX_CONFIG)
+        data, st = files.read_regular(path, MAX_CONFIG, check=check)
     except files.Unusable as e:
         raise ConfigError(f"{e}; allowed: a uci config file, a regular file of at most {files.size_text(MAX_CONFIG)}", path) from None
     except OSError as e:
         raise ConfigError(f"cannot read the config file: {e.strerror or e}", path) from None
-    sections = uci.parse(data, path)
-    if any(_holds_secret(s) for s in sections):
-        keys.check_mode(path, mode)
-    return from_sections(sections, path, keys.read_key_file)
+    return uci.parse(data, path), st
 
 
 def _holds_secret(section: uci.Section) -> bool:
@@ -109,6 +120,53 @@ def from_sections(sections: list[uci.Section], path: str, read_file: ReadFile = 
             records.append(_record(s, key_ids))
     _check_unique(records, path)
     return Config(path, agent, key_map, tuple(records))
+
+
+# --- the config without its secrets ------------------------------------------------------
+#
+# What LuCI's read-only users see (`ddns-edge config --json`, through the rpcd plugin): by the
+# rule the log follows. A secret option (a TSIG secret, wherever it is written) says only
+# that it is set; an echo source is shown as parse_source shows it in the log (a URL without
+# its password, an exec: source by its program and place, never its command), and one it
+# refuses not at all; an option the schema does not know is not shown (a misspelt secret).
+
+SECRET_OPTIONS = ("secret",)
+
+
+def redacted(sections: list[uci.Section]) -> list[dict]:
+    """Each section as {".type", ".name", ".anonymous", option: value or [values]} without
+    its secrets (above); "secret_set": whether a secret option is set (pure)."""
+    out = []
+    counts: dict[str, int] = {}
+    for section in sections:
+        index = counts.get(section.type, 0)
+        counts[section.type] = index + 1
+        shown: dict = {".type": section.type, ".name": section.name or f"@{section.type}[{index}]",
+                       ".anonymous": section.name is None}
+        known = OPTIONS.get(section.type, ())
+        values: dict[str, list[str]] = {}
+        given = [(v.line, n, v.value) for n, v in section.options.items()]
+        given += [(v.line, n, v.value) for n, vs in section.lists.items() for v in vs]
+        for _, n, v in sorted(given, key=lambda g: g[0]):  # in the file's order
+            values.setdefault(n, []).append(v)
+        for name, texts in values.items():
+            if name in SECRET_OPTIONS:
+                shown["secret_set"] = shown.get("secret_set", False) or any(texts)
+            elif name not in known:
+                shown[name] = f"(not an option of config {section.type}; not shown)"
+            elif name == "echo":
+                shown[name] = [_echo_shown(t, n) for n, t in enumerate(texts, 1)]
+            else:
+                shown[name] = texts if name in LIST_OPTIONS.get(section.type, ()) or len(texts) > 1 else texts[0]
+        out.append(shown)
+    return out
+
+
+def _echo_shown(text: str, position: int) -> str:
+    try:
+        return echo_wire.parse_source(text, position).shown
+    except ValueError:
+        return f"(echo source {position}: not one ddns-edge check takes; not shown)"
 
 
 # --- one section's options --------------------------------------------------------------
@@ -297,6 +355,10 @@ def _key(s: _Section, base: str, read_file: ReadFile) -> Key:
             text = read_file(file_path)
         except OSError as e:
             raise s.error(file_v, "file", f"cannot read {file_path}: {e.strerror or e}; allowed: a readable key file, {keys.FORMATS}") from None
+        except ConfigError as e:
+            if e.line is not None:
+                raise
+            raise s.error(file_v, "file", f"{file_path}: {e.message}") from None  # the file as a whole: at the line naming it
         found = keys.parse_key_file(text, file_path, want)
         if algorithm is not None and algorithm != found.algorithm:
             raise s.error(alg_v, "algorithm", f"{algorithm} differs from {found.algorithm} in {file_path}; leave option algorithm out or make them agree")

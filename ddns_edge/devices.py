@@ -14,8 +14,16 @@ from typing import Iterable
 
 from ddns_edge.model import Address, AddressChange, Device, IPAddress, KernelEvent, Link, LinkGone, Neighbour, NeighbourChange
 
-# NUD states (linux/neighbour.h) in which an entry names a host that is there, or was lately
-NUD_USABLE = 0x02 | 0x04 | 0x08 | 0x10 | 0x40 | 0x80  # REACHABLE STALE DELAY PROBE NOARP PERMANENT
+# NUD states (linux/neighbour.h). Any host on the LAN can make the kernel hold an entry for
+# any address with any MAC: one Neighbor Solicitation naming it (its source address and
+# source link-layer option) gives a STALE entry, unconfirmed. An entry counts for a record
+# only once the kernel has confirmed it: REACHABLE (the host answered the router's own
+# solicitation or probe, or traffic confirmed it), or made by the administrator (NOARP,
+# PERMANENT); it keeps counting while it ages (STALE, DELAY, PROBE) with the same MAC,
+# and stops when it fails, goes, or another MAC takes it.
+NUD_REACHABLE, NUD_STALE, NUD_DELAY, NUD_PROBE, NUD_NOARP, NUD_PERMANENT = 0x02, 0x04, 0x08, 0x10, 0x40, 0x80
+NUD_CONFIRMED = NUD_REACHABLE | NUD_NOARP | NUD_PERMANENT
+NUD_AGEING = NUD_STALE | NUD_DELAY | NUD_PROBE
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,7 @@ class View:
         self.addrs: dict[int, dict[IPAddress, Address]] = {}
         self.neighbours: dict[int, dict[IPAddress, Neighbour]] = {}
         self.seen = 0  # counts neighbour addresses as first seen: Neighbour.seen
+        self._before: dict[tuple[int, IPAddress], Neighbour] = {}  # during reset(): the entries as they were
 
     def reset(self, events: Iterable[KernelEvent]) -> set[Change]:
         """Replace the whole view with a dump; returns the devices that differ from before.
@@ -43,14 +52,14 @@ class View:
         thousands of addresses never holds them twice, so the memory they took is reused
         for the new view rather than added to."""
         before = self._summary()
-        first_seen = {(i, a): n.seen for i, table in self.neighbours.items() for a, n in table.items()}
+        # what was seen before keeps its place, and what the kernel confirmed stays confirmed
+        self._before = {(i, a): n for i, table in self.neighbours.items() for a, n in table.items()}
         self.names, self.up, self.addrs, self.neighbours = {}, {}, {}, {}
-        for event in events:
-            self.apply(event)
-        for index, table in self.neighbours.items():  # what was seen before keeps its place
-            for address, n in table.items():
-                if (index, address) in first_seen:
-                    table[address] = Neighbour(n.address, n.mac, n.usable, first_seen[(index, address)])
+        try:
+            for event in events:
+                self.apply(event)
+        finally:
+            self._before = {}
         after = self._summary()
         # a link came up when it was down or absent before the dump, not merely because the view was emptied
         return {Change(n, n in after and after[n][0] and not (n in before and before[n][0]))
@@ -102,9 +111,11 @@ class View:
     def _neighbour(self, event: NeighbourChange) -> Change | None:
         """Fold in a neighbour; a change only when an entry comes, goes, or becomes usable or
         not, or changes its MAC: the REACHABLE-STALE-DELAY-PROBE round of a host that stays
-        is no change."""
+        is no change. Usable: confirmed by the kernel (NUD_CONFIRMED above), and since then
+        only ageing with the same MAC."""
         table = self.neighbours.setdefault(event.index, {})
         old = table.get(event.address)
+        before = old if old is not None else self._before.get((event.index, event.address))
         if event.gone or event.mac is None:
             if event.gone:
                 table.pop(event.address, None)
@@ -112,12 +123,13 @@ class View:
                 table[event.address] = Neighbour(old.address, old.mac, False, old.seen)
             changed = old is not None and old.usable
         else:
-            usable = bool(event.state & NUD_USABLE)
-            if old is None or old.mac != event.mac:
+            same = before is not None and before.mac == event.mac
+            usable = bool(event.state & NUD_CONFIRMED) or bool(event.state & NUD_AGEING and same and before.usable)
+            if same:
+                seen = before.seen
+            else:
                 self.seen += 1
                 seen = self.seen
-            else:
-                seen = old.seen
             table[event.address] = Neighbour(event.address, event.mac, usable, seen)
             changed = old is None or (old.mac, old.usable) != (event.mac, usable)
         return self._change(event.index) if changed else None

@@ -36,7 +36,6 @@ from ddns_edge.plan import CAS_ATTEMPTS, Change, needs_change
 TIMEOUT = 5.0  # seconds for one exchange with the server
 MAX_UDP = 65535
 MAX_UDP_REQUEST = 1232  # larger requests go over TCP (the EDNS-safe datagram size)
-MAX_CHANGES = 500  # records per UPDATE: keeps a message well under 64 KiB
 
 
 @dataclass(frozen=True)
@@ -61,13 +60,16 @@ class Rejected(Exception):
     `ignored`: when no correctly signed answer came before the deadline, what came instead
     (this answer among them), as the operator reads it; "" otherwise."""
 
-    def __init__(self, rcode: int, tsig_error: int = 0, server_time: int | None = None, detail: str = "", ignored: str = ""):
+    def __init__(self, rcode: int, tsig_error: int = 0, server_time: int | None = None, detail: str = "", ignored: str = "",
+                 resent: bool = False):
         super().__init__(dns.rcode.to_text(rcode))
         self.rcode = rcode
         self.tsig_error = tsig_error
         self.server_time = server_time
         self.detail = detail
         self.ignored = ignored
+        self.unproven = False  # a TSIG error taken as the verdict after the grace: its answer is not checked
+        self.resent = resent  # the request left more than once: the answer may be to a later copy than one that landed
 
 
 class NoAnswer(socket.timeout):
@@ -99,14 +101,18 @@ def tsig_key(key: Key) -> dns.tsig.Key:
 def exchange(request: dns.message.Message, target: Target, timeout: float = TIMEOUT) -> dns.message.Message:
     """Send `request` to the target and return the verified answer.
 
-    UDP, or TCP when the answer is truncated or the request too large for one datagram.
+    UDP, or TCP when the answer is truncated or the request too large for one datagram;
+    either way the exchange ends by `timeout`, whatever the other end sends or does not.
     Over UDP, an answer that is not the server's correctly signed one (another ID or
     question, garbage, no or a wrong signature, an unsigned error) is ignored and counted,
     and the wait goes on until `timeout`, as dnspython's ignore_unexpected does: a forged
-    answer just before the real one does not end the exchange. Raises Rejected for an
-    answer that is not NOERROR (or NXDOMAIN for a query), or, at the deadline, for the most
-    telling of the answers ignored; NoAnswer (a socket.timeout) when nothing came that
-    answers the request; OSError for network errors.
+    answer just before the real one does not end the exchange. A TSIG error (BADSIG,
+    BADKEY, BADTIME) is the exception: it is what a server answers to a key it does not
+    take, and it can be sent no other way than unchecked (RFC 8945 5.3.2), so after one the
+    wait goes on for a short grace only (_grace) and then it is the verdict, marked
+    `unproven`. Raises Rejected for an answer that is not NOERROR (or NXDOMAIN for a
+    query), or, at the deadline, for the most telling of the answers ignored; NoAnswer (a
+    socket.timeout) when nothing came that answers the request; OSError for network errors.
     """
     wire = request.to_wire()
     deadline = time.monotonic() + timeout
@@ -115,16 +121,18 @@ def exchange(request: dns.message.Message, target: Target, timeout: float = TIME
     if len(wire) <= MAX_UDP_REQUEST:
         answer = _udp(wire, target, request, deadline, ignored)  # None: truncated, ask again over TCP
     if answer is None:
-        raw = _tcp(wire, target, deadline)
-        if not _matches(raw, request):
+        ignored.copies += 1
+        raw = _tcp(wire, target, deadline, ignored)
+        parsed = _answering(raw, request)
+        if parsed is None:
             raise Rejected(dns.rcode.FORMERR, detail="answer not correctly signed (it does not answer the request)")
-        answer = _verify(raw, request)
+        answer = _verify(raw, request, *parsed)
     if ignored:
         report.log.warning("%s: %s before its correctly signed answer; someone else may be answering in its name", target, ignored)
     rcode = answer.rcode()
     if rcode == dns.rcode.NOERROR or (rcode == dns.rcode.NXDOMAIN and request.opcode() == 0):
         return answer
-    raise Rejected(rcode)
+    raise Rejected(rcode, resent=ignored.copies > 1)
 
 
 def _family(server: str) -> int:
@@ -132,6 +140,8 @@ def _family(server: str) -> int:
 
 
 RETRANSMIT = 1.0  # seconds before the first resend; doubles within the exchange's timeout
+GRACE_ROUND_TRIPS = 4  # after a TSIG error, wait this many times the exchange's time so far for a signed answer
+GRACE_MIN = 0.25  # seconds: ... and at least this long (a forger next to the router answers in microseconds)
 
 _interrupt: tuple[int, Callable[[], None]] | None = None
 
@@ -148,13 +158,17 @@ def _udp(wire: bytes, target: Target, request: dns.message.Message, deadline: fl
     """Send over UDP and wait for the server's correctly signed answer (None: it came
     truncated, ask over TCP); resend from a fresh socket after 1 s, 2 s, ...: the answer to
     the first send may have gone to a WAN address that is gone. What is not that answer is
-    counted in `ignored` and waited past; at the deadline, `ignored.failure()` is raised."""
+    counted in `ignored` and waited past; at the deadline, `ignored.failure()` is raised,
+    and after a TSIG error's grace, that error as the verdict (`unproven`)."""
     ignored = _Ignored() if ignored is None else ignored
     socks: list[socket.socket] = []
     try:
-        next_send, interval = time.monotonic(), RETRANSMIT
+        start = next_send = time.monotonic()
+        interval, grace_end = RETRANSMIT, None
         while True:
             now = time.monotonic()
+            if grace_end is not None and now >= grace_end:
+                raise ignored.verdict()
             if now >= deadline:
                 raise ignored.failure()
             if now >= next_send:
@@ -162,36 +176,60 @@ def _udp(wire: bytes, target: Target, request: dns.message.Message, deadline: fl
                 socks.append(sock)
                 sock.connect((target.server, target.port))  # the kernel drops datagrams from anyone else
                 sock.send(wire)
+                ignored.copies += 1
                 next_send, interval = now + interval, interval * 2
-            watch: list = list(socks)
-            if _interrupt is not None:
-                watch.append(_interrupt[0])
-            for ready in select.select(watch, [], [], min(deadline, next_send) - now)[0]:
-                if not isinstance(ready, socket.socket):
-                    _drain(ready)
-                    _interrupt[1]()
-                    continue
+            for ready in _wait(socks, [], min(deadline, next_send, grace_end or deadline)):
                 raw = ready.recv(MAX_UDP)
-                if not _matches(raw, request):
+                parsed = _answering(raw, request)
+                if parsed is None:
                     ignored.unmatched += 1  # garbage, or another ID or question: not our answer
                     continue
                 if int.from_bytes(raw[2:4], "big") & dns.flags.TC:
                     return None  # truncated: not trusted, asked again over TCP
                 try:
-                    return _verify(raw, request)
+                    return _verify(raw, request, *parsed)
                 except Rejected as e:
                     ignored.unsigned.append(e)  # proves nothing; the server's own may be right behind it
+                    if e.tsig_error and grace_end is None:
+                        grace_end = min(deadline, _grace(start, time.monotonic()))
     finally:
         for sock in socks:
             sock.close()
 
 
+def _grace(start: float, now: float) -> float:
+    """When to take a TSIG error that came at `now`, in an exchange begun at `start`, as the
+    verdict: after a few more round trips (the time so far bounds one from above), so that
+    the server's own signed answer, should the error be forged, still comes first."""
+    return now + max(GRACE_MIN, GRACE_ROUND_TRIPS * (now - start))
+
+
+def _wait(reading: list[socket.socket], writing: list[socket.socket], until: float) -> list[socket.socket]:
+    """select() on the sockets until `until` (monotonic), watching the interrupt too (the
+    agent's signal wakeup socket: drained, then its check may raise); returns the sockets
+    ready, [] when `until` has come."""
+    watch: list = list(reading)
+    if _interrupt is not None:
+        watch.append(_interrupt[0])
+    readable, writable, _ = select.select(watch, writing, [], max(0.0, until - time.monotonic()))
+    ready = []
+    for fd in readable:
+        if isinstance(fd, socket.socket):
+            ready.append(fd)
+        else:
+            _drain(fd)
+            _interrupt[1]()
+    return ready + writable
+
+
 @dataclass
 class _Ignored:
-    """What came back over UDP that was not the server's correctly signed answer."""
+    """What came back over UDP that was not the server's correctly signed answer (and how
+    many copies of the request left: an answer is to any of them)."""
 
     unmatched: int = 0  # not answering the request: garbage, another ID or question
     unsigned: list[Rejected] = field(default_factory=list)  # answering it, without a valid signature
+    copies: int = 0  # of the request sent, resends and TCP included
 
     def __bool__(self) -> bool:
         return bool(self.unmatched or self.unsigned)
@@ -215,6 +253,12 @@ class _Ignored:
         telling.ignored = str(self)
         return telling
 
+    def verdict(self) -> Rejected:
+        """What a TSIG error's grace ends in: that error, as the server's verdict, unproven."""
+        error = next(e for e in self.unsigned if e.tsig_error)
+        error.unproven = True
+        return error
+
 
 def _unsigned_kind(e: Rejected) -> str:
     if e.tsig_error:
@@ -236,18 +280,37 @@ def _drain(fd: int) -> None:
         pass
 
 
-def _tcp(wire: bytes, target: Target, deadline: float) -> bytes:
-    left = max(0.01, deadline - time.monotonic())
-    with socket.create_connection((target.server, target.port), timeout=left) as sock:
-        sock.settimeout(max(0.01, deadline - time.monotonic()))
-        sock.sendall(len(wire).to_bytes(2, "big") + wire)
-        size = int.from_bytes(_read_exactly(sock, 2), "big")
-        return _read_exactly(sock, size)
+def _tcp(wire: bytes, target: Target, deadline: float, ignored: _Ignored) -> bytes:
+    """The answer over TCP, by `deadline` or never: connecting, sending and every read wait
+    only until then (a per-read timeout would let a byte every few seconds hold the exchange
+    for as long as the sender likes). NoAnswer at the deadline, carrying what UDP ignored."""
+    sock = socket.socket(_family(target.server), socket.SOCK_STREAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK)
+    try:
+        code = sock.connect_ex((target.server, target.port))
+        if code not in (0, errno.EINPROGRESS):
+            raise OSError(code, os.strerror(code))
+        if code:
+            if not _wait([], [sock], deadline):
+                raise NoAnswer(str(ignored) if ignored else "")
+            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code:
+                raise OSError(code, os.strerror(code))  # (OSError gives ConnectionRefusedError and the like)
+        out = memoryview(len(wire).to_bytes(2, "big") + wire)
+        while out:
+            if not _wait([], [sock], deadline):
+                raise NoAnswer(str(ignored) if ignored else "")
+            out = out[sock.send(out):]
+        size = int.from_bytes(_read_exactly(sock, 2, deadline, ignored), "big")
+        return _read_exactly(sock, size, deadline, ignored)
+    finally:
+        sock.close()
 
 
-def _read_exactly(sock: socket.socket, n: int) -> bytes:
+def _read_exactly(sock: socket.socket, n: int, deadline: float, ignored: _Ignored) -> bytes:
     data = b""
     while len(data) < n:
+        if not _wait([sock], [], deadline):
+            raise NoAnswer(str(ignored) if ignored else "")
         chunk = sock.recv(n - len(data))
         if not chunk:
             raise ConnectionResetError(errno.ECONNRESET, "connection closed by the server")
@@ -262,21 +325,23 @@ def _unsigned(raw: bytes) -> tuple[dns.message.Message, updatewire.TsigRecord | 
     return dns.message.from_wire(stripped, ignore_trailing=False), tsig
 
 
-def _matches(raw: bytes, request: dns.message.Message) -> bool:
-    """Cheap check that `raw` answers `request` (ID, QR, opcode, question); not trusted yet."""
+def _answering(raw: bytes, request: dns.message.Message) -> tuple[dns.message.Message, updatewire.TsigRecord | None] | None:
+    """`raw` parsed without its TSIG, and that TSIG, when it answers `request` (ID, QR,
+    opcode, question); None when it does not. Not trusted yet: _verify() decides that."""
     try:
-        answer, _ = _unsigned(raw)
+        answer, tsig = _unsigned(raw)
     except (ValueError, dns.exception.DNSException):
-        return False
-    return request.is_response(answer)
+        return None
+    return (answer, tsig) if request.is_response(answer) else None
 
 
-def _verify(raw: bytes, request: dns.message.Message) -> dns.message.Message:
-    """Parse with the request's key: the answer must be correctly signed.
+def _verify(raw: bytes, request: dns.message.Message, unsigned: dns.message.Message,
+            tsig: updatewire.TsigRecord | None) -> dns.message.Message:
+    """Parse with the request's key: the answer must be correctly signed. `unsigned` and
+    `tsig`: what _answering() made of it (parsed once without the key, not again here).
 
     That it is signed at all is checked here, not left to dnspython: before 2.8 it takes an
     answer without a TSIG record as it is, even to a signed request."""
-    unsigned, tsig = _unsigned(raw)  # it parsed in _matches
     if tsig is None:
         if unsigned.rcode() != dns.rcode.NOERROR:
             raise Rejected(unsigned.rcode(), 0, None, "unsigned")
@@ -342,7 +407,8 @@ def read(target: Target, name: str, rtype: str, key: Key, timeout: float = TIMEO
     try:
         rrset = answer.find_rrset(answer.answer, _absolute(name), dns.rdataclass.IN, rdtype)
     except KeyError:
-        return Current()
+        cname = answer.get_rrset(answer.answer, _absolute(name), dns.rdataclass.IN, dns.rdatatype.CNAME)
+        return Current(cname=_text(cname[0].target) if cname else None)
     return Current(frozenset(rd.to_text() for rd in rrset), rrset.ttl)
 
 
@@ -409,65 +475,143 @@ def sync_zone(target: Target, key: Key, wants: list[Want], timeout: float = TIME
     """Bring every record in `wants` (all in target.zone, one key) to its address.
 
     A record whose RRset is known (as this agent left or read it) is swapped from that at
-    once: one message. The others are read first, and nothing is sent for those already
-    right. The compare-and-swap UPDATE holds every record that differs. A failed
-    prerequisite (NXRRSET/YXRRSET: someone, or a delayed copy of an UPDATE, changed a
-    record) reads everything again and retries, CAS_ATTEMPTS times at most. Returns one
-    Result per want, in order; a failure is a Result with `error` set, never an exception.
-    """
-    clock = clock if clock is not None else ServerClock()
-    sent: dict[Want, float] = {}  # the records in an UPDATE that left, and its replay window
-    known = {w: w.known for w in wants}
+    once; the others are read first, one read each, and nothing is sent for those already
+    right. The compare-and-swap UPDATEs hold every record that differs, as few messages as
+    their encoded size allows (updatewire.batches), each atomic. A failed prerequisite
+    (NXRRSET/YXRRSET: someone, or a delayed copy of an UPDATE, changed a record) reads that
+    message's records again and retries it, CAS_ATTEMPTS times at most. So messages grow
+    with the records, never with their square. Returns one Result per want, in order; a
+    failure is a Result with `error` set, never an exception."""
+    return _ZoneSync(target, key, timeout, clock if clock is not None else ServerClock()).run(wants)
 
-    def stamped(results: list[Result]) -> list[Result]:
-        return [replace(r, sent=True, window=max(r.window, sent[r.want])) if r.want in sent else r for r in results]
 
-    for attempt in range(1, CAS_ATTEMPTS + 1):
-        current: dict[Want, Current] = {}
-        changes: dict[Want, Change] = {}
-        for want in wants:
-            have = known.get(want)
-            if have is None:
-                try:
-                    have = read(target, want.name, want.rtype, key, timeout, clock)
-                except (Rejected, OSError) as e:
-                    return stamped(_failed(wants, explain(e, f"{want.name} {want.rtype}", "read", target, key, timeout), no_route(e)))
-            current[want] = have
-            change = needs_change(want.name, want.rtype, want.ttl, have, want.address)
-            if change is not None:
-                changes[want] = change
-        if not changes:
-            return stamped([Result(w, False, current[w]) for w in wants])
-        if len(changes) > MAX_CHANGES:  # a thousand records: several UPDATEs of the zone, each atomic
-            first = set(list(changes)[:MAX_CHANGES])
-            done = sync_zone(target, key, [w for w in wants if w in first], timeout, clock)
-            rest = sync_zone(target, key, [w for w in wants if w not in first], timeout, clock)
-            merged = {r.want: r for r in done + rest}
-            return stamped([merged[w] for w in wants])
-        names = ", ".join(f"{c.name} {c.rtype}" for c in changes.values())
-        fudge = plan.fudge(clock.offset)
-        window = plan.replay_window(fudge, clock.offset)
-        for w in changes:
-            sent[w] = max(sent.get(w, 0.0), window)
+def _labels(changes: Iterable[Change]) -> str:
+    """The records of an UPDATE as a line names them: a few, and how many more."""
+    return report.few([f"{c.name} {c.rtype}" for c in changes])
+
+
+class _Failed(Exception):
+    """An exchange failed: the zone's records not done yet fail with `line`."""
+
+    def __init__(self, line: str, unreachable: bool = False):
+        super().__init__(line)
+        self.line, self.unreachable = line, unreachable
+
+
+class _ZoneSync:
+    """One sync_zone: what is done, and the replay window of each record an UPDATE carried."""
+
+    def __init__(self, target: Target, key: Key, timeout: float, clock: ServerClock):
+        self.target, self.key, self.timeout, self.clock = target, key, timeout, clock
+        self.done: dict[Want, Result] = {}
+        self.sent: dict[Want, float] = {}  # the records in an UPDATE that left, and its replay window
+
+    def run(self, wants: list[Want]) -> list[Result]:
         try:
-            answer = exchange(build_update(target.zone, changes.values(), key, fudge), target, timeout)
-        except Rejected as e:
-            if e.rcode in (dns.rcode.NXRRSET, dns.rcode.YXRRSET) and not e.tsig_error and attempt < CAS_ATTEMPTS:
-                known = {}  # not as known: someone (or a delayed copy of an UPDATE) changed it; read again
-                continue
-            if e.rcode in _SPLIT_ON and not e.tsig_error and len(changes) > 1:
-                return stamped([sync_zone(target, key, [w], timeout, clock)[0] if w in changes else Result(w, False, current[w])
-                                for w in wants])
-            return stamped(_failed(wants, explain(e, names, "update", target, key, timeout)))
-        except OSError as e:
-            return stamped(_failed(wants, explain(e, names, "update", target, key, timeout), no_route(e)))
-        clock.saw(answer, time.time())
-        return stamped([Result(w, w in changes, current[w]) for w in wants])
-    raise AssertionError("unreachable")
+            held = {w: w.known for w in wants if w.known is not None}
+            held.update(self._read([w for w in wants if w.known is None]))
+            changes = self._changes(wants, held)
+            batches, too_large = updatewire.batches(self.target.zone, changes.values(), self.key)
+            want_of = {change: w for w, change in changes.items()}
+            for change in too_large:
+                self.done[want_of[change]] = Result(want_of[change], error=self._too_large(change))
+            for batch in batches:
+                self._swap([want_of[c] for c in batch], held)
+        except _Failed as e:
+            for w in wants:
+                self.done.setdefault(w, Result(w, error=e.line, no_route=e.unreachable))
+        return [replace(self.done[w], sent=True, window=max(self.done[w].window, self.sent[w])) if w in self.sent else self.done[w]
+                for w in wants]
 
+    def _read(self, wants: list[Want]) -> dict[Want, Current]:
+        held = {}
+        for w in wants:
+            try:
+                held[w] = read(self.target, w.name, w.rtype, self.key, self.timeout, self.clock)
+            except (Rejected, OSError) as e:
+                raise _Failed(explain(e, f"{w.name} {w.rtype}", "read", self.target, self.key, self.timeout), no_route(e)) from None
+        return held
 
-def _failed(wants: list[Want], error: str, unreachable: bool = False) -> list[Result]:
-    return [Result(w, error=error, no_route=unreachable) for w in wants]
+    def _changes(self, wants: list[Want], held: dict[Want, Current]) -> dict[Want, Change]:
+        """The swaps to send; the records already right are done (nothing sent for them)."""
+        changes = {}
+        for w in wants:
+            change = needs_change(w.name, w.rtype, w.ttl, held[w], w.address)
+            if change is None:
+                self.done[w] = Result(w, False, held[w])
+            else:
+                changes[w] = change
+        return changes
+
+    def _swap(self, batch: list[Want], held: dict[Want, Current]) -> None:
+        """One UPDATE for `batch` (compare-and-swap from `held`), retried after a lost race."""
+        for attempt in range(1, CAS_ATTEMPTS + 1):
+            changes = self._changes(batch, held)
+            if not changes:
+                return
+            names = _labels(changes.values())
+            fudge = plan.fudge(self.clock.offset)
+            window = plan.replay_window(fudge, self.clock.offset)
+            for w in changes:
+                self.sent[w] = max(self.sent.get(w, 0.0), window)
+            try:
+                answer = exchange(build_update(self.target.zone, changes.values(), self.key, fudge), self.target, self.timeout)
+            except Rejected as e:
+                if e.rcode in (dns.rcode.NXRRSET, dns.rcode.YXRRSET) and not e.tsig_error:
+                    if attempt == CAS_ATTEMPTS and not e.resent:
+                        self._fail(changes, explain(e, names, "update", self.target, self.key, self.timeout))
+                        return
+                    now = self._read(list(changes))
+                    if e.resent and all(plan.is_right(now[w], w.address, w.ttl) for w in changes):
+                        # a copy sent before the one answered landed, its answer lost: the
+                        # resend found its own prerequisite gone. Ordinary packet loss: landed.
+                        self._landed(changes, held)
+                        return
+                    held.update(now)  # someone (or a delayed copy of an UPDATE) changed a record: swap from what it is now
+                    if attempt < CAS_ATTEMPTS:
+                        continue
+                    self._fail(changes, explain(e, names, "update", self.target, self.key, self.timeout))
+                    return
+                if e.rcode in _SPLIT_ON and not e.tsig_error and len(changes) > 1:
+                    for w in changes:
+                        self._swap([w], held)
+                    return
+                # the server answered: this message's records fail, and the next message is tried
+                self._fail(changes, explain(e, names, "update", self.target, self.key, self.timeout))
+                return
+            except OSError as e:
+                raise _Failed(explain(e, names, "update", self.target, self.key, self.timeout), no_route(e)) from None
+            self.clock.saw(answer, time.time())
+            self._landed(changes, held)
+            return
+
+    def _landed(self, changes: dict[Want, Change], held: dict[Want, Current]) -> None:
+        """The UPDATE for `changes` landed. A record the server had answered for with a CNAME
+        is read once more: beside a real CNAME the add was ignored (and NOERROR answered)."""
+        beside_cname = [w for w in changes if held[w].cname is not None]
+        for w in changes:
+            if w not in beside_cname:
+                self.done[w] = Result(w, True, held[w])
+        for w, now in self._read(beside_cname).items():
+            if plan.is_right(now, w.address, w.ttl):
+                self.done[w] = Result(w, True, held[w])  # a wildcard's CNAME: the name exists now, with the record
+            else:
+                self.done[w] = Result(w, error=self._beside_cname(w, now.cname or held[w].cname))
+
+    def _fail(self, changes: dict[Want, Change], line: str) -> None:
+        for w in changes:
+            self.done[w] = Result(w, error=line)
+
+    def _beside_cname(self, w: Want, cname: str) -> str:
+        return (f"{w.name} {w.rtype}: update at {self.target} with key {self.key.name}: the name is a CNAME (to {cname}) at the "
+                f"server, which keeps nothing else beside it and ignored the {w.rtype} record; remove the CNAME from zone "
+                f"{self.target.zone}, or give the record a name of its own")
+
+    def _too_large(self, change: Change) -> str:
+        return (f"{change.name} {change.rtype}: update at {self.target} with key {self.key.name}: the server holds "
+                f"{len(change.old.rdatas)} {change.rtype} records for the name, too many to name in one UPDATE's prerequisite "
+                f"(over {updatewire.MAX_MESSAGE:,} bytes); delete them at the server (nsupdate: update delete {change.name} "
+                f"{change.rtype}), and ddns-edge sets its own")
 
 
 def prove_key(target: Target, key: Key, timeout: float = TIMEOUT) -> int:
@@ -503,16 +647,8 @@ def explain(error: Exception, what: str, action: str, target: Target, key: Key, 
     if isinstance(error, OSError):
         return f"{head}: network error: {error.strerror or error}; check the router's route to the server"
     assert isinstance(error, Rejected)
-    if error.tsig_error == dns.rcode.BADKEY:
-        return f"{head}: the server does not know this key (BADKEY); check that key name {key.name} and algorithm {key.algorithm} match the server's key clause"
-    if error.tsig_error == dns.rcode.BADSIG:
-        return f"{head}: signature rejected (BADSIG); the secret differs from the server's for key {key.name}"
-    if error.tsig_error == dns.rcode.BADTIME:
-        local = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
-        server = f", the server's {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(error.server_time))}" if error.server_time else ""
-        return f"{head}: clocks disagree (BADTIME): local time is {local}{server}; set the router's clock (NTP), routers without an RTC boot with a wrong one"
     if error.tsig_error:
-        return f"{head}: TSIG error {dns.rcode.to_text(error.tsig_error)}"
+        return f"{head}: {_tsig_line(error, key)}"
     if error.detail == "unsigned" or error.detail.startswith("answer not correctly signed"):
         said = error.ignored or f"ignored {_unsigned_kind(error) if error.detail == 'unsigned' else error.detail}"
         return (f"{head}: no correctly signed answer within {timeout:g} s; {said}: an answer to a signed request "
@@ -520,6 +656,25 @@ def explain(error: Exception, what: str, action: str, target: Target, key: Key, 
     table = _READ_ADVICE if action != "update" else {}
     advice = table.get(error.rcode) or _ADVICE.get(error.rcode, "the server answered {rcode}")
     return f"{head}: " + advice.format(rcode=dns.rcode.to_text(error.rcode), key=key.name, zone=target.zone, attempts=CAS_ATTEMPTS)
+
+
+def _tsig_line(error: Rejected, key: Key) -> str:
+    """What a TSIG error says, and what to check; said as unproven when it is (the grace's verdict)."""
+    if error.tsig_error == dns.rcode.BADKEY:
+        line = (f"the server does not know this key (BADKEY); "
+                f"check that key name {key.name} and algorithm {key.algorithm} match the server's key clause")
+    elif error.tsig_error == dns.rcode.BADSIG:
+        line = f"signature rejected (BADSIG); the secret differs from the server's for key {key.name}"
+    elif error.tsig_error == dns.rcode.BADTIME:
+        local = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+        server = f", the server's {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(error.server_time))}" if error.server_time else ""
+        line = f"clocks disagree (BADTIME): local time is {local}{server}; set the router's clock (NTP), routers without an RTC boot with a wrong one"
+    else:
+        line = f"TSIG error {dns.rcode.to_text(error.tsig_error)}"
+    if error.unproven:  # BADSIG and BADKEY come without a MAC (RFC 8945 5.3.2); BADTIME's is not checked (dnspython)
+        how = "whose signature is not checked" if error.tsig_error == dns.rcode.BADTIME else "that is unsigned"
+        line += f" (said in an answer {how}, so unproven: anyone on the path could send one)"
+    return line
 
 
 # What a server's rcode means to the operator, and what to check.

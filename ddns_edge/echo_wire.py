@@ -44,7 +44,10 @@ def strip_password(text: str) -> str:
 
 def parse_source(text: str, position: int | None = None) -> EchoSource:
     """Parse and check one echo source (the `position`-th of the config's list, from 1);
-    ValueError says what is wrong (never repeating the text: a URL may hold a password)."""
+    ValueError says what is wrong (never repeating the text: a URL may hold a password).
+    Its `shown` is how it appears anywhere (the log, the state file, `detect`, the config
+    shown to LuCI's read-only users): a URL without its password, an exec: source by its
+    program and place (exec_name), never its command."""
     text = text.strip()
     if not text:
         raise ValueError("empty echo source")
@@ -176,9 +179,26 @@ def to_address(token: bytes | str) -> IPAddress | None:
     return address
 
 
-def _show(data: bytes, limit: int = 40) -> str:
-    text = data[:limit].decode("utf-8", "replace")
-    return repr(text) + ("..." if len(data) > limit else "")
+# What of an answer may be repeated as it is: letters, digits and a little punctuation. No
+# markup (< > & quotes), no control characters, nothing beyond ASCII: the reason goes to
+# the log, the state file and the LuCI page, and whoever is on the path of an http://
+# source writes these bytes.
+_SHOWN_AS_IS = re.compile(rb"[A-Za-z0-9 .,:;_+=/()\[\]{}-]*")
+
+
+def describe(data: bytes, limit: int = 40) -> str:
+    """A rejected answer (or part of one) for the operator: quoted when it holds only the
+    harmless characters above (up to `limit` of them), else described by its size and
+    whether it is text, never repeated: 'not an address: 40 bytes of text' (pure)."""
+    size = f"{len(data)} byte{'' if len(data) == 1 else 's'}"
+    if _SHOWN_AS_IS.fullmatch(data):
+        shown = repr(data[:limit].decode("ascii"))
+        return shown if len(data) <= limit else f"{shown}... ({size})"
+    try:
+        text = data.decode("utf-8").isprintable()
+    except UnicodeDecodeError:
+        text = False
+    return f"{size} of text" if text else f"{size}, not text"
 
 
 def parse_text(body: bytes, family: int) -> Answer:
@@ -191,7 +211,7 @@ def parse_text(body: bytes, family: int) -> Answer:
     tokens = text.split()
     address = to_address(tokens[0])
     if address is None:
-        return reject(f"not an address: {_show(tokens[0])}")
+        return reject(f"not an address: {describe(tokens[0])}")
     others = {a for a in map(to_address, tokens[1:]) if a is not None and a != address}
     if others:
         return reject(f"more than one address ({address}, {sorted(others, key=str)[0]})")
@@ -218,12 +238,12 @@ def parse_http(raw: bytes, family: int, eof: bool = True) -> Answer | None:
     lines = raw[:end].split(b"\r\n")
     status = _STATUS_RE.fullmatch(lines[0])
     if status is None:
-        return reject(f"not an HTTP answer: {_show(lines[0])}")
+        return reject(f"not an HTTP answer: {describe(lines[0])}")
     headers: dict[bytes, bytes] = {}
     for line in lines[1:]:
         name, colon, value = line.partition(b":")
         if not colon or not _TOKEN_RE.fullmatch(name):
-            return reject(f"a malformed HTTP header: {_show(line)}")
+            return reject(f"a malformed HTTP header: {describe(line)}")
         name, value = name.lower(), value.strip()
         if name in headers and name == b"content-length" and headers[name] != value:
             return reject("conflicting Content-Length headers")
@@ -246,7 +266,7 @@ def parse_http(raw: bytes, family: int, eof: bool = True) -> Answer | None:
     elif b"content-length" in headers:
         length = headers[b"content-length"]
         if not length.isdigit() or len(length) > 12:
-            return reject(f"a bad Content-Length: {_show(length)}")
+            return reject(f"a bad Content-Length: {describe(length)}")
         if int(length) > MAX_BODY:
             return reject(f"an answer of {int(length)} bytes; at most {MAX_BODY} are read")
         if len(body) < int(length):

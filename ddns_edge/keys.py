@@ -12,7 +12,9 @@ Three file formats are read, recognised by their content:
   the name is the record's owner.
 
 Errors are ConfigErrors naming the key file and the line in it; none repeats a secret.
-A file holding key material must not be accessible to others (mode & 007): see check_mode.
+A file holding key material must not be accessible to others (mode & 007): see check_mode;
+and, as the config, be owned by root (or the user reading it) and written by no one else:
+see check_trusted.
 """
 
 from __future__ import annotations
@@ -107,10 +109,23 @@ def check_mode(path: str, mode: int) -> None:
     raise ConfigError(f"key material is {what} by others (mode {stat.S_IMODE(mode):04o}); run: chmod 600 {shlex.quote(path)}", path)
 
 
+def check_trusted(path: str, st: os.stat_result) -> None:
+    """Refuse the config or a key file when someone but root or this user owns it, or its
+    group or others may write it (files.untrusted): it chooses what runs."""
+    why = files.untrusted(path, st, os.geteuid())
+    if why is not None:
+        raise ConfigError(why, path)
+
+
+def _check_key_file(path: str, st: os.stat_result) -> None:
+    check_trusted(path, st)
+    check_mode(path, st.st_mode)
+
+
 def read_key_file(path: str) -> str:
     """Read a key file: OSError when it cannot be read, ConfigError for its kind, mode, size or bytes."""
     try:
-        data, _ = files.read_regular(path, MAX_KEY_FILE, check=lambda mode: check_mode(path, mode))
+        data, _ = files.read_regular(path, MAX_KEY_FILE, check=lambda st: _check_key_file(path, st))
     except files.Unusable as e:
         raise ConfigError(f"{e}; allowed: {FORMATS}", path) from None
     return uci.decode(data, path, "key file")

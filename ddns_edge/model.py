@@ -178,7 +178,8 @@ KernelEvent = Union[Link, LinkGone, AddressChange, NeighbourChange, RouteChange]
 @dataclass(frozen=True)
 class Neighbour:
     """A host on a device's link, as the neighbour table holds it: one of its addresses, its
-    MAC, whether the entry is usable (not failed nor unresolved), and `seen`, the order in
+    MAC, whether the entry is usable (the kernel confirmed this address with this MAC, and
+    it has not failed, gone or changed its MAC since: devices.py), and `seen`, the order in
     which the router first saw the address (smaller: earlier)."""
 
     address: IPAddress
@@ -264,10 +265,16 @@ class Detection:
 
 @dataclass(frozen=True)
 class Current:
-    """A record's RRset as read from the primary: its rdata texts and TTL (None when absent)."""
+    """A record's RRset as read from the primary: its rdata texts and TTL (None when absent).
+
+    `cname`: the read was answered with a CNAME for the name instead (its target). The server
+    then ignores an add beside it, unless the CNAME is a wildcard's, synthesized for the name
+    (an add makes the name exist, and the wildcard no longer answers for it). Not part of
+    equality: two reads of the same RRset are equal."""
 
     rdatas: frozenset[str] = frozenset()
     ttl: int | None = None
+    cname: str | None = field(default=None, compare=False)
 
     @property
     def absent(self) -> bool:

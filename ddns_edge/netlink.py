@@ -142,7 +142,10 @@ def _address(data: bytes, offset: int, kind: int) -> AddressChange | None:
     size = 4 if family == AF_INET else 16 if family == AF_INET6 else 0
     if not size:
         return None
-    raw = found.get(IFA_ADDRESS) if family == AF_INET6 else (found.get(IFA_LOCAL) or found.get(IFA_ADDRESS))
+    # With a peer (`ip addr add LOCAL peer PEER`: PPP links, IPv4 and IPv6 alike) the kernel
+    # sends the address as IFA_LOCAL and the peer as IFA_ADDRESS; without one, IFA_ADDRESS
+    # alone for IPv6 and both, equal, for IPv4.
+    raw = found.get(IFA_LOCAL) or found.get(IFA_ADDRESS)
     if raw is None or len(raw) != size:
         return None
     if len(found.get(IFA_FLAGS, b"")) == 4:

@@ -141,6 +141,12 @@ class Once:
         return any([self._said.pop(s, None) is not None for s in subjects])
 
 
+def few(labels: list[str], shown: int = 3) -> str:
+    """Records as a line names them: a few, and how many more (a zone of thousands is one line)."""
+    more = f" and {len(labels) - shown:,} more" if len(labels) > shown + 1 else ""
+    return ", ".join(labels if not more else labels[:shown]) + more
+
+
 def notice(message: str, *args) -> None:
     log.log(NOTICE, message, *args)
 

@@ -109,10 +109,15 @@ class Hook:
 
 @dataclass(frozen=True)
 class Sync:
-    """Records to sync, each exchange with a server taking at most `timeout` seconds."""
+    """Records to sync, and how long each exchange may take."""
 
     wanted: Mapping[Record, Wanted]  # record (as configured) -> what to make of it
-    timeout: float
+    timeouts: Mapping[Record, float]  # each record's (exchange_timeout: by its own failures in a row)
+
+    def timeout(self, records: Collection[Record]) -> float:
+        """How long each exchange of a sync of `records` (one zone's) may take: the longest of
+        theirs, so that a zone being retried never lends its long wait to another."""
+        return max((self.timeouts[r] for r in records), default=exchange_timeout(0))
 
 
 @dataclass(frozen=True)
@@ -307,7 +312,7 @@ class Schedule:
         echo = due.echo[0] if network is None and due.echo else None
         sync = None
         if network is None and echo is None and due.sync:
-            sync = Sync(due.sync, self._timeout(due.sync))
+            sync = Sync(due.sync, {r: exchange_timeout(self.tracks[r.name, r.type].failures) for r in due.sync})
         rows = self._take_rows(now, wall) if network is None and echo is None and sync is None else None
         notes, self._notes = tuple(self._notes), []
         return Plan(notes, due.kill, hooks, "netifd" in follow, "neighbours" in follow, fresh, forget, network, echo, sync, rows)
@@ -416,11 +421,6 @@ class Schedule:
     def _prune_echoes(self) -> None:
         self.echoes.prune({echo_key(t.bound) for t in self.tracks.values() if t.wanted is not None and t.wanted.needs_echo})
 
-    def _timeout(self, records: Collection[Record]) -> float:
-        """How long each exchange of a sync of `records` may take: by the most failures in a
-        row among them (exchange_timeout)."""
-        return exchange_timeout(max((t.failures for t in self.tracks.values() if t.record in records), default=0))
-
     def _say_server(self, outcomes: Mapping[Record, Outcome | None]) -> None:
         """What the server said: an error at error level when it is news for any of its records,
         else as a reminder ("still failing") at info; no route: that the record waits for one,
@@ -436,7 +436,7 @@ class Schedule:
         for (server, error, no_route), records in failed.items():
             subjects = [("server", r.label) for r in records]
             if no_route:
-                labels = ", ".join(r.label for r in records)
+                labels = report.few([r.label for r in records])
                 self._once.say(INFO, f"{labels}: no route to {server} yet; waiting for one", *subjects, again_level=DEBUG)
             else:
                 self._once.say(ERROR, error, *subjects, same=_shape(error), again=f"still failing: {error}", again_level=INFO)

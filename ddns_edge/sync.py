@@ -19,6 +19,11 @@ if TYPE_CHECKING:
     import dns.resolver
 
 SyncZone = Callable[..., list[dnsupdate.Result]]  # dnsupdate.sync_zone(target, key, wants, timeout, clock=...)
+Timeout = Callable[[list[Record]], float]  # how long each exchange of a sync of these records may take
+
+
+def _first_timeout(records: list[Record]) -> float:
+    return dnsupdate.TIMEOUT
 
 
 class Targets:
@@ -69,9 +74,15 @@ class Targets:
 
 
 def sync(config: Config, wanted: Mapping[Record, Wanted], targets: Targets,
-         sync_zone: SyncZone = dnsupdate.sync_zone, timeout: float = dnsupdate.TIMEOUT) -> dict[Record, Outcome]:
-    """Update `wanted`, each exchange with a server taking at most `timeout` seconds;
-    returns {Record: Outcome}. Never raises UpdateError."""
+         sync_zone: SyncZone = dnsupdate.sync_zone, timeout: Timeout = _first_timeout) -> dict[Record, Outcome]:
+    """Update `wanted`; returns {Record: Outcome}. Never raises: a zone that fails, in
+    whatever way (an exception no one foresaw included), fails alone, and the others land.
+
+    One sync_zone per zone, server and key, one after the other (one thread). So that a
+    slow zone holds up no other: each exchange ends by its deadline, `timeout(records)`
+    seconds (schedule.exchange_timeout: by the group's own failures, so a failing zone's
+    long wait is never another's); and the groups that have not failed go first, so a zone
+    being retried never holds up one that is not."""
     outcomes: dict[Record, Outcome] = {}
     groups: dict[tuple, list[Record]] = {}
     for record, want in wanted.items():
@@ -81,10 +92,16 @@ def sync(config: Config, wanted: Mapping[Record, Wanted], targets: Targets,
             outcomes[record] = Outcome(want.address, error=str(e))
             continue
         groups.setdefault((target, record.key), []).append(record)
-    for (target, key_section), records in groups.items():
+    waits = {group: timeout(records) for group, records in groups.items()}
+    for (target, key_section), records in sorted(groups.items(), key=lambda item: waits[item[0]]):
         key = config.keys[key_section]
         wants = [dnsupdate.Want(r.name, r.type, r.ttl, wanted[r].address, wanted[r].known) for r in records]
-        results = sync_zone(target, key, wants, timeout, clock=targets.clock(target))
+        try:
+            results = sync_zone(target, key, wants, waits[target, key_section], clock=targets.clock(target))
+        except Exception as e:  # a bug must fail its zone only: log it, the others still land
+            report.log.debug("sync of zone %s at %s failed unexpectedly", target.zone, target, exc_info=True)
+            error = f"zone {target.zone} at {target}: unexpected error ({type(e).__name__}: {e}); this is a bug, please report it"
+            results = [dnsupdate.Result(w, error=error) for w in wants]
         for record, result in zip(records, results, strict=True):
             address = wanted[record].address
             if result.error:

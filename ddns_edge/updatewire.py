@@ -28,6 +28,8 @@ from ddns_edge.model import Key
 from ddns_edge.plan import Change
 
 TYPES = {"A": 1, "AAAA": 28}
+SIZES = {"A": 4, "AAAA": 16}  # rdata bytes
+MAX_MESSAGE = 65535  # bytes: a DNS message's length over TCP is two bytes (RFC 1035 4.2.2)
 SOA, TSIG = 6, 250
 IN, NONE, ANY = 1, 254, 255
 OPCODE_UPDATE = 5
@@ -49,6 +51,43 @@ def _rdata(rtype: str, text: str) -> bytes:
 
 def _rr(owner: bytes, rtype: int, rclass: int, ttl: int, rdata: bytes = b"") -> bytes:
     return owner + struct.pack("!HHIH", rtype, rclass, ttl, len(rdata)) + rdata
+
+
+def change_size(c: Change) -> int:
+    """The bytes `c` takes in an UPDATE as encode() writes it: its prerequisite (one RR a
+    rdata as known, or one for "absent"), the delete and the add."""
+    owner, rdata = len(name_wire(c.name)), SIZES[c.rtype]
+    prereq = owner + 10 if c.old.absent else len(c.old.rdatas) * (owner + 10 + rdata)
+    return prereq + (owner + 10) + (owner + 10 + rdata)
+
+
+def overhead(zone: str, key: Key) -> int:
+    """The bytes of an UPDATE of `zone` signed with `key` besides its changes: the header,
+    the zone section and the TSIG record (RFC 8945 4.2)."""
+    algorithm = len(name_wire(WIRE_ALGORITHM.get(key.algorithm, key.algorithm)))
+    tsig_rdata = algorithm + 10 + HASHES[key.algorithm]().digest_size + 6
+    return 12 + len(name_wire(zone)) + 4 + len(name_wire(key.name)) + 10 + tsig_rdata
+
+
+def batches(zone: str, changes: Iterable[Change], key: Key, limit: int = MAX_MESSAGE) -> tuple[list[list[Change]], list[Change]]:
+    """`changes` in UPDATEs of at most `limit` bytes each, in order (each message is atomic,
+    the set of them is not); and the changes too large for any message even alone (a name
+    whose RRset at the server holds hundreds of addresses: its prerequisite lists them all)."""
+    room = limit - overhead(zone, key)
+    out: list[list[Change]] = []
+    too_large: list[Change] = []
+    used = room
+    for c in changes:
+        size = change_size(c)
+        if size > room:
+            too_large.append(c)
+            continue
+        if used + size > room:
+            out.append([])
+            used = 0
+        out[-1].append(c)
+        used += size
+    return out, too_large
 
 
 def encode(msg_id: int, zone: str, changes: Iterable[Change], key: Key, fudge: int, now: int) -> tuple[bytes, bytes]:

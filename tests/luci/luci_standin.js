@@ -14,8 +14,11 @@
  *   %s is String(value) (null and undefined give ''), %d the integer part (as LuCI's
  *   ~~value does for numbers), %% a percent sign.
  *
+ * - %h: LuCI's HTML escape (& " ' < > as numeric character references), for the views.
+ *
  * Usage: node luci_standin.js FILE < calls.json, where calls.json is a list of JavaScript
  * expressions over `v` (the loaded module); prints the list of their values as JSON.
+ * view_standin.js requires it for loadView and the rest.
  */
 
 const fs = require('fs');
@@ -33,6 +36,8 @@ String.prototype.format = function(...args) {
 			return (value == null) ? '' : String(value);
 		if (directive === 'd')
 			return String(~~value);
+		if (directive === 'h')
+			return String(value ?? '').replace(/[&"'<>]/g, c => '&#' + c.charCodeAt(0) + ';');
 		throw new TypeError('format: the stand-in has no %' + directive);
 	});
 };
@@ -45,14 +50,17 @@ const baseclass = {
 	}
 };
 
-function loadView(path) {
+/* `modules`: name -> what 'require name' gives (the module names LuCI resolves, e.g.
+   'ddns-edge.validate' or 'tools.widgets as widgets', whose variable is the alias) */
+function loadView(path, modules, globals) {
 	const source = fs.readFileSync(path, 'utf8');
 	const requires = [];
-	for (const m of source.matchAll(/^[ \t]*'require[ \t]+([A-Za-z0-9_.]+)'[ \t]*;/gm))
-		requires.push(m[1]);
-	const known = { baseclass: baseclass };
-	const params = [ 'window', 'document', 'L' ].concat(requires);
-	const args = [ undefined, undefined, undefined ].concat(requires.map(name => {
+	for (const m of source.matchAll(/^[ \t]*'require[ \t]+([A-Za-z0-9_.-]+)(?:[ \t]+as[ \t]+([A-Za-z0-9_]+))?'[ \t]*;/gm))
+		requires.push([ m[1], m[2] || m[1] ]);
+	const known = Object.assign({ baseclass: baseclass }, modules || {});
+	const g = globals || {};
+	const params = [ 'window', 'document', 'L' ].concat(requires.map(r => r[1]));
+	const args = [ g.window, g.document, g.L ].concat(requires.map(([ name ]) => {
 		if (!(name in known))
 			throw new Error('the stand-in cannot provide required module ' + name);
 		return known[name];
@@ -64,10 +72,14 @@ function loadView(path) {
 	return new cls();
 }
 
-const v = loadView(process.argv[2]);
-const calls = JSON.parse(fs.readFileSync(0, 'utf8'));
-const results = calls.map(expr => {
-	const value = vm.runInThisContext('(function(v) { return (' + expr + '); })', { filename: 'call' })(v);
-	return (value === true) ? true : (typeof value === 'string' ? value : { unexpected: String(value) });
-});
-process.stdout.write(JSON.stringify(results));
+module.exports = { baseclass, loadView };
+
+if (require.main === module) {
+	const v = loadView(process.argv[2]);
+	const calls = JSON.parse(fs.readFileSync(0, 'utf8'));
+	const results = calls.map(expr => {
+		const value = vm.runInThisContext('(function(v) { return (' + expr + '); })', { filename: 'call' })(v);
+		return (value === true) ? true : (typeof value === 'string' ? value : { unexpected: String(value) });
+	});
+	process.stdout.write(JSON.stringify(results));
+}

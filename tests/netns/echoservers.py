@@ -10,6 +10,7 @@ HTTP and HTTPS paths:
   /html      an HTML page that holds the address
   /lie       always 198.51.100.66 (a lying or stale source)
   /private   always 100.64.0.9
+  /markup    markup that is not HTML at first sight (as plain text; an attacker on the path)
   /big       10 MB of text, streamed without a length (must be cut off, not read)
   /slow      the asker's address, after 10 s
 DNS names, for A, AAAA and TXT questions:
@@ -35,6 +36,7 @@ import dns.rdatatype
 import dns.rrset
 
 LIE4, LIE6 = "198.51.100.66", "2001:db8:66::66"
+MARKUP = "x<img/src=x/onerror=document.title='owned'>"
 
 _log_lock = threading.Lock()
 _log_path = None
@@ -82,6 +84,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "/html": (f"<!DOCTYPE html>\n<html><body><p>Your address is {client}</p></body></html>\n", "text/html"),
             "/lie": (f"{LIE6 if ':' in client else LIE4}\n", "text/plain"),
             "/private": ("100.64.0.9\n", "text/plain"),
+            "/markup": (MARKUP + "\n", "text/plain"),
         }.get(self.path, ("not found\n", "text/plain"))
         data = body.encode()
         self.send_response(200 if body != "not found\n" else 404)

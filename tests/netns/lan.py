@@ -76,6 +76,7 @@ BRIDGE_MAC = "02:dd:ed:00:00:01"   # br-lan's own MAC (a bridge would take its l
 ROUTER_LL = "fe80::2"              # the router's link-local on the WAN (world.py): Kea's hook routes via it
 
 _HOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lan_hook.py")
+_FORGE_NS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "forge_ns.py")
 
 # Kea's run_script hook library (kea-common) runs this on each committed lease: the ISP routes
 # a delegated prefix to the client that holds it, via the link-local the request came from,
@@ -450,6 +451,15 @@ class Lan:
         return self.world.ns_exec(self.world.rtr_ns, ["busybox", "ping", "-6", "-c", "1", "-W", "1", address],
                                   check=False).returncode == 0
 
+    def wait_failed(self, address: str, timeout: float = 60) -> None:
+        """Probe `address` from the router until its neighbour entry fails or goes (a host
+        that left: the router's probes go unanswered)."""
+        def failed_or_gone():
+            self.probe(address)
+            entry = self.neighbour(address)
+            return entry is None or "FAILED" in entry.get("state", ())
+        wait_for(failed_or_gone, timeout, f"the router's neighbour entry for {address} to fail")
+
     # -- hosts -----------------------------------------------------------------------------
 
     def add_host(self, name: str, *, mac: str | None = None, addrgen: str = "eui64",
@@ -559,6 +569,12 @@ class Host:
                 raise WorldError(f"{self.name}: no answer from the router to {address} (3 tries)")
             sent.append(address)
         return sent
+
+    def forge_solicitation(self, source: str, mac: str) -> None:
+        """Send the router one Neighbor Solicitation from `source` (an address this host
+        does not hold) naming `mac` as its link-layer address (forge_ns.py): what any LAN host
+        can do, with no MAC spoofing."""
+        self.world.ns_exec(self.ns, [sys.executable, _FORGE_NS, source, mac, self.lan.router_address])
 
     def chatter(self, interval: float = 0.5) -> subprocess.Popen:
         """Keep talking to the internet (BIND's address) from whichever address the kernel

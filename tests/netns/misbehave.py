@@ -10,6 +10,8 @@ the key, except for what MODE says:
   garbage     bytes that are no DNS message, nothing else
   spoof       the right answer, but from SPOOF_ADDRESS
   truncated   over UDP an unsigned TC answer; over TCP the right one
+  dribble     over UDP an unsigned TC answer; over TCP a 512-byte answer announced, then
+              a byte of it every 2 s (a server, or anyone on the path, holding the exchange)
   race        the first UPDATE fails NXRRSET (another writer got there first), then behaves
   race-always every UPDATE fails NXRRSET
   drop-first  the first datagram is never answered (its answer lost on the way)
@@ -28,6 +30,7 @@ import base64
 import socket
 import sys
 import threading
+import time
 
 import dns.flags
 import dns.message
@@ -52,6 +55,16 @@ def main():
             response.use_tsig(signed_with)
         return query, response
 
+    def dribble(conn):
+        with conn:
+            try:
+                conn.sendall(b"\x02\x00")
+                for _ in range(512):
+                    time.sleep(2)
+                    conn.sendall(b"\x00")
+            except OSError:
+                pass
+
     def serve_tcp():
         srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -59,6 +72,9 @@ def main():
         srv.listen(8)
         while True:
             conn, _ = srv.accept()
+            if mode == "dribble":
+                threading.Thread(target=dribble, args=(conn,), daemon=True).start()
+                continue
             with conn:
                 size = int.from_bytes(conn.recv(2), "big")
                 data = b""
@@ -84,7 +100,7 @@ def main():
         if mode == "garbage":
             udp.sendto(b"\x13\x37 this is not DNS", peer)
             continue
-        if mode == "truncated":
+        if mode in ("truncated", "dribble"):
             query = dns.message.from_wire(data, keyring=key)
             tc = dns.message.make_response(query)
             tc.keyring = None

@@ -241,7 +241,7 @@ def dhcp_script(action: str, env) -> tuple | None:
         routes.append(Route("0.0.0.0/0", router, ip))
     for name in ("staticroutes", "msstaticroutes"):
         words = env.get(name, "").split()
-        for target, via in zip(words[::2], words[1::2]):
+        for target, via in zip(words[::2], words[1::2], strict=False):  # an odd word out is ignored, as the script does
             routes.append(Route(str(ipaddress.ip_network(target, strict=False)), via, ip))
     return "up", device, [Addr(str(iface))], routes
 

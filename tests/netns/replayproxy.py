@@ -7,12 +7,14 @@ datagram came in on, so conntrack makes the answer come from the server's addres
 the agent sees an ordinary path. Commands on stdin, one per line:
 
     hold      hold back the next UPDATE (it is not forwarded; the agent's resend will be)
+    lose      forward the next UPDATE, and drop the server's answer to it (it landed; the
+              agent never hears so, and its resend a second later finds the work done)
     release   forward the held UPDATE to the server now (the late copy of the issue)
     capture   keep a copy of every UPDATE forwarded from now on
     replay    send the first captured UPDATE to the server again (an attacker's replay)
     stats     print how many queries and UPDATEs it has forwarded from the router so far
 
-It prints `ready`, then `held`, `released rcode=N`, `replayed rcode=N` (the server's
+It prints `ready`, then `held`, `lost rcode=N`, `released rcode=N`, `replayed rcode=N` (the server's
 answer's rcode; a TSIG error such as BADTIME comes as NOTAUTH, 9) and `stats queries=N
 updates=M` as they happen. `Proxy` below starts it from a test or the bench.
 """
@@ -52,15 +54,17 @@ def main() -> None:
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(listen)
     lock = threading.Lock()
-    state = {"hold": False, "held": None, "capture": False, "captured": [], "queries": 0, "updates": 0}
+    state = {"hold": False, "held": None, "lose": False, "capture": False, "captured": [], "queries": 0, "updates": 0}
 
     def say(line: str) -> None:
         with lock:
             print(line, flush=True)
 
-    def forward(data: bytes, peer) -> None:
+    def forward(data: bytes, peer, lose: bool = False) -> None:
         answer = ask(server, data)
-        if answer is not None:
+        if lose:
+            say(f"lost rcode={rcode(answer)}")
+        elif answer is not None:
             sock.sendto(answer, peer)
 
     def serve() -> None:
@@ -74,7 +78,9 @@ def main() -> None:
                     continue
                 if opcode(data) == OPCODE_UPDATE and state["capture"]:
                     state["captured"].append(data)
-            threading.Thread(target=forward, args=(data, peer), daemon=True).start()
+                lose = opcode(data) == OPCODE_UPDATE and state["lose"]
+                state["lose"] = state["lose"] and not lose
+            threading.Thread(target=forward, args=(data, peer, lose), daemon=True).start()
 
     threading.Thread(target=serve, daemon=True).start()
     say("ready")
@@ -83,6 +89,9 @@ def main() -> None:
         if command == "hold":
             with lock:
                 state["hold"] = True
+        elif command == "lose":
+            with lock:
+                state["lose"] = True
         elif command == "release":
             with lock:
                 data, state["held"] = state["held"], None

@@ -143,6 +143,9 @@ def test_thousands_of_addresses_at_once_give_their_memory_back(world, tmp_path):
 
 
 def test_a_thousand_records_land_and_follow_a_change(world, tmp_path):
+    """At start one read a record and as few UPDATEs as fit (their size decides, 65,535
+    bytes at most): a zone of more than 500 changes used to recurse, reading everything again
+    at every level (2,000 reads for 1,000 records; 114,500 for 10,000)."""
     records = [record(f"h{i}", name=f"h{i}.example.com", **WHERE) for i in range(1000)]
     with Daemon(world, conf_for(world, tmp_path, *records)) as agent:
         def count(address):
@@ -150,12 +153,29 @@ def test_a_thousand_records_land_and_follow_a_change(world, tmp_path):
             return sum(1 for line in out.splitlines() if line.split()[-1:] == [address] and line.startswith("h"))
 
         wait_for(lambda: count("198.51.100.2") == 1000, timeout=120, what="1000 records at BIND", interval=0.5)
+        assert world.dns_counters()["dns_udp4"] == 1000  # the reads (the UPDATEs, too large for UDP, go over TCP)
+        assert world.serial() == 1 + 2  # two UPDATEs: 1,000 changes from nothing are 81,000 bytes
+        agent.wait_log("h999.example.com A: already 198.51.100.2 at the server; nothing sent", timeout=60)  # the check
         serial = world.serial()
         world.set_wan("198.51.100.6/24")
         wait_for(lambda: count("198.51.100.6") == 1000, timeout=120, what="1000 records moved", interval=0.5)
-        assert world.serial() - serial == 2  # two UPDATEs of at most 500 records each
+        assert world.serial() - serial == 2  # two UPDATEs, from what the agent knows: no read
         assert agent.proc.poll() is None
         assert rss_kib(agent.proc.pid) < 100 * 1024
+
+
+def test_records_of_long_names_go_in_as_many_updates_as_their_size_needs(world, tmp_path):
+    """100 records of 253-character names are one UPDATE of 80,000 bytes: it used to be sent
+    as one, and the TCP length prefix raised OverflowError (a traceback for `once`)."""
+    tail = ".".join(["b" * 63, "c" * 63, "d" * 49]) + ".example.com"
+    names = [f"{i:03d}" + "a" * 60 + "." + tail for i in range(100)]
+    assert {len(n) for n in names} == {253}
+    conf = write_config(tmp_path / "c", world, *[record(f"r{i}", name=n, **WHERE) for i, n in enumerate(names)])
+    p = ddns_edge(world, conf, "once")
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stderr.count(": now 198.51.100.2 (was nothing)") == 100 and "Traceback" not in p.stderr
+    assert world.serial() == 1 + 2  # two UPDATEs
+    assert world.dig(names[0], "A") == world.dig(names[-1], "A") == ["198.51.100.2"]
 
 
 def test_no_secret_reaches_the_log_even_at_debug(world, tmp_path):
@@ -163,7 +183,7 @@ def test_no_secret_reaches_the_log_even_at_debug(world, tmp_path):
     secrets = [world.key_secret, wrong, base64.b64decode(world.key_secret).hex(), base64.b64decode(wrong).hex()]
     conf = write_config(tmp_path / "c", world, record("www", **WHERE), secret=wrong, agent={"state_dir": str(tmp_path / "state"), "log_level": "debug"})
     with Daemon(world, conf) as agent:
-        agent.wait_log("BADSIG", timeout=60)  # (a TSIG error is waited past to the deadline: 5 s, then 10)
+        agent.wait_log("BADSIG", timeout=60)
         agent.wait_log("still failing", timeout=60)
         good = open(conf).read().replace(wrong, world.key_secret)
         open(conf, "w").write(good)
@@ -173,3 +193,27 @@ def test_no_secret_reaches_the_log_even_at_debug(world, tmp_path):
     state_text = (tmp_path / "state" / "state.json").read_text()
     for secret in secrets:
         assert secret not in log and secret not in state_text
+
+
+def test_a_name_whose_rrset_is_too_large_to_swap_fails_alone_with_advice(world, tmp_path):
+    """A compare-and-swap names the whole RRset in its prerequisite: 250 AAAA records at a
+    253-character name are 70,000 bytes, more than any DNS message holds. That record is one
+    error saying what to do; the others land."""
+    crowded = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 49]) + ".example.com"
+    with open(world.named_conf) as f:  # BIND 9.18.28 and later hold at most 100 records of a type at a name by default
+        conf = f.read().replace("    notify no;\n", "    notify no;\n    max-records-per-type 0;\n")
+    with open(world.named_conf, "w") as f:
+        f.write(conf)
+    world.restart_bind()
+    for part in range(2):  # (nsupdate cannot send them in one message either)
+        adds = [f"update add {crowded} 60 AAAA 2001:db8:99::{part * 125 + i:x}" for i in range(125)]
+        assert world.nsupdate(adds).returncode == 0
+    conf = write_config(tmp_path / "c", world, record("big", name=crowded, rtype="AAAA", **WHERE),
+                        record("www", rtype="AAAA", **WHERE))
+    p = ddns_edge(world, conf, "once")
+    assert p.returncode == 1, p.stderr
+    assert (f"error: {crowded} AAAA: update at 192.0.2.53 with key ddns-key: the server holds 250 AAAA records for the name, too "
+            f"many to name in one UPDATE's prerequisite (over 65,535 bytes); delete them at the server (nsupdate: update delete "
+            f"{crowded} AAAA), and ddns-edge sets its own") in p.stderr, p.stderr
+    assert "www.example.com AAAA: now 2001:db8:1::2 (was nothing)" in p.stderr and "Traceback" not in p.stderr
+    assert len(world.dig(crowded, "AAAA")) == 250

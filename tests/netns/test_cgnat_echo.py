@@ -9,6 +9,7 @@ servers instead.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -150,6 +151,24 @@ def test_bad_answers_are_rejected_and_logged_and_the_next_source_tried(world, tm
         world.add_addr("100.64.0.3/10")
         wait_for(lambda: len(world.echo_requests()) >= asked + 2, what="a second round")
         assert [r["what"] for r in world.echo_requests()[asked:asked + 2]] == ["/ip", "whoami.test. A"]
+
+
+def test_markup_from_an_echo_is_described_never_repeated(world, tmp_path):
+    """An http:// answer of markup used to go, 40 characters of it, into the log, the state
+    file (and from there the LuCI page, where it ran) and detect's output."""
+    behind_cgnat(world)
+    conf = config(world, tmp_path, ["http://192.0.2.80/markup"])
+    with Daemon(world, conf) as agent:
+        agent.wait_log("http://192.0.2.80/markup rejected: not an address: 43 bytes of text")
+        state = wait_for(lambda: (p := tmp_path / "state" / "state.json").is_file() and "echo" in p.read_text()
+                         and json.loads(p.read_text()), what="the echo's round in the state file")
+        reason = state["records"][0]["echo"]["reason"]
+        assert reason == "no echo source gave a usable answer (http://192.0.2.80/markup: not an address: 43 bytes of text)"
+        log = agent.log()
+    detected = ddns_edge(world, conf, "detect")
+    assert "  http://192.0.2.80/markup: rejected: not an address: 43 bytes of text" in detected.stdout
+    for text in (log, (tmp_path / "state" / "state.json").read_text(), detected.stdout, detected.stderr):
+        assert "<" not in text and "onerror" not in text
 
 
 def test_https_and_exec_sources_and_family_pinning(world, tmp_path):

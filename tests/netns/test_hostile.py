@@ -90,6 +90,21 @@ def test_untrusted_answers_never_count(misbehave, tmp_path, mode, says):
     assert "update-policy" not in p.stderr and "server's log" not in p.stderr  # an unsigned error is not the server's verdict
 
 
+def test_a_server_that_dribbles_its_tcp_answer_holds_nothing_up(misbehave, tmp_path):
+    """Truncated over UDP, then over TCP a byte every 2 s: the exchange used to wait as long
+    as bytes kept coming (a timeout per recv), and `once` and every other zone with it (the
+    issue saw an AAAA record in another zone over IPv6 stalled for 60 s and more). Now the
+    exchange ends at its deadline and the other record lands."""
+    world = misbehave("dribble")
+    conf = write_config(tmp_path / "c", world, record("www", zone="example.com", server=ADDRESS),
+                        record("v6", name="dribble-v6.example.com", rtype="AAAA", zone="example.com", server=world.bind_addr6))
+    p = ddns_edge(world, conf, "once", timeout=40)
+    assert p.returncode == 1, p.stderr
+    assert "www.example.com A: read at 192.0.2.54 with key ddns-key: no answer within 5 s" in p.stderr, p.stderr
+    assert "dribble-v6.example.com AAAA: now 2001:db8:1::2 (was nothing)" in p.stderr
+    assert world.dig("dribble-v6.example.com", "AAAA") == ["2001:db8:1::2"]
+
+
 def seen(proc):
     """The opcodes the misbehaving server saw, once it is stopped."""
     proc.kill()

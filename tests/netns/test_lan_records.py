@@ -172,12 +172,7 @@ def test_a_host_that_leaves_keeps_its_record(tmp_path, make_world):
         wait_dig(w, "nas.example.com", "AAAA", [address], timeout=30)
         serial = w.serial()
         nas.leave()
-
-        def failed_or_gone():
-            lan.probe(address)
-            entry = lan.neighbour(address)
-            return entry is None or "FAILED" in entry.get("state", ())
-        wait_for(failed_or_gone, 60, f"the router's neighbour entry for {address} to fail")
+        lan.wait_failed(address)
         agent.stop()  # whatever it was going to do about it, it has done
         assert w.dig("nas.example.com", "AAAA") == [address]
         assert w.serial() == serial

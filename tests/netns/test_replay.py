@@ -15,7 +15,7 @@ import time
 import pytest
 
 from ddns_edge import plan
-from tests.netns.agentlib import Daemon, record, wait_dig, write_config
+from tests.netns.agentlib import Daemon, record, wait_dig, wait_for, write_config
 from tests.netns.replayproxy import Proxy
 
 NAME = "www.example.com"
@@ -85,6 +85,32 @@ def test_a_replayed_update_is_set_back_inside_the_window_and_refused_after_it(wo
         proxy.command("replay")
         assert proxy.expect("replayed") == "replayed rcode=9"
         assert world.dig(NAME, "A") == [A]
+
+
+def test_a_landed_update_whose_answer_was_lost_is_a_change_said_once(world, tmp_path, proxy):
+    """Ordinary packet loss: the UPDATE lands, its answer is lost, the resend a second later
+    finds its prerequisite gone (NXRRSET). It used to read the record, find it right and say
+    "already ... nothing sent" with a warning about a replayed UPDATE or another writer, and
+    the hook never ran. Now it is what it is: a change that landed, said once, hook once."""
+    out, hook = tmp_path / "hook.out", tmp_path / "hook"
+    hook.write_text(f'#!/bin/sh\necho "$DDNS_EDGE_OLD -> $DDNS_EDGE_NEW" >> {out}\n')
+    hook.chmod(0o755)
+    world.set_wan(f"{A}/24")
+    conf = write_config(tmp_path / "c", world, record("www", zone="example.com", server=world.bind_addr4),
+                        agent={"hook": str(hook), "state_dir": world.state_dir("lost")})
+    with Daemon(world, conf) as agent:
+        agent.wait_log(f"{NAME} A: already {A} at the server; nothing sent", timeout=30)  # the start's UPDATE, and its check
+        proxy.command("lose")
+        world.set_wan(f"{B}/24")
+        assert proxy.expect("lost") == "lost rcode=0"  # BIND took it; the agent never hears so
+        agent.wait_log(f"{NAME} A: now {B} (was {A})")
+        agent.wait_log(f"{NAME} A: already {B} at the server; nothing sent", timeout=30)  # the check after the window
+        log = agent.log()
+        assert log.count(f"already {B}") == 1 and log.index(f"now {B} (was {A})") < log.index(f"already {B}")
+        assert "delayed or replayed" not in log and "error" not in log
+        wait_for(lambda: out.exists() and out.read_text().count("\n") == 2, what="the hook's runs")
+        assert out.read_text().splitlines() == [f" -> {A}", f"{A} -> {B}"]
+        assert world.dig(NAME, "A") == [B]
 
 
 def test_a_lost_race_reads_and_swaps_and_says_so(world, tmp_path):

@@ -231,3 +231,25 @@ def test_sigterm_is_never_lost_whatever_the_agent_is_doing(world, tmp_path):
             agent.stop()
         assert code == 0, f"round {i}: {agent.log()}"
         assert "Logging error" not in agent.log() and "Traceback" not in agent.log()
+
+
+def test_a_name_that_is_a_cname_at_the_server_is_backed_off_never_a_loop(make_world, tmp_path):
+    """`run` used to send a read and an UPDATE every 12 s without end, each with a false
+    warning about a replayed UPDATE (and the hook ran each time). Now: one error, retries
+    backed off (1, 2, 4 s ...), reminders at info, no warning, no hook."""
+    from tests.netns.test_once import CNAME_LINE, CNAME_ZONE
+
+    world = make_world(zones=[CNAME_ZONE])
+    out, hook = tmp_path / "hook.out", tmp_path / "hook"
+    hook.write_text(f'#!/bin/sh\necho "$DDNS_EDGE_NAME" >> {out}\n')
+    hook.chmod(0o755)
+    conf = agent_conf(world, tmp_path, record("www", **WHERE), hook=str(hook))
+    with Daemon(world, conf) as agent:
+        agent.wait_log("www.example.com A: retry 4 in", timeout=40)
+        log = agent.log()
+        assert log.count(f"error: {CNAME_LINE}") == 1
+        assert log.count(f"info: still failing: {CNAME_LINE}") == 3
+        delays = [float(line.split(" in ")[1].split()[0]) for line in log.splitlines() if ": retry " in line]
+        assert delays == sorted(delays) and delays[-1] > 4  # backed off: 1, 2, 4, 8 s with jitter
+        assert "delayed or replayed" not in log and "now 198.51.100.2" not in log
+        assert not out.exists()

@@ -3,8 +3,8 @@
 They need an OpenWrt stack, which this repository does not hold and CI does not have: no
 upstream OpenWrt code is part of the project. Without one they are skipped with one line
 (in CI too); everything that can be checked without the stack runs always (tests/luci: the
-form's rules in Node.js against `ddns-edge check`; tests/packaging: the init scripts under
-stand-ins, the ACL and the menu). To run them, build OpenWrt's daemons from their sources
+form's rules in Node.js against `ddns-edge check`, and the views with markup in every
+field; tests/packaging: the init scripts under stand-ins, the ACL and the menu). To run them, build OpenWrt's daemons from their sources
 into a directory of your own that provides stack.sh as below, and run, as root:
 
     DDNS_EDGE_OPENWRT_WEB=/path/to/it make test

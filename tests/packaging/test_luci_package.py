@@ -112,7 +112,7 @@ def test_luci_packages_are_reproducible():
             tool.build_luci(ROOT, "x", mtime=EPOCH)
 
 
-def test_the_apps_json_parses_and_the_acl_keeps_secrets_and_keygen_for_writers():
+def test_the_apps_json_parses_and_the_acl_keeps_secrets_detect_and_keygen_for_writers():
     with open(os.path.join(APP, "root/usr/share/rpcd/acl.d/luci-app-ddns-edge.json")) as f:
         groups = json.load(f)
     # rpcd's shape: one group, a description, and read/write scopes of object -> method lists
@@ -126,8 +126,9 @@ def test_the_apps_json_parses_and_the_acl_keeps_secrets_and_keygen_for_writers()
                        for k, v in objects.items())
     read, write = acl["read"], acl["write"]
     assert "uci" not in read, "read-only users must not read the config (it may hold a secret)"
-    assert set(read["ubus"]["ddns-edge"]) == {"status", "config", "check", "detect"}
-    assert write["ubus"]["ddns-edge"] == ["keygen"] and set(write["uci"]["ddns-edge"]) == {"read", "write"}
+    # detect runs the config's exec: echo sources (as root): never for read-only users
+    assert set(read["ubus"]["ddns-edge"]) == {"status", "config", "check"}
+    assert set(write["ubus"]["ddns-edge"]) == {"detect", "keygen"} and set(write["uci"]["ddns-edge"]) == {"read", "write"}
     with open(os.path.join(APP, "root/usr/share/luci/menu.d/luci-app-ddns-edge.json")) as f:
         menu = json.load(f)
     for path, entry in menu.items():  # LuCI's menu.d shape

@@ -65,7 +65,10 @@ procd_close_instance() { _log "procd_close_instance"; }
 procd_add_reload_trigger() { _log "procd_add_reload_trigger $*"; }
 procd_send_signal() { _log "procd_send_signal $*"; }
 procd_running() { _log "procd_running $*"; [ "${STUB_RUNNING:-0}" = 1 ]; }
-start() { _log "start"; start_service; }
+procd_open_service() { _log "procd_open_service $*"; }
+procd_close_service() { _log "procd_close_service $*"; }
+# rc.common's start for procd: its status is procd_close_service's, not start_service's
+start() { _log "start"; procd_open_service ddns-edge; start_service "$@"; procd_close_service set; }
 # /lib/functions.sh
 user_exists() { [ "${STUB_USER:-1}" = 1 ]; }
 config() { _section="$2"; _sections="$_sections $2"; eval "CONFIG_${2}_TYPE=\$1"; }
@@ -266,18 +269,66 @@ def test_start_with_the_default_config_starts_nothing(procd, tmp_path):
     assert "no record enabled" in err
 
 
-def test_start_refuses_a_config_that_fails_the_check(procd):
-    rc, calls, err = procd.run("start_service", STUB_CHECK_RC=2)
-    assert rc != 0
-    assert not any(c.startswith("procd_open_instance") for c in calls)
+TOUCHING = ("mkdir", "chown", "chgrp", "chmod")
+
+
+def test_start_checks_before_it_touches_anything(procd):
+    rc, calls, err = procd.run("start")
+    assert rc == 0, err
+    check = calls.index(f"agent -c {procd.config} check")
+    assert all(i > check for i, c in enumerate(calls) if c.startswith(TOUCHING))
+    assert calls[-1] == "procd_close_service set"
+
+
+def test_start_refuses_a_config_that_fails_the_check_and_touches_nothing(procd):
+    """The script used to create and chown state_dir before the check, and `start` exited 0."""
+    rc, calls, err = procd.run("start", STUB_CHECK_RC=2)
+    assert rc == 1
+    assert not any(c.startswith((*TOUCHING, "procd_open_instance", "procd_close_service")) for c in calls), calls
+    assert not (procd.tmp / "state").exists()
     assert any(c.startswith("logger -t ddns-edge -p daemon.err --") and "option ttl" in c for c in calls)
     assert "option ttl" in err
 
 
+REAL_CONFIG = """\
+config agent 'agent'
+\toption state_dir '{state_dir}'
+
+config key 'home'
+\toption secret 'c2VjcmV0IHNlY3JldCBzZWNyZXQgc2VjcmV0IDEyMzQ='
+
+config record 'www'
+\toption name 'www.example.com'
+\toption device 'wan0'
+"""
+
+
+@pytest.mark.parametrize("make", [
+    lambda p: p.chmod(0o660),
+    lambda p: p.chmod(0o602),
+    lambda p: os.chown(p, 4242, -1),
+], ids=["group-writable", "world-writable", "another owner"])
+def test_start_with_the_real_check_refuses_a_config_someone_else_may_change(procd, make):
+    """`ddns-edge check` itself (not the stand-in) refuses it: nothing is touched, start exits 1."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root (chown), as CI has")
+    procd.config.write_text(REAL_CONFIG.format(state_dir=procd.tmp / "state"))
+    procd.config.chmod(0o600)
+    procd.agent = os.path.join(os.path.dirname(sys.executable), "ddns-edge")
+    rc, calls, err = procd.run("start")
+    assert rc == 0 and "procd_open_instance " in calls, err  # as it is: accepted
+    make(procd.config)
+    rc, calls, err = procd.run("start")
+    assert rc == 1
+    assert not any(c.startswith((*TOUCHING, "procd_open_instance", "procd_close_service")) for c in calls), calls
+    assert "whoever" in err and "chooses the commands ddns-edge runs" in err
+    assert any(c.startswith(f"logger -t ddns-edge -p daemon.err -- ddns-edge: {procd.config}: ") for c in calls)
+
+
 def test_start_refuses_without_the_user(procd):
-    rc, calls, err = procd.run("start_service", STUB_USER=0)
-    assert rc != 0
-    assert not any(c.startswith(("procd_open_instance", "chgrp")) for c in calls)
+    rc, calls, err = procd.run("start", STUB_USER=0)
+    assert rc == 1
+    assert not any(c.startswith((*TOUCHING, "agent", "procd_open_instance", "procd_close_service")) for c in calls)
     assert "no user ddns-edge" in err
 
 
@@ -293,9 +344,16 @@ def test_reload_of_a_running_agent_is_sighup_after_the_check(procd):
 
 def test_reload_with_a_bad_config_keeps_the_running_agent(procd):
     rc, calls, err = procd.run("reload_service", STUB_RUNNING=1, STUB_CHECK_RC=2)
-    assert rc != 0
-    assert not any(c.startswith(("procd_send_signal", "procd_open_instance", "start")) for c in calls)
+    assert rc == 1
+    assert not any(c.startswith(("procd_send_signal", "procd_open_instance", "start", *TOUCHING)) for c in calls)
     assert "keeps the one it has" in err
+
+
+def test_reload_with_a_bad_config_when_nothing_runs_touches_nothing(procd):
+    rc, calls, err = procd.run("reload_service", STUB_RUNNING=0, STUB_CHECK_RC=2)
+    assert rc == 1
+    assert not any(c.startswith(("procd_open_instance", "procd_close_service", *TOUCHING)) for c in calls)
+    assert "option ttl" in err
 
 
 def test_reload_when_nothing_runs_is_a_start(procd):

@@ -65,7 +65,7 @@ def test_what_is_due_is_done_and_fed_back(tmp_path, oplog):
 
     def sync(cfg, wanted, targets, timeout):
         synced.append({r.name: w.address for r, w in wanted.items()})
-        assert timeout == 5.0  # no failure yet: the first exchange timeout
+        assert timeout(list(wanted)) == 5.0  # no failure yet: the first exchange timeout
         return {r: Outcome(w.address, True) for r, w in wanted.items()}
 
     lp = loop(tmp_path, "100.64.0.2", ask, sync)

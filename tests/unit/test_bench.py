@@ -346,3 +346,22 @@ def test_render_startup_cost_in_the_table():
     assert "30.0× / 35.0×" in source
     assert "Start-up as a router pays it (7 runs each" in text
     assert bench.render_startup_cost(None) == [] and bench.render_startup_cost({}) == []
+
+
+def test_render_table_gives_each_record_counts_start_up_and_checks_reads_per_record():
+    rows = {"records": {"1000": {"records": 1000, "config_bytes": 232000, "startup_s": 0.9, "reads": 1000, "updates": 2,
+                                 "tcp_packets": 12, "reads_per_record": 1.0, "rss_kib": 30000, "check_reads": 1000},
+                        "10000": {"records": 10000, "config_bytes": 2320000, "startup_s": 9.5, "reads": 19000, "updates": 13,
+                                  "tcp_packets": 90, "reads_per_record": 1.9, "rss_kib": 52000, "check_reads": 10000}}}
+    results = {"ddns_edge": _edge(**rows)}
+    results["targets"] = bench.check_targets(results["ddns_edge"])
+    text = bench.render_table(results)
+    assert "1,000 records in one zone (0.2 MB of config): start-up to all visible" in text
+    lines = text.splitlines()
+    big = lines.index(next(line for line in lines if line.startswith("10,000 records in one zone (2.3 MB of config)")))
+    assert "9.50 s" in lines[big]
+    assert "19,000 + 13" in lines[big + 1] and "<= 1 a record MISSED" in lines[big + 1]
+    assert "10,000" in lines[big + 2] and "53.2 MB" in lines[big + 3]
+    assert "1,000 + 2" in text and "<= 1 a record met" in text
+    missing = bench.render_table({"ddns_edge": _edge(records={"1000": None})})  # a phase that failed: no row, no crash
+    assert "1,000 records" not in missing

@@ -65,7 +65,7 @@ def test_check_of_a_config_that_is_no_file_is_one_line_and_exit_2(capsys, tmp_pa
     path = tmp_path / "ddns-edge"
     make(path)
     status, out, err = run(capsys, "-c", str(path), "check")
-    assert status == 2 and out == "" and err == f"ddns-edge: {path}: {why}; allowed: a uci config file, a regular file of at most 1 MiB\n"
+    assert status == 2 and out == "" and err == f"ddns-edge: {path}: {why}; allowed: a uci config file, a regular file of at most 8 MiB\n"
 
 
 def test_status_of_a_state_file_that_is_a_fifo_is_one_line(capsys, conf, tmp_path, hang_guard):
@@ -108,6 +108,43 @@ def test_keygen(capsys):
     assert status == 2 and "is not a plain DNS name" in err
 
 
+def test_config_prints_it_without_its_secrets(capsys, conf):
+    path = conf(GOOD + "\tlist secret 'x'\n" + "config agent\n\tlist echo \"exec:curl -u me:hunter2 https://x/\"\n", 0o644)
+    status, out, err = run(capsys, "-c", path, "config")
+    assert (status, err) == (0, "")
+    assert out == ("config key 'home'\n\t# option secret: set (not shown)\n\n"
+                   "config record 'www'\n\toption name 'www.example.com'\n\toption device 'no-such-dev0'\n"
+                   "\t# option secret: set (not shown)\n\n"
+                   "config agent\n\tlist echo 'exec:curl (echo source 1)'\n\n")
+    status, out, _ = run(capsys, "-c", path, "config", "--json")
+    assert status == 0 and json.loads(out)["sections"][0] == {".type": "key", ".name": "home", ".anonymous": False, "secret_set": True}
+    assert S256 not in out and "hunter2" not in out
+    status, out, err = run(capsys, "-c", path + ".none", "config", "--json")
+    assert status == 2 and out == "" and "cannot read the config file" in err
+
+
+def test_a_time_limit_ends_the_command_saying_so_and_kills_what_it_started(conf, tmp_path):
+    """LuCI waits about 20 s for an answer: the rpcd plugin runs detect and check --online
+    with --time-limit, and an exec: echo source that hangs is killed with the command."""
+    pid_file = tmp_path / "pid"
+    path = conf("config agent\n\toption echo_quorum '1'\n"
+                f"\tlist echo 'exec:echo $$ > {pid_file}; exec sleep 60'\n" + GOOD.replace(
+                    "option device 'no-such-dev0'", "option source 'echo'"))
+    proc = subprocess.run([sys.executable, "-m", "ddns_edge", "--time-limit", "1", "-c", path, "detect"],
+                          capture_output=True, text=True, timeout=60)
+    assert (proc.returncode, proc.stderr) == (1, "ddns-edge: gave up after 1 s (--time-limit 1)\n")
+    pid = int(pid_file.read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+@pytest.mark.parametrize("value", ["0", "x", "3601", "-1"])
+def test_a_time_limit_is_whole_seconds(capsys, value):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--time-limit", value, "check"])
+    assert info.value.code == 2 and "is not a whole number of seconds 1..3600" in capsys.readouterr().err
+
+
 def test_usage_errors_are_exit_2(capsys):
     with pytest.raises(SystemExit) as info:
         cli.main(["frobnicate"])
@@ -123,8 +160,9 @@ def test_usage_errors_are_exit_2(capsys):
         (["-c", "{conf}", "check"], ["ddns_edge.config"], ["dns", "pyroute2", "ddns_edge.netlink", "ddns_edge.agent", "importlib.metadata"]),
         (["-c", "{conf}", "status"], ["ddns_edge.state", "ddns_edge.config"], ["dns", "pyroute2", "ddns_edge.agent"]),
         (["-c", "{conf}", "detect"], ["ddns_edge.netlink", "pyroute2.netlink.rtnl.ifinfmsg"], ["ddns_edge.agent", "dns.update", "importlib.metadata"]),
+        (["-c", "{conf}", "config", "--json"], ["ddns_edge.config"], ["pyroute2", "ddns_edge.netlink", "ddns_edge.agent", "dns.resolver"]),
     ],
-    ids=["keygen", "check", "status", "detect"],
+    ids=["keygen", "check", "status", "detect", "config"],
 )
 def test_what_each_command_loads(conf, argv, loads, not_loads):
     path = conf(GOOD)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ddns_edge import config
+from ddns_edge import config, uci
 from ddns_edge.model import Agent, Config, Key, Record
 from ddns_edge.echo_wire import parse_source
 from ddns_edge.errors import ConfigError
@@ -370,6 +370,65 @@ def test_errors_never_show_a_secret(text):
         assert part not in str(info.value)
 
 
+# --- the config without its secrets (LuCI's read-only users) ----------------------------
+
+PW = "hunter2"
+SHOWN = f"""\
+config agent
+\tlist echo 'https://alice:{PW}@echo.example.net/ip'
+\tlist echo 'dns://ns1.example.net/whoami.test/TXT'
+\tlist echo "exec:sshpass -p {PW} ssh me@vps 'echo $SSH_CONNECTION'"
+\tlist echo 'ftp://carol:{PW}@example.net/'
+\tlist echo 'http://192.0.2.80/ip'
+\toption state_dir '/var/run/ddns-edge'
+\toption secert '{PW}'
+
+config key 'home'
+\toption name 'ddns-key'
+\toption secret '{S256}'
+
+config key 'empty'
+\toption secret ''
+
+config record 'www'
+\toption name 'www.example.com'
+\toption device 'wan0'
+\tlist secret '{PW}'
+
+config bogus 'b'
+\toption anything '{PW}'
+"""
+
+
+def test_redacted_shows_the_config_without_any_secret():
+    sections = config.redacted(uci.parse(SHOWN, "/c"))
+    assert sections == [
+        {".type": "agent", ".name": "@agent[0]", ".anonymous": True,
+         "echo": ["https://alice@echo.example.net/ip", "dns://ns1.example.net/whoami.test/TXT", "exec:sshpass (echo source 3)",
+                  "(echo source 4: not one ddns-edge check takes; not shown)", "http://192.0.2.80/ip"],
+         "state_dir": "/var/run/ddns-edge", "secert": "(not an option of config agent; not shown)"},
+        {".type": "key", ".name": "home", ".anonymous": False, "name": "ddns-key", "secret_set": True},
+        {".type": "key", ".name": "empty", ".anonymous": False, "secret_set": False},
+        {".type": "record", ".name": "www", ".anonymous": False, "name": "www.example.com", "device": "wan0", "secret_set": True},
+        {".type": "bogus", ".name": "b", ".anonymous": False, "anything": "(not an option of config bogus; not shown)"},
+    ]
+    text = repr(sections)
+    for secret in (PW, S256, S256[:12], "sshpass -p", "SSH_CONNECTION"):
+        assert secret not in text
+
+
+def test_redacted_shows_an_echo_source_as_the_log_names_it():
+    """One rule: what the read-only view shows of a source is what the log says of it."""
+    sections = config.redacted(uci.parse(SHOWN, "/c"))
+    texts = [v.value for v in uci.parse(SHOWN, "/c")[0].lists["echo"]]
+    for position, (text, shown) in enumerate(zip(texts, sections[0]["echo"], strict=True), 1):
+        try:
+            logged = parse_source(text, position).shown
+        except ValueError:
+            continue
+        assert shown == logged
+
+
 # --- load: files and modes --------------------------------------------------------------
 
 
@@ -379,14 +438,14 @@ def write(path, text, mode):
     return str(path)
 
 
-@pytest.mark.parametrize("mode", [0o600, 0o640, 0o660, 0o400])
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o400])
 def test_load_inline_secret_private_modes(tmp_path, mode):
     path = write(tmp_path / "ddns-edge", KEY + RECORD, mode)
     cfg = config.load(path)
     assert cfg.path == path and cfg.keys["home"].secret == SECRET
 
 
-@pytest.mark.parametrize("mode,what", [(0o644, "readable"), (0o604, "readable"), (0o602, "writable"), (0o666, "readable and writable")])
+@pytest.mark.parametrize("mode,what", [(0o644, "readable"), (0o604, "readable"), (0o640 | 0o001, "executable")])
 def test_load_inline_secret_open_modes_refused(tmp_path, mode, what):
     path = write(tmp_path / "ddns-edge", KEY + RECORD, mode)
     with pytest.raises(ConfigError) as info:
@@ -413,7 +472,54 @@ def test_load_key_file_open_mode_refused(tmp_path):
     path = write(tmp_path / "ddns-edge", f"config key 'k'\n\toption file '{key}'\n", 0o600)
     with pytest.raises(ConfigError) as info:
         config.load(path)
-    assert str(info.value) == f"{key}: key material is readable by others (mode 0644); run: chmod 600 {key}"
+    assert str(info.value) == f"{path}:2: option file: {key}: key material is readable by others (mode 0644); run: chmod 600 {key}"
+
+
+# Whoever can change the config or a key file chooses what runs (exec: echo sources, the
+# hook), as root where root runs check or detect: only root (or the user reading them) may
+# own them, and neither their group nor others may write them, secret or not.
+
+TRUST_CASES = [  # (mode, owner: "me" or another uid, what is refused or None)
+    (0o600, "me", None),
+    (0o640, "me", None),
+    (0o644, "me", None),  # the config without a secret may be readable
+    (0o660, "me", "writable by its group (mode 0660)"),
+    (0o620, "me", "writable by its group (mode 0620)"),
+    (0o602, "me", "writable by others (mode 0602)"),
+    (0o666, "me", "writable by its group and others (mode 0666)"),
+    (0o600, 4242, "owned by uid 4242, not by root"),
+]
+
+
+@pytest.mark.parametrize("which", ["config", "key file"])
+@pytest.mark.parametrize("mode,owner,refused", TRUST_CASES)
+def test_load_refuses_a_config_or_key_file_someone_else_may_change(tmp_path, which, mode, owner, refused):
+    """A key file is refused at the config's line that names it."""
+    key = write(tmp_path / "k.key", CLAUSE, mode if which == "key file" else 0o600)
+    path = write(tmp_path / "ddns-edge", f"config key 'k'\n\toption file '{key}'\n" + RECORD, mode if which == "config" else 0o600)
+    changed, where = (path, f"{path}: ") if which == "config" else (key, f"{path}:2: option file: {key}: ")
+    if which == "key file" and mode == 0o644:
+        refused = "key material is readable by others (mode 0644)"
+    if owner != "me":
+        if os.geteuid() != 0:
+            pytest.skip("chown needs root")
+        os.chown(changed, owner, -1)
+    if refused is None:
+        assert config.load(path).keys["k"].name == "ddns-key"
+        return
+    with pytest.raises(ConfigError) as info:
+        config.load(path)
+    assert str(info.value).startswith(where + refused) and info.value.exit_status == 2
+    if "key material" not in refused:
+        fix = f"run: chown root {changed}" if owner != "me" else f"run: chmod go-w {changed}"
+        assert str(info.value).endswith(f"whoever {'owns it' if owner != 'me' else 'can write it'} chooses the commands ddns-edge runs; {fix}")
+
+
+def test_load_refuses_an_untrusted_config_before_reading_it(tmp_path):
+    path = write(tmp_path / "ddns-edge", "config bogus\n", 0o664)  # a syntax error would come later
+    with pytest.raises(ConfigError) as info:
+        config.load(path)
+    assert "writable by its group" in str(info.value)
 
 
 def test_load_key_file_missing(tmp_path):
@@ -423,7 +529,7 @@ def test_load_key_file_missing(tmp_path):
     assert str(info.value).startswith(f"{path}:2: option file: cannot read {tmp_path}/none.key: No such file or directory")
 
 
-ALLOWED_FILE = "; allowed: a uci config file, a regular file of at most 1 MiB"
+ALLOWED_FILE = "; allowed: a uci config file, a regular file of at most 8 MiB"
 
 
 @pytest.mark.parametrize("make, reason", [
@@ -431,14 +537,31 @@ ALLOWED_FILE = "; allowed: a uci config file, a regular file of at most 1 MiB"
     (os.mkdir, "not a regular file (a directory)" + ALLOWED_FILE),
     (lambda p: os.mkfifo(p, 0o600), "not a regular file (a FIFO)" + ALLOWED_FILE),  # used to hang check and a reload
     (lambda p: os.symlink("/dev/zero", p), "not a regular file (a character device)" + ALLOWED_FILE),  # used to eat all memory
-    (lambda p: p.write_bytes(b"# padding\n" * 110_000), "larger than 1 MiB" + ALLOWED_FILE),
-], ids=["missing", "directory", "fifo", "/dev/zero", "2 MB"])
+    (lambda p: p.write_bytes(b"# padding\n" * 900_000), "larger than 8 MiB" + ALLOWED_FILE),
+], ids=["missing", "directory", "fifo", "/dev/zero", "9 MB"])
 def test_load_refuses_what_is_not_a_config_file_at_once(tmp_path, hang_guard, make, reason):
     path = tmp_path / "ddns-edge"
     make(path)
     with pytest.raises(ConfigError) as info:
         config.load(str(path))
     assert str(info.value) == f"{path}: {reason}"
+
+
+def luci_records(count: int) -> str:
+    """`count` records as LuCI writes them: every option spelt out, about 230 bytes each."""
+    return "".join(f"config record 'cfg{i:06x}'\n\toption enabled '1'\n\toption name 'host{i:05d}.example.com'\n"
+                   "\toption type 'A'\n\toption device 'wan'\n\toption source 'auto'\n\toption key 'home'\n"
+                   "\toption ttl '60'\n\toption zone 'example.com'\n\toption server '192.0.2.53'\n\toption port '53'\n\n"
+                   for i in range(count))
+
+
+@pytest.mark.parametrize("count", [10_000, 20_000])
+def test_thousands_of_records_are_accepted(tmp_path, count):
+    """The cap was 1 MiB: 10,000 records as LuCI writes them (2.3 MB) were refused."""
+    text = KEY + luci_records(count)
+    assert len(text) > 230 * count
+    cfg = config.load(write(tmp_path / "ddns-edge", text, 0o600))
+    assert len(cfg.enabled_records()) == count
 
 
 def test_load_reports_syntax_error_with_line(tmp_path):

@@ -2,7 +2,9 @@
 
 import base64
 import socket
+import struct
 import threading
+import time
 
 import dns.message
 import dns.rdataclass
@@ -65,19 +67,27 @@ def test_several_records_of_one_zone_go_in_one_message():
 class Responder:
     """A tiny UDP server on loopback that answers each query with what `reply(query)` gives."""
 
-    def __init__(self, reply):
+    def __init__(self, reply, count=False):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.reply = reply
-        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.received = 0  # with `count`: the datagrams that came until close() (resends included)
+        self.thread = threading.Thread(target=self._serve, args=(count,), daemon=True)
         self.thread.start()
 
-    def _serve(self):
+    def _serve(self, count):
         data, peer = self.sock.recvfrom(65535)
+        self.received += 1
         query = dns.message.from_wire(data, keyring=dns.tsig.Key("ddns-key", SECRET, "hmac-sha256"))
         for wire in self.reply(query):
             self.sock.sendto(wire, peer)
+        while count:
+            try:
+                self.sock.recvfrom(65535)
+            except OSError:
+                return
+            self.received += 1
 
     def close(self):
         self.sock.close()
@@ -145,13 +155,25 @@ def signed_with_another_algorithm(query):
     return answer.to_wire()
 
 
+def tsig_error(query, error=dns.rcode.BADSIG):
+    """A server's answer to a key it does not take, as BIND sends it (RFC 8945 5.3.2):
+    NOTAUTH, and a TSIG record with the error and no MAC."""
+    wire = bytearray(unsigned_error(query, dns.rcode.NOTAUTH))
+    wire[10:12] = (int.from_bytes(wire[10:12], "big") + 1).to_bytes(2, "big")
+    algorithm = dns.name.from_text("hmac-sha256").to_wire()
+    rdata = algorithm + struct.pack("!HIHH", 0, int(time.time()), 300, 0) + struct.pack("!HHH", query.id, error, 0)
+    return bytes(wire) + dns.name.from_text("ddns-key").to_wire() + struct.pack("!HHIH", 250, 255, 0, len(rdata)) + rdata
+
+
 @pytest.mark.parametrize("first", [
     unsigned_answer,
     lambda q: signed_answer(q, secret=b"another secret of thirty-two b.."),
     signed_with_another_algorithm,  # used to escape as dns.tsig.BadAlgorithm: a traceback
     lambda q: unsigned_error(q, dns.rcode.REFUSED),
     lambda q: unsigned_error(q, dns.rcode.SERVFAIL),
-], ids=["unsigned NOERROR", "wrongly signed", "another algorithm", "unsigned REFUSED", "unsigned SERVFAIL"])
+    tsig_error,
+    lambda q: tsig_error(q, dns.rcode.BADKEY),
+], ids=["unsigned NOERROR", "wrongly signed", "another algorithm", "unsigned REFUSED", "unsigned SERVFAIL", "BADSIG", "BADKEY"])
 def test_the_servers_answer_right_behind_a_forged_one_is_taken(oplog, first):
     """A forged answer with the right ID just before the real one used to end the exchange."""
     assert run(lambda q: [first(q), signed_answer(q)], timeout=30).rcode() == dns.rcode.NOERROR
@@ -170,6 +192,30 @@ def test_an_unsigned_error_is_ignored_and_said_so_not_taken_as_the_servers(rcode
                          f"ignored 2 answers not correctly signed (unsigned {name}): an answer to a signed request that is "
                          "not signed with its key proves nothing; check the key, or who answers at that address")
     assert "update-policy" not in line and "server's log" not in line
+
+
+@pytest.mark.parametrize("error, says", [
+    (dns.rcode.BADSIG, "signature rejected (BADSIG); the secret differs from the server's for key ddns-key "
+                       "(said in an answer that is unsigned, so unproven: anyone on the path could send one)"),
+    (dns.rcode.BADKEY, "the server does not know this key (BADKEY); check that key name ddns-key and algorithm hmac-sha256 "
+                       "match the server's key clause (said in an answer that is unsigned, so unproven: anyone on the path could send one)"),
+], ids=["BADSIG", "BADKEY"])
+def test_a_tsig_error_alone_is_the_verdict_after_a_short_grace(error, says):
+    """It used to be waited past, like any unsigned answer, until the deadline: a wrong key
+    was told after 5 s (10, 20 at the retries), and after two resends. Now no resend leaves
+    (the grace ends long before the first, at 1 s), and it is said as unproven."""
+    server = Responder(lambda q: [tsig_error(q, error)], count=True)
+    try:
+        target = dnsupdate.Target("example.com", "127.0.0.1", server.port)
+        with pytest.raises(dnsupdate.Rejected) as e:
+            dnsupdate.exchange(dnsupdate.build_update("example.com", [Change("www.example.com", "A", 60, Current(), "198.51.100.2")], key()),
+                               target, 30)
+    finally:
+        server.close()
+    assert e.value.tsig_error == error and e.value.unproven
+    assert server.received == 1
+    line = dnsupdate.explain(e.value, "www.example.com A", "update", TARGET, key(), 30)
+    assert line == "www.example.com A: update at ns1.example.com (192.0.2.53) with key ddns-key: " + says
 
 
 def test_garbage_is_counted_when_nothing_else_comes():
@@ -232,3 +278,49 @@ def test_every_failure_is_one_line_naming_record_server_and_key(error, says):
     assert line.startswith("www.example.com A: update at ns1.example.com (192.0.2.53) with key ddns-key: ")
     assert says in line and "\n" not in line
     assert base64.b64encode(SECRET).decode() not in line
+
+
+def test_a_tcp_answer_sent_a_byte_at_a_time_ends_at_the_deadline():
+    """The TCP exchange read with a timeout per recv(): a server, or anyone on the path, that
+    sends a byte every few tenths of a second held it for as long as it kept sending (here
+    8 s, then a close; the issue saw 60 s and more), whatever the exchange's timeout."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def dribble():
+        conn, _ = server.accept()
+        with conn:
+            try:
+                conn.sendall(b"\x00\x28")  # an answer of 40 bytes will follow ...
+                for _ in range(40):  # ... one every 0.2 s
+                    time.sleep(0.2)
+                    conn.sendall(b"\x00")
+            except OSError:
+                pass
+
+    threading.Thread(target=dribble, daemon=True).start()
+    changes = [Change(f"host{i}.example.com", "A", 60, Current(), "198.51.100.2") for i in range(30)]
+    request = dnsupdate.build_update("example.com", changes, key())
+    assert len(request.to_wire()) > dnsupdate.MAX_UDP_REQUEST  # straight to TCP
+    try:
+        with pytest.raises(dnsupdate.NoAnswer):
+            dnsupdate.exchange(request, dnsupdate.Target("example.com", "127.0.0.1", server.getsockname()[1]), 1.0)
+    finally:
+        server.close()
+
+
+def test_a_tcp_connection_refused_is_said_as_such():
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    changes = [Change(f"host{i}.example.com", "A", 60, Current(), "198.51.100.2") for i in range(30)]
+    with pytest.raises(ConnectionRefusedError):
+        dnsupdate.exchange(dnsupdate.build_update("example.com", changes, key()), dnsupdate.Target("example.com", "127.0.0.1", port), 1.0)
+
+
+def test_a_failed_update_of_many_records_names_a_few_and_counts_the_rest():
+    """One line per failure: an UPDATE of 800 records used to name all 800 in it."""
+    changes = [Change(f"h{i}.example.com", "A", 60, Current(), "198.51.100.2") for i in range(800)]
+    assert dnsupdate._labels(changes) == "h0.example.com A, h1.example.com A, h2.example.com A and 797 more"
+    assert dnsupdate._labels(changes[:4]) == "h0.example.com A, h1.example.com A, h2.example.com A, h3.example.com A"

@@ -8,6 +8,7 @@ netns tests (tests/netns/test_cgnat_echo.py) use real echo servers of their own.
 from __future__ import annotations
 
 import ipaddress
+import re
 
 import dns.flags
 import dns.message
@@ -159,6 +160,8 @@ TEXT_CASES = [
     (b"2001:db8:1::2", 4, "an IPv6 address (2001:db8:1::2) where IPv4 was asked"),
     (b"203.0.113.5", 6, "an IPv4 address (203.0.113.5) where IPv6 was asked"),
     (b"hello world", 4, "not an address: 'hello'"),
+    (b"x<img/src=x/onerror=alert(document.cookie)>", 4, "not an address: 43 bytes of text"),
+    (b"203.0.113.5\x1b[2J", 4, "not an address: 15 bytes, not text"),
     (b"203.0.113.5.7", 4, "not an address"),
     (b"0203.0.113.5", 4, "not an address"),
     (b"\xff\xfe\x00garbage", 4, "not an address"),
@@ -413,4 +416,39 @@ def _is_answer(answer, family) -> bool:
         return False
     if answer.address is not None:
         return answer.rejected is None and answer.address.version == family and is_public(answer.address)
-    return isinstance(answer.rejected, str) and answer.rejected != ""
+    return isinstance(answer.rejected, str) and answer.rejected != "" and harmless(answer.rejected)
+
+
+def harmless(reason: str) -> bool:
+    """No markup and no control characters: printable ASCII without < > & and double quotes."""
+    return re.fullmatch(r'[ !#-%(-;=?-~\']*', reason) is not None
+
+
+# ------------------------------------------------------------------ what of an answer is repeated
+
+
+@pytest.mark.parametrize("data, shown", [
+    (b"hello", "'hello'"),
+    (b"203.0.113.5.7", "'203.0.113.5.7'"),
+    (b"HTTP/1.1 999", "'HTTP/1.1 999'"),
+    (b"A" * 41, "'" + "A" * 40 + "'... (41 bytes)"),
+    (b"<img src=x onerror=alert(1)>", "28 bytes of text"),
+    (b"x<img/src=x/onerror=alert(1)>", "29 bytes of text"),
+    (b"a&amp;b", "7 bytes of text"),
+    (b'"quoted"', "8 bytes of text"),
+    (b"it's", "4 bytes of text"),
+    (b"caf\xc3\xa9", "5 bytes of text"),
+    (b"\x1b]0;owned\x07", "10 bytes, not text"),
+    (b"a\x00b", "3 bytes, not text"),
+    (b"\xff\xfe", "2 bytes, not text"),
+    (b"<", "1 byte of text"),
+    (b"", "''"),
+])
+def test_describe_repeats_only_harmless_bytes(data, shown):
+    assert echo_wire.describe(data) == shown and harmless(shown)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=80))
+def test_describe_any_bytes_is_harmless(data):
+    assert harmless(echo_wire.describe(data))

@@ -221,12 +221,21 @@ def test_read_key_file_private_enough(tmp_path, mode):
     assert keys.load_key_file(path) == keys.parse_key_file(REF_CLAUSE, path)
 
 
-@pytest.mark.parametrize("mode", [0o644, 0o604, 0o606, 0o666])
+@pytest.mark.parametrize("mode", [0o644, 0o604])
 def test_read_key_file_refuses_open_modes(tmp_path, mode):
     path = write(tmp_path / "k.key", REF_CLAUSE, mode)
     with pytest.raises(ConfigError) as info:
         keys.read_key_file(path)
-    assert str(info.value) == f"{path}: key material is {'readable' if mode & 4 else 'writable'}{' and writable' if mode & 6 == 6 else ''} by others (mode {mode:04o}); run: chmod 600 {path}"
+    assert str(info.value) == f"{path}: key material is readable by others (mode {mode:04o}); run: chmod 600 {path}"
+
+
+@pytest.mark.parametrize("mode", [0o606, 0o666, 0o660, 0o620])
+def test_read_key_file_refuses_a_file_others_may_write(tmp_path, mode):
+    path = write(tmp_path / "k.key", REF_CLAUSE, mode)
+    with pytest.raises(ConfigError) as info:
+        keys.read_key_file(path)
+    assert str(info.value).startswith(f"{path}: writable by ")
+    assert str(info.value).endswith(f"(mode {mode:04o}): whoever can write it chooses the commands ddns-edge runs; run: chmod go-w {path}")
 
 
 def test_read_key_file_missing_is_oserror(tmp_path):

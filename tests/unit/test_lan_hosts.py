@@ -11,7 +11,7 @@ from ddns_edge.addresses import IFA_F_DEPRECATED, IFA_F_TEMPORARY, IFA_F_TENTATI
 from ddns_edge.devices import Change, View
 from ddns_edge.detect import detect
 from ddns_edge.errors import ConfigError
-from ddns_edge.model import Address, Device, Link, Neighbour, NeighbourChange
+from ddns_edge.model import Address, AddressChange, Device, Link, Neighbour, NeighbourChange
 
 A = ipaddress.ip_address
 S256 = "Wi28mLDG6l5YrDIg27zPh5tvG2jWR4GBt1Sq3WUUop8="
@@ -68,7 +68,15 @@ def n(address, seen, usable=True, mac=MAC):
         ([n(f"{OLD}::5", 1), n(f"{NEW}::9", 5)], lan((OLD, IFA_F_DEPRECATED, 0), (NEW, 0, 3600)), A(f"{OLD}::5"), f"{NEW}::9", "seen first"),
         ([n(f"{ULA}::5", 1), n("fe80::5", 2), n(f"{OLD}::9", 3)], lan((OLD, 0, 3600)), None, f"{OLD}::9", ""),  # public only
         ([n(f"{OLD}::5", 1, usable=False), n(f"{OLD}::9", 2)], lan((OLD, 0, 3600)), A(f"{OLD}::5"), f"{OLD}::9", ""),
-        ([n(f"{OLD}::5", 1, usable=False)], lan((OLD, 0, 3600)), A(f"{OLD}::5"), None, "no usable public address"),
+        ([n(f"{OLD}::5", 1, usable=False)], lan((OLD, 0, 3600)), A(f"{OLD}::5"), None, "no address in the neighbour table that the kernel confirmed"),
+        # only inside a current public /64 of the device: a LAN host can make the kernel hold any address
+        ([n("2001:db8:dead::1", 1)], lan((OLD, 0, 3600)), None, None, "inside a public /64 of the device"),
+        ([n("2001:db8:dead::1", 1), n(f"{OLD}::9", 2)], lan((OLD, 0, 3600)), A("2001:db8:dead::1"), f"{OLD}::9", "seen first"),
+        ([n(f"{OLD}::5", 1)], lan((NEW, 0, 3600)), A(f"{OLD}::5"), None, "inside a public /64"),  # the prefix is gone
+        ([n(f"{ULA}::5", 1)], lan((ULA, 0, 3600), (OLD, 0, 3600)), None, None, "inside a public /64"),
+        ([n("2001:db8:1:11::5", 1)], lan((OLD, 0, 3600)), None, None, "inside a public /64"),  # the /56 around it is not the LAN's
+        ([n(f"{OLD}::5", 1)], (Address(A(f"{OLD}::1"), 64, IFA_F_DEPRECATED, 0, 0),), None, None, "inside a public /64"),  # expired
+        ([n(f"{OLD}::5", 1)], lan((OLD, IFA_F_DEPRECATED, 0)), None, f"{OLD}::5", "seen first"),  # deprecated, still valid
         ([], lan((OLD, 0, 3600)), None, None, "not in the neighbour table"),
         ([n(f"{OLD}::5", 1, mac="02:00:00:00:00:99")], lan((OLD, 0, 3600)), None, None, "not in the neighbour table"),
     ],
@@ -101,6 +109,81 @@ def test_the_neighbour_table_follows_netlink_and_a_host_that_stays_is_no_change(
     v.reset([Link(5, "br-lan", True), neigh(5, f"{OLD}::9"), neigh(5, f"{OLD}::5")])
     after = {x.address: x.seen for x in v.device("br-lan").neighbours}
     assert after[A(f"{OLD}::5")] == seen[A(f"{OLD}::5")] < after[A(f"{OLD}::9")]
+
+
+NUD_DELAY, NUD_PROBE, NUD_PERMANENT, NUD_NOARP = 0x08, 0x10, 0x80, 0x40
+FORGER = "02:66:66:66:66:66"
+
+
+def usable(v, address):
+    return {str(x.address): x.usable for x in v.device("br-lan").neighbours}.get(address)
+
+
+def test_an_unsolicited_entry_counts_only_once_the_kernel_confirms_it():
+    """One Neighbor Solicitation from any LAN host gives a STALE (or, on traffic, DELAY) entry
+    for the address and MAC it names; the agent used to publish it."""
+    v = View()
+    v.apply(Link(5, "br-lan", True))
+    assert v.apply(neigh(5, f"{OLD}::5", state=NUD_STALE)) == Change("br-lan")  # a new entry, not usable
+    assert usable(v, f"{OLD}::5") is False
+    assert v.apply(neigh(5, f"{OLD}::5", state=NUD_DELAY)) is None
+    assert v.apply(neigh(5, f"{OLD}::5", state=NUD_PROBE)) is None
+    assert usable(v, f"{OLD}::5") is False
+    assert v.apply(neigh(5, f"{OLD}::5", state=NUD_REACHABLE)) == Change("br-lan")  # the host answered the probe
+    for state in (NUD_STALE, NUD_DELAY, NUD_PROBE, NUD_STALE):  # ageing: still the confirmed host
+        assert v.apply(neigh(5, f"{OLD}::5", state=state)) is None and usable(v, f"{OLD}::5")
+    # another MAC takes the address (an NS naming it): not confirmed, whatever was before
+    assert v.apply(neigh(5, f"{OLD}::5", mac=FORGER, state=NUD_STALE)) == Change("br-lan")
+    assert usable(v, f"{OLD}::5") is False
+    assert v.apply(neigh(5, f"{OLD}::5", state=NUD_STALE)) == Change("br-lan")  # and back: to be confirmed again
+    assert usable(v, f"{OLD}::5") is False
+    # failed, then named again: to be confirmed again
+    v.apply(neigh(5, f"{OLD}::6"))
+    assert v.apply(neigh(5, f"{OLD}::6", state=NUD_FAILED)) == Change("br-lan")
+    assert v.apply(neigh(5, f"{OLD}::6", state=NUD_STALE)) is None and usable(v, f"{OLD}::6") is False
+    # gone, then named again
+    v.apply(neigh(5, f"{OLD}::7"))
+    v.apply(neigh(5, f"{OLD}::7", gone=True))
+    v.apply(neigh(5, f"{OLD}::7", state=NUD_STALE))
+    assert usable(v, f"{OLD}::7") is False
+    # the administrator's own entries count
+    v.apply(neigh(5, f"{OLD}::8", state=NUD_PERMANENT))
+    v.apply(neigh(5, f"{OLD}::9", state=NUD_NOARP))
+    assert usable(v, f"{OLD}::8") and usable(v, f"{OLD}::9")
+
+
+def test_a_re_read_keeps_what_the_kernel_confirmed_and_confirms_nothing_new():
+    v = View()
+    v.reset([Link(5, "br-lan", True), neigh(5, f"{OLD}::5"), neigh(5, f"{OLD}::6", state=NUD_STALE),
+             neigh(5, f"{OLD}::7")])
+    v.apply(neigh(5, f"{OLD}::5", state=NUD_STALE))
+    v.reset([Link(5, "br-lan", True), neigh(5, f"{OLD}::5", state=NUD_STALE), neigh(5, f"{OLD}::6", state=NUD_STALE),
+             neigh(5, f"{OLD}::7", mac=FORGER, state=NUD_STALE), neigh(5, f"{OLD}::8", state=NUD_STALE)])
+    assert [usable(v, f"{OLD}::{i}") for i in (5, 6, 7, 8)] == [True, False, False, False]
+    # at start nothing is known: an entry found STALE waits for the kernel to confirm it
+    fresh = View()
+    fresh.reset([Link(5, "br-lan", True), neigh(5, f"{OLD}::5", state=NUD_STALE)])
+    assert usable(fresh, f"{OLD}::5") is False
+
+
+def test_a_forged_entry_is_never_published_and_the_confirmed_host_is():
+    """The issue's two forgeries, through the view and detect: an address inside the prefix
+    and one outside every prefix, named with the NAS's MAC; then the NAS itself."""
+    (nas,) = config.parse(f"config key 'k'\n\toption secret '{S256}'\n"
+                          f"config record 'nas'\n\toption name 'nas.example.com'\n\toption type 'AAAA'\n\toption device 'br-lan'\n\toption mac '{MAC}'\n", "/c").records
+    v = View()
+    v.reset([Link(5, "br-lan", True)] + [AddressChange(5, a) for a in lan((OLD, 0, 3600))])
+    v.apply(neigh(5, f"{OLD}::bad", state=NUD_STALE))
+    v.apply(neigh(5, "2001:db8:dead::1", state=NUD_STALE))
+    assert detect(nas, v.device("br-lan")).address is None
+    v.apply(neigh(5, "2001:db8:dead::1", state=NUD_REACHABLE))  # even confirmed (a forged solicited NA)
+    assert detect(nas, v.device("br-lan")).address is None
+    v.apply(neigh(5, f"{OLD}:dd:edff:fe00:22", state=NUD_STALE))  # the NAS asks the router
+    assert detect(nas, v.device("br-lan")).address is None
+    v.apply(neigh(5, f"{OLD}:dd:edff:fe00:22", state=NUD_DELAY))  # the router answers: DELAY, then its probe
+    v.apply(neigh(5, f"{OLD}:dd:edff:fe00:22", state=NUD_PROBE))
+    v.apply(neigh(5, f"{OLD}:dd:edff:fe00:22", state=NUD_REACHABLE))  # the NAS answers the probe
+    assert detect(nas, v.device("br-lan")).address == f"{OLD}:dd:edff:fe00:22"
 
 
 def test_netlink_reads_an_ipv6_neighbour():

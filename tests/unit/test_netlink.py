@@ -52,15 +52,18 @@ def link_msg(index, name, flags, kind=RTM_NEWLINK):
     return wire(msg, kind)
 
 
-def addr_msg(index, text, prefixlen, flags=IFA_F_PERMANENT, preferred=0xFFFFFFFF, valid=0xFFFFFFFF, kind=RTM_NEWADDR):
+def addr_msg(index, text, prefixlen, flags=IFA_F_PERMANENT, preferred=0xFFFFFFFF, valid=0xFFFFFFFF, kind=RTM_NEWADDR, peer=None):
+    """As the kernel lays it out (inet_fill_ifaddr, inet6_fill_ifaddr): IPv4 always has
+    IFA_LOCAL (the address) and IFA_ADDRESS (the peer, or the address again); IPv6 has
+    IFA_ADDRESS alone, or with a peer IFA_LOCAL (the address) and IFA_ADDRESS (the peer)."""
     msg = ifaddrmsg()
     msg["index"] = index
     msg["family"] = 10 if ":" in text else 2
     msg["prefixlen"] = prefixlen
     msg["flags"] = flags & 0xFF
-    msg["attrs"] = [("IFA_ADDRESS", text), ("IFA_FLAGS", flags),
+    msg["attrs"] = [("IFA_ADDRESS", peer or text), ("IFA_FLAGS", flags),
                     ("IFA_CACHEINFO", {"ifa_preferred": preferred, "ifa_valid": valid, "cstamp": 0, "tstamp": 0})]
-    if ":" not in text:
+    if ":" not in text or peer is not None:
         msg["attrs"].append(("IFA_LOCAL", text))
     return wire(msg, kind)
 
@@ -73,6 +76,11 @@ def addr_msg(index, text, prefixlen, flags=IFA_F_PERMANENT, preferred=0xFFFFFFFF
      [AddressChange(3, Address(ipaddress.ip_address("198.51.100.2"), 24, IFA_F_PERMANENT))]),
     (addr_msg(3, "2001:db8::2", 64, IFA_F_DEPRECATED, preferred=0, valid=3600, kind=RTM_DELADDR),
      [AddressChange(3, Address(ipaddress.ip_address("2001:db8::2"), 64, IFA_F_DEPRECATED, 0, 3600), gone=True)]),
+    # with a peer, the address is IFA_LOCAL and the peer IFA_ADDRESS: for IPv6 as for IPv4
+    (addr_msg(3, "198.51.100.2", 32, peer="198.51.100.1"),
+     [AddressChange(3, Address(ipaddress.ip_address("198.51.100.2"), 32, IFA_F_PERMANENT))]),
+    (addr_msg(3, "2001:db8:2::2", 128, peer="2001:db8:2::99"),
+     [AddressChange(3, Address(ipaddress.ip_address("2001:db8:2::2"), 128, IFA_F_PERMANENT))]),
     # two messages in one datagram, as the kernel batches them
     (link_msg(2, "lan", IFF_UP | IFF_RUNNING) + addr_msg(2, "192.168.1.1", 24),
      [Link(2, "lan", True), AddressChange(2, Address(ipaddress.ip_address("192.168.1.1"), 24, IFA_F_PERMANENT))]),
@@ -285,8 +293,6 @@ def test_a_datagram_of_many_messages_is_read_message_by_message(messages):
     assert netlink.parse(data) == meaning(data)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 21 item 6: parse() takes IFA_ADDRESS (the peer) for IPv6; "
-                                       "the kernel's own address is IFA_LOCAL, as for IPv4")
 @settings(max_examples=50, deadline=None)
 @given(addresses(ipv6_local=True))
 def test_an_ipv6_address_with_a_peer_is_its_local_one(data):

@@ -261,17 +261,17 @@ def test_the_exchange_timeout_grows_with_the_failures_up_to_a_cap(failures, want
 
 def test_a_retry_is_given_a_longer_exchange_timeout():
     sim = Sim()
-    assert sim.plan().sync.timeout == 5
+    assert sim.plan().sync.timeout([sim.record]) == 5
     sim.fail()
     sim.now += 1
-    assert sim.plan().sync.timeout == 10
+    assert sim.plan().sync.timeout([sim.record]) == 10
     sim.fail()
     sim.now += 2
     sim.land()
     sim.kernel(dev("wan0", "198.51.100.3"))
     sim.fail()
     sim.now += 1
-    assert sim.plan().sync.timeout == 10  # landed between: counted afresh
+    assert sim.plan().sync.timeout([sim.record]) == 10  # landed between: counted afresh
 
 
 def test_an_unexpected_failure_is_a_failure_too():

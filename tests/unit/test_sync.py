@@ -4,6 +4,8 @@
 dnsupdate's discovery and sync_zone are handed in (their own tests, and the netns tests,
 run them against real servers); here they are recording stand-ins."""
 
+import logging
+
 import pytest
 
 from ddns_edge import config, dnsupdate
@@ -71,7 +73,7 @@ def test_a_ttl_only_correction_is_said_as_a_ttl_change(oplog):
 def test_the_timeout_goes_down_to_each_exchange():
     server = Server()
     sync(CFG, {WWW: Wanted("198.51.100.2")}, Targets(discover([])), server)
-    sync(CFG, {WWW: Wanted("198.51.100.2")}, Targets(discover([])), server, timeout=20.0)
+    sync(CFG, {WWW: Wanted("198.51.100.2")}, Targets(discover([])), server, timeout=lambda records: 20.0)
     assert server.timeouts == [dnsupdate.TIMEOUT, 20.0]
 
 
@@ -128,3 +130,33 @@ def test_a_resolver_only_when_something_must_be_looked_up(options, looks_up):
     assert (given[0] is not None) is looks_up
     targets(cfg.records[0])
     assert len(given) == 1  # found once
+
+
+def test_a_zone_that_fails_in_a_way_no_one_foresaw_fails_alone(oplog):
+    """An exception out of one zone's sync (80 records over 65,535 bytes gave OverflowError)
+    used to end the whole round: a traceback for `once`, every zone failing at every retry
+    for `run`. Now it is that zone's failure, and the others land."""
+    server = Server()
+
+    def sync_zone(target, key, wants, timeout, clock=None):
+        if target.zone == "example.net":
+            raise OverflowError("int too big to convert")
+        return server(target, key, wants, timeout, clock)
+
+    out = sync(CFG, {r: Wanted("198.51.100.2") for r in CFG.records}, Targets(discover([])), sync_zone)
+    assert out[NET].error == ("zone example.net at 192.0.2.53: unexpected error (OverflowError: int too big to convert); "
+                              "this is a bug, please report it")
+    assert all(out[r].ok and out[r].changed for r in (WWW, MAIL, FTP))
+    assert [r.levelno for r in oplog.records if "example.net" in r.getMessage()] == [logging.DEBUG]  # with the traceback
+    assert out[NET].error not in oplog.text  # the caller says it, once (the schedule, or `once`)
+
+
+def test_each_zone_has_its_own_timeout_and_those_not_failing_go_first():
+    """One thread, one zone after the other: a zone being retried (its timeout grown with its
+    failures) must not hold up, or lend its long timeout to, a zone that is not."""
+    server = Server()
+    failing = {"www.example.net"}
+    sync(CFG, {r: Wanted("198.51.100.2") for r in CFG.records}, Targets(discover([])), server,
+         timeout=lambda records: 20.0 if any(r.name in failing for r in records) else 5.0)
+    assert [zone for zone, _, _ in server.calls] == ["example.com", "example.com", "example.net"]
+    assert server.timeouts == [5.0, 5.0, 20.0]

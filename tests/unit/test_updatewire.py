@@ -137,3 +137,44 @@ def test_split_tsig_refuses_a_tsig_that_is_not_the_last_record():
     a_rr = b"\x01x\x00" + bytes.fromhex("0001 0001 00000000 0004") + bytes(4)  # x. A 0.0.0.0, after the TSIG
     with pytest.raises(ValueError, match="not the last"):
         updatewire.split_tsig(unsigned[:10] + (2).to_bytes(2, "big") + unsigned[12:] + tsig_rr + a_rr)
+
+
+LONG = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 49]) + ".example.com"  # 253 characters, as names.py allows at most
+
+
+@pytest.mark.parametrize("what", list(CHANGES))
+@pytest.mark.parametrize("algorithm", ["hmac-md5", "hmac-sha256", "hmac-sha512"])
+def test_sizes_are_the_encoded_ones(what, algorithm):
+    key = Key("home", "ddns-key.example", algorithm, SECRET, "test")
+    wire, _ = updatewire.encode(1, "example.com", CHANGES[what], key, 10, int(time.time()))
+    assert len(wire) == updatewire.overhead("example.com", key) + sum(map(updatewire.change_size, CHANGES[what]))
+
+
+def test_batches_are_split_by_their_encoded_size_in_order():
+    """80 records of 253-character names made one UPDATE over 65,535 bytes: OverflowError
+    at the TCP length prefix, a traceback for `once`, every retry failing for `run`."""
+    assert len(LONG) == 253
+    key = Key("home", "ddns-key", "hmac-sha512", SECRET, "test")
+    changes = [Change(f"{i:03d}{LONG[3:]}", "AAAA", 60, Current(frozenset({"2001:db8::1"})), "2001:db8::2") for i in range(200)]
+    out, too_large = updatewire.batches("example.com", changes, key)
+    assert not too_large and [c for batch in out for c in batch] == changes
+    sizes = [len(updatewire.encode(1, "example.com", batch, key, 10, int(time.time()))[0]) for batch in out]
+    assert max(sizes) <= updatewire.MAX_MESSAGE and len(out) == 3  # as few as fit
+    assert all(size + updatewire.change_size(changes[0]) > updatewire.MAX_MESSAGE for size in sizes[:-1])  # each one full
+
+
+def test_a_change_too_large_alone_is_set_apart():
+    key = Key("home", "ddns-key", "hmac-sha256", SECRET, "test")
+    crowded = Current(frozenset(f"2001:db8::{i:x}" for i in range(300)))  # 300 addresses at the server, all in the prerequisite
+    changes = [Change("a.example.com", "AAAA", 60, Current(), "2001:db8::2"), Change(LONG, "AAAA", 60, crowded, "2001:db8::2")]
+    out, too_large = updatewire.batches("example.com", changes, key)
+    assert out == [changes[:1]] and too_large == changes[1:]
+    assert updatewire.batches("example.com", [], key) == ([], [])
+
+
+def test_a_records_own_change_always_fits():
+    """Why `check` has nothing to refuse: with what names.py allows (253 characters), the
+    largest key name and MAC, a record's change from one address is a few hundred bytes."""
+    key = Key("home", LONG, "hmac-sha512", SECRET, "test")
+    lone = updatewire.overhead(LONG, key) + updatewire.change_size(Change(LONG, "AAAA", 604800, Current(frozenset({"2001:db8::1"})), "2001:db8::2"))
+    assert lone < 2048 < updatewire.MAX_MESSAGE

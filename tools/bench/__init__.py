@@ -61,6 +61,12 @@ How each figure is measured (the same words are printed under the table):
   run time, in ns), wakeups (context switches) and packets to BIND.
 - Scale: 100 A records on the WAN; after one change, the time until all 100 answer the new
   address (a sentinel record is polled, then every record checked) and the messages sent.
+- Records (issue 21; `--only-records` runs it alone): 1,000 and then 10,000 A records in one
+  zone, in a config as LuCI writes one (about 230 bytes a record), none at BIND before: from
+  just before the spawn to every record answering the WAN address (the last one polled, then
+  every one checked), the messages sent by then (UDP reads at the isp, UPDATEs as BIND
+  counted them, UDP or TCP) and the agent's RSS; then the reads of the replay defence's
+  check, about 12 s after the last UPDATE (one a record).
 - WAN clients (`--clients`, `--only-clients`), each in a world of its own whose router keeps no
   route of its own (World(routes="client")), with the clients of tests/netns/wanclients.py:
   the veth with addresses set as udhcpc's stock script sets them, PPPoE (rp-pppoe; pppd's

@@ -48,7 +48,7 @@ def machine() -> dict:
     }
 
 
-PHASES = ("startup", "startup_cost", "main", "latency", "check", "noop", "idle", "replay", "scale", "clients", "ddclient", "lan")
+PHASES = ("startup", "startup_cost", "main", "latency", "check", "noop", "idle", "replay", "scale", "records", "clients", "ddclient", "lan")
 
 
 def run(args) -> dict:
@@ -69,17 +69,19 @@ def run(args) -> dict:
                     bench.say(f"{name}: {e}")
                     return None
 
-            if not (args.only_clients or args.only_lan):
+            if not (args.only_clients or args.only_lan or args.only_records):
                 veth_phases(bench, phase, edge)
-            for kind in [] if args.only_lan else args.clients:  # each in a world of its own, routes as the client makes them
+            if not (args.only_clients or args.only_lan):
+                edge["records"] = {str(n): phase(f"records {n}", lambda n=n: bench.records_startup(n)) for n in args.record_counts}
+            for kind in [] if (args.only_lan or args.only_records) else args.clients:  # each in a world of its own, routes as the client makes them
                 got = phase(f"client {kind}", lambda kind=kind: measure_client(kind, args.client_changes, bench.say))
                 results["clients"][kind] = got or {"label": CLIENT_LABELS[kind], "error": results["errors"].get(f"client {kind}")}
-            if args.no_ddclient or args.only_clients or args.only_lan:
-                results["ddclient"] = {"skipped": "--no-ddclient" if args.no_ddclient else
-                                       "--only-clients" if args.only_clients else "--only-lan"}
+            if args.no_ddclient or args.only_clients or args.only_lan or args.only_records:
+                results["ddclient"] = {"skipped": "--no-ddclient" if args.no_ddclient else "--only-clients" if args.only_clients
+                                       else "--only-lan" if args.only_lan else "--only-records"}
             else:
                 results["ddclient"] = phase("ddclient", lambda: measure_ddclient(bench)) or {}
-            if not (args.no_lan or args.only_clients):  # last: its LAN (Kea, dhcpcd, radvd, 20 hosts) stays up
+            if not (args.no_lan or args.only_clients or args.only_records):  # last: its LAN (Kea, dhcpcd, radvd, 20 hosts) stays up
                 edge["lan"] = phase("lan", lambda: measure_lan(bench))
                 bench.stop_agent()
         finally:
@@ -120,8 +122,10 @@ def parse_args(argv=None):
     p.add_argument("--no-lan", action="store_true", help="skip the LAN phase (issue 14: 20 records for hosts behind "
                    "the router, the delegated prefix renumbered 10 times)")
     p.add_argument("--only-lan", action="store_true", help="the LAN phase only")
+    p.add_argument("--only-records", action="store_true", help="the start-up of 1,000 and 10,000 records only (issue 21)")
+    p.add_argument("--record-counts", default="1000,10000", help="the record counts of the records phase (default: 1000,10000)")
     args = p.parse_args(argv)
-    for a, b in (("only_clients", "only_lan"), ("no_lan", "only_lan")):
+    for a, b in (("only_clients", "only_lan"), ("no_lan", "only_lan"), ("only_records", "only_clients"), ("only_records", "only_lan")):
         if getattr(args, a) and getattr(args, b):
             p.error(f"--{a.replace('_', '-')} and --{b.replace('_', '-')} exclude each other")
     args.clients = [c for c in args.clients.split(",") if c]
@@ -134,8 +138,11 @@ def parse_args(argv=None):
                  scale_changes=2, ddclient_changes=2, ddclient_idle=False, client_changes=5, lan_renumberings=3)
     for k, v in (quick if args.quick else full).items():
         setattr(args, k, v)
+    args.record_counts = [int(n) for n in args.record_counts.split(",") if n]
     args.command = ("python -m tools.bench" + (" --quick" if args.quick else "") + (" --no-ddclient" if args.no_ddclient else "")
                     + (" --only-clients" if args.only_clients else "") + (" --only-lan" if args.only_lan else "")
+                    + (" --only-records" if args.only_records else "")
+                    + (f" --record-counts {','.join(map(str, args.record_counts))}" if args.record_counts != [1000, 10000] else "")
                     + (" --no-lan" if args.no_lan else "")
                     + (f" --clients {','.join(args.clients)}" if args.clients != list(CLIENT_LABELS) else ""))
     args.t0 = time.monotonic()

@@ -488,7 +488,7 @@ class Bench:
                      f"{fmt_seconds(out[key]['cpu']['p50'])} over {runs} starts")
         for key, args in (("python_pass", [python, "-c", "pass"]),
                           ("python_imports", [python, "-c", "import dns.message, pyroute2"]), ("netns_exec", ["/bin/true"])):
-            walls, cpus = zip(*(run_to_exit(self.world, args, env) for _ in range(runs)))
+            walls, cpus = zip(*(run_to_exit(self.world, args, env) for _ in range(runs)), strict=True)
             out[key] = {"wall": summarize(walls), "cpu": summarize(cpus)}
             self.say(f"{' '.join(args)}: wall p50 {fmt_seconds(out[key]['wall']['p50'])}, CPU p50 {fmt_seconds(out[key]['cpu']['p50'])}")
         return out
@@ -748,6 +748,47 @@ class Bench:
             "reads_per_change": sum(reads) / len(reads),
             "tcp_packets_per_change": sum(tcp) / len(tcp),
         }
+
+    def records_startup(self, count: int) -> dict:
+        """`count` A records in one zone, in a config as LuCI writes it (about 230 bytes a
+        record), none of them at BIND yet: from the spawn to all answering the WAN address,
+        the messages that took (reads + UPDATEs, and the UPDATEs' sizes as BIND got them over
+        UDP or TCP), the agent's RSS then; and the replay defence's check after the last
+        UPDATE's window (one read a record)."""
+        prefix = f"n{count}-"
+        names = [f"{prefix}{i:05d}.{ZONE}" for i in range(count)]
+        sections = [self.record(f"cfg{count:05x}{i:05x}", name, "A", self.world.wan, enabled=1, source="auto", key="home",
+                                ttl=60, zone=ZONE, server=self.world.bind_addr4, port=53) for i, name in enumerate(names)]
+        config = self.config(f"records{count}", sections)
+        size = os.path.getsize(config)
+        before = self.counters.snapshot()
+        t0 = time.monotonic()
+        self.agent = self.Daemon(self.world, config)
+        try:
+            took = self._all_visible(names, names[-1], self.wan.address, t0, timeout=max(60.0, count * 0.06))
+            time.sleep(0.5)
+            started = delta(before, self.counters.snapshot())
+            rss = proc_stats(self.agent.proc.pid)["rss_kib"]
+            self.say(f"{count} records ({size / 1e6:.1f} MB of config): all visible {fmt_seconds(took)} after start, with "
+                     f"{started['reads']} reads and {started['updates']} UPDATEs; RSS {fmt_mb(rss)}")
+            check = self._check_reads(before, started["reads"], count)
+        finally:
+            self.stop_agent()
+        return {"records": count, "config_bytes": size, "startup_s": took, "reads": started["reads"], "updates": started["updates"],
+                "tcp_packets": started["tcp_packets"], "reads_per_record": started["reads"] / count, "rss_kib": rss,
+                "check_reads": check}
+
+    def _check_reads(self, before: dict, started_reads: int, count: int) -> int:
+        """The reads of the replay defence's check after start-up (about 12 s after the last
+        UPDATE): counted once they have begun and then stopped for 2 s."""
+        deadline = time.monotonic() + 30 + count * 0.01
+        reads, steady = started_reads, 0
+        while time.monotonic() < deadline and steady < 2:
+            time.sleep(1)
+            now = delta(before, self.counters.snapshot())["reads"]
+            steady = steady + 1 if now == reads and now > started_reads else 0
+            reads = now
+        return reads - started_reads
 
     def _all_visible(self, names: Sequence[str], sentinel: str, address: str | Mapping[str, str], since: float,
                      timeout: float, rtype: str = "A") -> float:

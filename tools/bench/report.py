@@ -417,6 +417,9 @@ TARGETS = (
     Target("messages per no-op", "noop.packets", 0, False, "0"),
     Target("UPDATEs for 100 records", "scale.updates_per_change_max", 1, False, "1 per zone"),
     Target("replay: record wrong for", "replay.wrong_s_max", 30, False, "<= 30 s"),
+    # issue 21: start-up costs at most one read a record (and an UPDATE per size-limited batch)
+    Target("start-up reads, 1,000 records", "records.1000.reads_per_record", 1, False, "<= 1 a record"),
+    Target("start-up reads, 10,000 records", "records.10000.reads_per_record", 1, False, "<= 1 a record"),
 )
 
 
@@ -512,6 +515,14 @@ def render_table(results: dict) -> str:
         row("  reads per change", fmt_number(sc.get("reads_per_change")))
         row("  start-up to all visible", fmt_seconds(sc.get("startup")))
         row("  start-up messages: queries (discovery, reads) + UPDATEs", f"{fmt_number(sc.get('startup_queries'))} + {fmt_number(sc.get('startup_updates'))}")
+    for count, rec in (e.get("records") or {}).items():
+        if not rec:
+            continue
+        row(f"{int(count):,} records in one zone ({rec['config_bytes'] / 1e6:.1f} MB of config): start-up to all visible",
+            fmt_seconds(rec.get("startup_s")))
+        row("  start-up messages: reads + UPDATEs", f"{rec['reads']:,} + {rec['updates']:,}", f"records.{count}.reads_per_record")
+        row("  then the replay defence's check: reads", f"{rec['check_reads']:,}")
+        row("  RSS after start-up", fmt_mb(rec.get("rss_kib")))
 
     head = ("", "ddns-edge", "target", "ddclient" + (f" {d.get('version')}" if d.get("version") else ""), "ratio")
     widths = [max(len(r[i]) for r in rows + [head]) for i in range(5)]

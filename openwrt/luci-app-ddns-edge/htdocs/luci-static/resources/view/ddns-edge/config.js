@@ -16,6 +16,10 @@
  * restart). A config the check refuses is not sent: the banner at the top says why.
  * Users with read access only see the config from `ubus call ddns-edge config`, which
  * leaves the secrets out; they are given no uci access to this config.
+ *
+ * Every value from the config or the agent is text: LuCI's E() and dom.content() make a
+ * lone string child innerHTML, so such a value only ever goes in inside an array (a text
+ * node); a textvalue or modal title, which LuCI takes as HTML, is escaped (%h).
  */
 
 const callConfig = rpc.declare({ object: 'ddns-edge', method: 'config' });
@@ -29,10 +33,10 @@ function checkBanner(check) {
 		return E([]);
 	if (!check.ok)
 		return E('div', { 'class': 'alert-message warning', 'id': 'ddns-edge-refused' }, [
-			E('strong', {}, _('ddns-edge check refuses the saved configuration: ')), check.output, E('br'),
+			E('strong', {}, _('ddns-edge check refuses the saved configuration: ')), String(check.output ?? ''), E('br'),
 			_('It was not sent to the running agent, which keeps the configuration it had. Correct it and save again.')
 		]);
-	return E('p', { 'id': 'ddns-edge-check' }, _('Saved configuration: %s').format(check.output));
+	return E('p', { 'id': 'ddns-edge-check' }, [ _('Saved configuration: %s').format(check.output) ]);
 }
 
 /* option enabled as the agent reads it (a value that is no boolean is refused elsewhere) */
@@ -96,7 +100,7 @@ return view.extend({
 		s.anonymous = false;
 		s.nodescriptions = true;
 		s.addbtntitle = _('Add record');
-		s.modaltitle = id => _('Record') + ' » ' + id;
+		s.modaltitle = id => _('Record') + ' » ' + '%h'.format(id);
 
 		let o = s.option(form.Flag, 'enabled', _('Enabled'));
 		o.default = '1';
@@ -178,8 +182,8 @@ return view.extend({
 		};
 
 		o = s.option(form.ListValue, 'key', _('Key'), _('The key section that signs this record\'s updates.'));
-		o.textvalue = function(section_id) {
-			return this.cfgvalue(section_id) || _('(the only key)');
+		o.textvalue = function(section_id) {  /* HTML, as LuCI's own textvalue gives it */
+			return '%h'.format(this.cfgvalue(section_id) || _('(the only key)'));
 		};
 		o.load = function(section_id) {
 			this.keylist = [];
@@ -229,7 +233,7 @@ return view.extend({
 		s.anonymous = false;
 		s.nodescriptions = true;
 		s.addbtntitle = _('Add key');
-		s.modaltitle = id => _('Key') + ' » ' + id;
+		s.modaltitle = id => _('Key') + ' » ' + '%h'.format(id);
 		s.renderSectionAdd = function(extra_class) {
 			const el = form.GridSection.prototype.renderSectionAdd.apply(this, [ extra_class ]);
 			el.appendChild(E('button', {
@@ -303,16 +307,16 @@ return view.extend({
 
 	renderReadOnly(data, check) {
 		const sections = data?.sections || [];
-		const show = v => Array.isArray(v) ? v.join(', ') : String(v);
+		const show = v => Array.isArray(v) ? v.join(', ') : String(v ?? '');
 
 		return E('div', { 'class': 'cbi-map', 'id': 'ddns-edge-readonly' }, [
 			E('h2', {}, _('Dynamic DNS (ddns-edge)')),
 			E('div', { 'class': 'cbi-map-descr' }, _('Read-only: you may see this configuration, without its secrets, but not change it.')),
 			checkBanner(check),
 			...sections.map(sec => E('div', { 'class': 'cbi-section' }, [
-				E('h3', {}, "config %s '%s'".format(sec['.type'], sec['.name'])),
+				E('h3', {}, [ "config %s '%s'".format(sec['.type'], sec['.name']) ]),
 				E('table', { 'class': 'table' }, Object.keys(sec).filter(k => k[0] !== '.' && k !== 'secret_set').map(k =>
-					E('tr', { 'class': 'tr' }, [ E('td', { 'class': 'td left', 'width': '33%' }, k), E('td', { 'class': 'td left' }, show(sec[k])) ])
+					E('tr', { 'class': 'tr' }, [ E('td', { 'class': 'td left', 'width': '33%' }, [ k ]), E('td', { 'class': 'td left' }, [ show(sec[k]) ]) ])
 				).concat(sec.secret_set != null ? [
 					E('tr', { 'class': 'tr' }, [ E('td', { 'class': 'td left' }, 'secret'), E('td', { 'class': 'td left' }, E('em', {}, _('(set; hidden)'))) ])
 				] : []))
@@ -350,11 +354,11 @@ function showNewKey(m) {
 	const generate = function() {
 		const valid = validate.keyName(name.value);
 		if (valid !== true || !name.value.trim())
-			return dom.content(out, E('p', {}, valid === true ? _('Give the key a name.') : valid));
+			return dom.content(out, E('p', {}, [ valid === true ? _('Give the key a name.') : String(valid) ]));
 		dom.content(out, E('em', { 'class': 'spinning' }, _('Generating...')));
 		return callKeygen(name.value.trim(), algorithm.value, zone.value.trim()).then(r => {
 			if (!r.ok)
-				return dom.content(out, E('p', {}, r.error));
+				return dom.content(out, E('p', {}, [ String(r.error ?? '') ]));
 			const secret = (r.key.match(/secret\s+"([^"]+)"/) || [])[1];
 			const alg = (r.key.match(/algorithm\s+([A-Za-z0-9.-]+)\s*;/) || [])[1];
 			generated = { name: name.value.trim().replace(/\.$/, ''), algorithm: alg, secret: secret };
@@ -367,7 +371,7 @@ function showNewKey(m) {
 						_('Add as key section'))
 				])
 			]);
-		});
+		}, e => dom.content(out, E('p', {}, [ String(e.message) ])));
 	};
 
 	ui.showModal(_('New key'), [

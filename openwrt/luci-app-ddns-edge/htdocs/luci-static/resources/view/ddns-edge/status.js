@@ -7,8 +7,13 @@
 
 /*
  * Services -> Dynamic DNS (ddns-edge) -> Status: what the running agent last wrote to its
- * state file (ubus call ddns-edge status), refreshed every 5 seconds while the page is open,
- * and whether `ddns-edge check` accepts the saved config.
+ * state file (ubus call ddns-edge status: the plugin reads the file, no process starts),
+ * refreshed every 5 seconds while the page is open, and whether `ddns-edge check` accepts
+ * the saved config (run once per change of the config: the plugin keeps its answer).
+ *
+ * Every value from the agent, its state file, a server, an echo or the config is text:
+ * LuCI's E() and dom.content() make a lone string child innerHTML, so such a value only
+ * ever goes in inside an array (a text node), never alone (STYLE.md).
  */
 
 const callStatus = rpc.declare({ object: 'ddns-edge', method: 'status' });
@@ -18,7 +23,12 @@ const callDetect = rpc.declare({ object: 'ddns-edge', method: 'detect' });
 const COLUMNS = [ _('Record'), _('Published address'), _('From'), _('Changed'), _('Confirmed'), _('Last error'), _('Next retry') ];
 
 function when(iso) {
-	return iso ? iso.replace('T', ' ').replace('Z', ' UTC') : '-';
+	return (typeof(iso) == 'string' && iso) ? iso.replace('T', ' ').replace('Z', ' UTC') : '-';
+}
+
+/* a value from outside as the page's text */
+function text(value) {
+	return E('span', {}, [ (value == null || value === '') ? '-' : String(value) ]);
 }
 
 return view.extend({
@@ -41,17 +51,17 @@ return view.extend({
 				_('(procd starts it once a record is enabled and the config passes ddns-edge check)') ]));
 
 		if (state)
-			lines.push(E('p', {}, _('State written %s by pid %d.').format(when(state.written_at), state.pid)));
+			lines.push(E('p', {}, [ _('State written %s by pid %d.').format(when(state.written_at), state.pid) ]));
 		else if (status.error && (!check || check.ok))
-			lines.push(E('p', {}, status.error));
+			lines.push(E('p', {}, [ String(status.error) ]));
 
 		if (check && !check.ok)
 			lines.push(E('div', { 'class': 'alert-message warning', 'id': 'ddns-edge-refused' }, [
-				E('strong', {}, _('The saved configuration is refused: ')), check.output, E('br'),
+				E('strong', {}, _('The saved configuration is refused: ')), String(check.output ?? ''), E('br'),
 				svc.running ? _('The running agent keeps the configuration it had.') : ''
 			]));
 		else if (check)
-			lines.push(E('p', { 'id': 'ddns-edge-check' }, _('Configuration check: %s').format(check.output)));
+			lines.push(E('p', { 'id': 'ddns-edge-check' }, [ _('Configuration check: %s').format(check.output) ]));
 
 		return E('div', { 'id': 'ddns-edge-agent' }, lines);
 	},
@@ -60,18 +70,18 @@ return view.extend({
 		const table = E('table', { 'class': 'table', 'id': 'ddns-edge-records' }, [
 			E('tr', { 'class': 'tr table-titles' }, COLUMNS.map(c => E('th', { 'class': 'th' }, c)))
 		]);
-		const records = status.state?.records || [];
+		const records = Array.isArray(status.state?.records) ? status.state.records : [];
 
 		cbi_update_table(table, records.map(r => [
-			'%s %s'.format(r.name, r.type),
-			r.address || E('em', {}, _('not set by this agent')),
-			r.echo ? E('span', {}, [ r.source || _('echo'), E('br'),
-				E('small', {}, _('echo at %s: %s (%s)').format(when(r.echo.at), r.echo.address || _('no agreement'), r.echo.reason)) ])
-				: (r.source || '-'),
-			when(r.changed_at),
-			when(r.confirmed_at),
-			r.last_error ? '%s: %s'.format(when(r.error_at), r.last_error) : '-',
-			r.next_retry ? _('%s (%d failure(s) in a row)').format(when(r.next_retry), r.failures) : '-'
+			text('%s %s'.format(r.name, r.type)),
+			r.address ? text(r.address) : E('em', {}, _('not set by this agent')),
+			r.echo ? E('span', {}, [ String(r.source || _('echo')), E('br'),
+				E('small', {}, [ _('echo at %s: %s (%s)').format(when(r.echo.at), r.echo.address || _('no agreement'), r.echo.reason) ]) ])
+				: text(r.source),
+			text(when(r.changed_at)),
+			text(when(r.confirmed_at)),
+			r.last_error ? text('%s: %s'.format(when(r.error_at), r.last_error)) : text(null),
+			r.next_retry ? text(_('%s (%d failure(s) in a row)').format(when(r.next_retry), r.failures)) : text(null)
 		]), E('em', {}, status.state ? _('No record is enabled.') : _('No state yet: the agent has not written its state file.')));
 
 		return table;
@@ -80,20 +90,33 @@ return view.extend({
 	handleDetect(ev) {
 		const out = document.getElementById('ddns-edge-detect');
 		dom.content(out, E('em', { 'class': 'spinning' }, _('Asking...')));
-		return callDetect().then(r => dom.content(out, E('pre', {}, r.output || '-')),
-			e => dom.content(out, E('p', {}, e.message)));
+		return callDetect().then(r => dom.content(out, E('pre', {}, [ String(r.output || '-') ])),
+			e => dom.content(out, E('p', {}, [ String(e.message) ])));
+	},
+
+	/* the check: kept by the plugin while the config stands (status.check); asked again,
+	   one run at a time, when the config changed */
+	refresh(agent, records) {
+		return L.resolveDefault(callStatus(), {}).then(s => {
+			if (s.check || this.checking)
+				return [ s, s.check ?? this.check ];
+			this.checking = true;
+			return L.resolveDefault(callCheck(false), null).then(c => [ s, c ]).finally(() => this.checking = false);
+		}).then(([ s, c ]) => {
+			this.check = c;
+			dom.content(agent, this.renderAgent(s, c));
+			dom.content(records, this.renderRecords(s));
+		});
 	},
 
 	render(data) {
 		const [ status, check ] = data;
 		const agent = E('div', {}, this.renderAgent(status, check));
 		const records = E('div', {}, this.renderRecords(status));
+		const writer = L.hasViewPermission();
 
-		poll.add(() => Promise.all([ L.resolveDefault(callStatus(), {}), L.resolveDefault(callCheck(false), null) ])
-			.then(([ s, c ]) => {
-				dom.content(agent, this.renderAgent(s, c));
-				dom.content(records, this.renderRecords(s));
-			}), 5);
+		this.check = check;
+		poll.add(() => this.refresh(agent, records), 5);
 
 		return E('div', { 'class': 'cbi-map' }, [
 			E('h2', {}, _('Dynamic DNS (ddns-edge)')),
@@ -101,12 +124,12 @@ return view.extend({
 				_('ddns-edge keeps DNS records on this router\'s WAN address: it follows the kernel\'s address events and sends TSIG-signed RFC 2136 updates. This page refreshes every 5 seconds.')),
 			E('div', { 'class': 'cbi-section' }, [ E('h3', {}, _('Agent')), agent ]),
 			E('div', { 'class': 'cbi-section' }, [ E('h3', {}, _('Records')), records ]),
-			E('div', { 'class': 'cbi-section' }, [
+			writer ? E('div', { 'class': 'cbi-section' }, [
 				E('h3', {}, _('Addresses now')),
-				E('p', {}, _('What each record would get now, and from where (ddns-edge detect; this may ask the echo sources).')),
-				E('button', { 'class': 'cbi-button cbi-button-action', 'click': ui.createHandlerFn(this, 'handleDetect') }, _('Detect')),
+				E('p', {}, _('What each record would get now, and from where (ddns-edge detect; this may ask the echo sources, and runs exec: sources).')),
+				E('button', { 'class': 'cbi-button cbi-button-action', 'id': 'ddns-edge-detect-button', 'click': ui.createHandlerFn(this, 'handleDetect') }, _('Detect')),
 				E('div', { 'id': 'ddns-edge-detect' })
-			])
+			]) : E([])
 		]);
 	},
 
