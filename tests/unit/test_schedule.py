@@ -1035,3 +1035,11 @@ def test_the_read_of_a_record_without_an_address_keeps_its_minute():
     sim.notes()
     sim.tick(T0 + 61)
     assert sim.notes(WARNING) == [LONG]
+
+
+def test_records_without_a_route_to_one_server_are_one_line_naming_a_few():
+    sim = Sim(conf(*(record(f"h{i}", f"h{i}.example.com") for i in range(5))))
+    sim.notes()
+    no_route(sim)
+    assert sim.said() == [(INFO, "h0.example.com A, h1.example.com A, h2.example.com A and 2 more: "
+                                 "no route to 192.0.2.53 yet; waiting for one")]
