@@ -199,11 +199,13 @@ def depends(root: str, release: Release) -> list[str]:
             continue
         if top in THIRD_PARTY:
             third.add(THIRD_PARTY[top])
-        elif top in sys.stdlib_module_names:
-            package = split_package(name, release)
-            if package:
-                stdlib.add(package)
-        else:
+            continue
+        # the release's standard library, not the host's: a module Python 3.13 removed (cgi)
+        # is the 24.10 feed's python3-cgi even when this runs on 3.13
+        package = split_package(name, release)  # raises for what the release's feed does not install
+        if package:
+            stdlib.add(package)
+        elif top not in sys.stdlib_module_names:
             raise BuildError(f"ddns_edge imports {top!r}, which is neither the standard library nor in THIRD_PARTY; add its feed package to tools/pkgspec.py")
     return [INTERPRETER, *sorted(third), *sorted(stdlib)]
 
