@@ -24,7 +24,7 @@ STAMP := $(VENV)/.installed.stamp
 FLOOR_STAMP := $(FLOOR_VENV)/.installed.stamp
 
 # The tools the netns world runs, and the Debian packages that hold them. The WAN clients
-# (tests/netns/wanclients.py): rp-pppoe, dnsmasq, busybox udhcpc, radvd, Kea, dhcpcd.
+# (tools/netns/wanclients.py): rp-pppoe, dnsmasq, busybox udhcpc, radvd, Kea, dhcpcd.
 TOOLS := ip nft named dig nsupdate tsig-keygen named-journalprint faketime busybox openssl \
 	pppoe-server pppoe dnsmasq radvd kea-dhcp6 dhcpcd node
 PACKAGES := iproute2 nftables bind9 bind9-dnsutils faketime busybox openssl \

@@ -2,7 +2,7 @@
 """The ddns-edge demo: a router, an isp and a real BIND in network namespaces.
 
 Run as root: `make demo` (or `.venv/bin/python -m tools.demo`). It builds the world of
-tests/netns/world.py, starts BIND with example.com, writes an agent config for
+tools/netns/world.py, starts BIND with example.com, writes an agent config for
 www.example.com, changes the router's WAN address, shows what BIND answers before and
 after; then, for IPv6, has the ISP delegate a prefix (Kea, dhcpcd), puts a NAS behind the
 router on br-lan, adds its AAAA record (option host_id) with a reload, and renumbers; and
@@ -20,9 +20,9 @@ import sys
 import threading
 import time
 
-from tests.netns.lan import Lan, interface_id
-from tests.netns.lan import eui64 as lan_eui64
-from tests.netns.world import World
+from tools.netns.lan import Lan, interface_id
+from tools.netns.lan import eui64 as lan_eui64
+from tools.netns.world import World
 
 RECORD = "www.example.com"
 NEW_WAN = "203.0.113.7/24"

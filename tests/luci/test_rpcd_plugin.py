@@ -26,7 +26,7 @@ import sys
 import pytest
 
 from ddns_edge import state
-from tests.netns.agentlib import wait_for
+from tools.netns.agentlib import wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PLUGINS = os.path.join(ROOT, "openwrt", "luci-app-ddns-edge", "root", "usr", "share", "rpcd", "ucode")

@@ -18,7 +18,7 @@ import subprocess
 
 import pytest
 
-from tests.netns.world import World, missing_tools
+from tools.netns.world import World, missing_tools
 
 
 def _in_ci() -> bool:

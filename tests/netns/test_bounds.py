@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from tests.netns.agentlib import Daemon, ddns_edge, record, wait_dig, wait_for, write_config
+from tools.netns.agentlib import Daemon, ddns_edge, record, wait_dig, wait_for, write_config
 
 WHERE = dict(zone="example.com", server="192.0.2.53")
 

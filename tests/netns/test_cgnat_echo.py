@@ -14,7 +14,7 @@ import os
 import re
 import time
 
-from tests.netns.agentlib import EXE, Daemon, ddns_edge, record, wait_dig, wait_for
+from tools.netns.agentlib import EXE, Daemon, ddns_edge, record, wait_dig, wait_for
 
 WHERE = dict(zone="example.com", server="192.0.2.53")
 IP = "http://192.0.2.80/ip"

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.netns.agentlib import EXE, Daemon, record, wait_dig, write_config
+from tools.netns.agentlib import EXE, Daemon, record, wait_dig, write_config
 
 WHERE = dict(zone="example.com", server="192.0.2.53")
 

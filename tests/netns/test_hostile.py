@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from tests.netns.agentlib import Daemon, ddns_edge, record, write_config
+from tools.netns.agentlib import Daemon, ddns_edge, record, write_config
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ADDRESS, SPOOF = "192.0.2.54", "192.0.2.55"

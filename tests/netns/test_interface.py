@@ -13,7 +13,7 @@ import os
 
 import pytest
 
-from tests.netns.agentlib import EXE, Daemon, record, wait_dig, write_config
+from tools.netns.agentlib import EXE, Daemon, record, wait_dig, write_config
 
 STUB = """#!/bin/sh
 # stand-in for OpenWrt's ubus: `call network.interface.NAME status` and `listen`

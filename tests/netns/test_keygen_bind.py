@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from tests.netns.agentlib import ddns_edge, record, write_config
+from tools.netns.agentlib import ddns_edge, record, write_config
 
 from ddns_edge import keygen
 

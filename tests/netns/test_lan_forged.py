@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import re
 
-from tests.netns.agentlib import Daemon, wait_dig, wait_for, write_config
-from tests.netns.lan import Lan
+from tools.netns.agentlib import Daemon, wait_dig, wait_for, write_config
+from tools.netns.lan import Lan
 from tests.netns.test_lan_records import host_address, lan_record
 
 NAS_MAC = "02:dd:ed:00:00:33"  # a stable-privacy host: its address is not derived from the MAC

@@ -37,8 +37,8 @@ import subprocess
 from types import SimpleNamespace
 
 
-from tests.netns.agentlib import EXE, Daemon, record, wait_dig, wait_for, write_config
-from tests.netns.lan import Lan, eui64, in_prefix
+from tools.netns.agentlib import EXE, Daemon, record, wait_dig, wait_for, write_config
+from tools.netns.lan import Lan, eui64, in_prefix
 
 
 

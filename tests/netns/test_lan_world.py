@@ -14,10 +14,10 @@ import threading
 
 import pytest
 
-from tests.netns.agentlib import wait_for
-from tests.netns.lan import ULA_PREFIX, Lan, Lifetimes, eui64, in_prefix, interface_id, pool
+from tools.netns.agentlib import wait_for
+from tools.netns.lan import ULA_PREFIX, Lan, Lifetimes, eui64, in_prefix, interface_id, pool
 from tests.netns.test_world import leftovers
-from tests.netns.world import World, netns_names
+from tools.netns.world import World, netns_names
 
 NAS_MAC = "aa:bb:cc:dd:ee:ff"  # EUI-64: ::a8bb:ccff:fedd:eeff
 TV_MAC = "02:dd:ed:00:00:22"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from tests.netns.agentlib import ddns_edge, record, write_config
-from tests.netns.world import Zone
+from tools.netns.agentlib import ddns_edge, record, write_config
+from tools.netns.world import Zone
 
 
 def test_sets_a_and_aaaa_then_a_rerun_sends_nothing(world, tmp_path):

@@ -15,8 +15,8 @@ import time
 import pytest
 
 from ddns_edge import plan
-from tests.netns.agentlib import Daemon, record, wait_dig, wait_for, write_config
-from tests.netns.replayproxy import Proxy
+from tools.netns.agentlib import Daemon, record, wait_dig, wait_for, write_config
+from tools.netns.replayproxy import Proxy
 
 NAME = "www.example.com"
 A, B = "198.51.100.20", "198.51.100.22"

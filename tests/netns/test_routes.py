@@ -9,7 +9,7 @@ import calendar
 import json
 import time
 
-from tests.netns.agentlib import Daemon, record, wait_dig, wait_for, write_config
+from tools.netns.agentlib import Daemon, record, wait_dig, wait_for, write_config
 
 NAME = "www.example.com"
 

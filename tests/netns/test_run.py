@@ -7,7 +7,7 @@ import os
 import signal
 import time
 
-from tests.netns.agentlib import Daemon, ddns_edge, record, wait_dig, wait_for, write_config
+from tools.netns.agentlib import Daemon, ddns_edge, record, wait_dig, wait_for, write_config
 
 WHERE = dict(zone="example.com", server="192.0.2.53")
 

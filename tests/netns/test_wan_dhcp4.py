@@ -3,7 +3,7 @@ netifd on the router.
 
 Real: dnsmasq 2.90 serves 198.51.100.100-199 (authoritative; a dhcp-host entry moves the
 router), busybox udhcpc, BIND, the agent. Stood in: OpenWrt's dhcp.script and netifd, by
-tests/netns/netifd_standin.py (its docstring says what netifd does, from its sources), since
+tools/netns/netifd_standin.py (its docstring says what netifd does, from its sources), since
 netifd cannot run here without ubus, procd and OpenWrt's shell libraries. netifd's order and
 timing: on deconfig (a NAK, a release) the address goes and the kernel takes the default route
 with it; on bound the new address comes, and its default route (proto static, the address as
@@ -23,8 +23,8 @@ import time
 
 import pytest
 
-from tests.netns.agentlib import Daemon, wait_dig, wait_for
-from tests.netns.wanclients import DHCP4_RANGE, Dhcp4, serve, start_agent, trouble
+from tools.netns.agentlib import Daemon, wait_dig, wait_for
+from tools.netns.wanclients import DHCP4_RANGE, Dhcp4, serve, start_agent, trouble
 
 NAME = "www.example.com"
 

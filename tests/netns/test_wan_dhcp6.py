@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.netns.agentlib import wait_dig
-from tests.netns.wanclients import Dhcp6, serve, start_agent, trouble
-from tests.netns.world import ISP_LINK_LOCAL
+from tools.netns.agentlib import wait_dig
+from tools.netns.wanclients import Dhcp6, serve, start_agent, trouble
+from tools.netns.world import ISP_LINK_LOCAL
 
 NAME = "www.example.com"
 

@@ -3,13 +3,13 @@
 Real: rp-pppoe 3.15's `pppoe-server` at the isp (discovery, sessions, the address pool
 198.51.100.101-104 handed out in turn, the peer 198.51.100.1) and its `pppoe` client on the
 router, carrying every PPP frame in PPPoE session packets over the veth; BIND; the agent.
-Stood in: pppd, on both sides, by tests/netns/pppd_standin.py, because this kernel has no
+Stood in: pppd, on both sides, by tools/netns/pppd_standin.py, because this kernel has no
 PPP (no /dev/ppp, no AF_PPPOX sockets), so pppd itself cannot run. The stand-in does to the
 kernel what pppd 2.4.9 does, in pppd's order: per connection a new unit renamed `pppoe-wan`
 (a tun device: a new ifindex each time), the MTU, the address with its peer (local != peer,
 /32) set while the device is DOWN, then up, then the default route (`defaultroute`), or with
 `nodefaultroute` nothing more, and OpenWrt's ip-up script (ppp-up) hands the link to netifd,
-which adds the default route via the peer (tests/netns/netifd_standin.py stands in for both:
+which adds the default route via the peer (tools/netns/netifd_standin.py stands in for both:
 the route comes when the script's update has reached netifd, no sleep added). On hang-up:
 down, the address goes, the device goes. See their docstrings.
 
@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.netns.agentlib import Daemon, wait_dig
-from tests.netns.wanclients import PPPOE_LOCAL, PPPOE_POOL, Pppoe, serve, start_agent, trouble
+from tools.netns.agentlib import Daemon, wait_dig
+from tools.netns.wanclients import PPPOE_LOCAL, PPPOE_POOL, Pppoe, serve, start_agent, trouble
 
 NAME = "www.example.com"
 

@@ -17,9 +17,9 @@ import ipaddress
 
 import pytest
 
-from tests.netns.agentlib import Daemon, wait_dig
-from tests.netns.wanclients import SLAAC_PREFIX2, Slaac, serve, start_agent, trouble
-from tests.netns.world import ISP_LINK_LOCAL
+from tools.netns.agentlib import Daemon, wait_dig
+from tools.netns.wanclients import SLAAC_PREFIX2, Slaac, serve, start_agent, trouble
+from tools.netns.world import ISP_LINK_LOCAL
 
 NAME = "www.example.com"
 

@@ -6,7 +6,7 @@ import json
 import subprocess
 import time
 
-from tests.netns.world import ISP_LINK_LOCAL, World, _run
+from tools.netns.world import ISP_LINK_LOCAL, World, _run
 
 
 def routes(w: World, family: int) -> list[dict]:

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.netns.world import World, WorldError, Zone, netns_names
+from tools.netns.world import World, WorldError, Zone, netns_names
 
 
 def leftovers(name: str, pids: list[int], paths: list[str]) -> list[str]:
@@ -244,7 +244,7 @@ def test_a_failed_build_cleans_up():
 
 SCRIPT = textwrap.dedent("""
     import time
-    from tests.netns.world import World
+    from tools.netns.world import World
     with World(handle_signals=True) as w:
         w.start_bind()
         print(w.name, w.named_pid, w.dir, flush=True)

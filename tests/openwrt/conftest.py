@@ -23,7 +23,7 @@ import subprocess
 
 import pytest
 
-from tests.netns.world import World, missing_tools
+from tools.netns.world import World, missing_tools
 from tests.openwrt.cdp import chromium_binary
 from tests.openwrt.stack import ROOT, Stack, stack_dir
 

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 
-from tests.netns import agentlib
+from tools.netns import agentlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 INIT = os.path.join(ROOT, "openwrt", "files", "ddns-edge.init")

@@ -1,8 +1,8 @@
-"""The pure parts of the LAN world (tests/netns/lan.py, lan_hook.py) and its bench phase
+"""The pure parts of the LAN world (tools/netns/lan.py, lan_hook.py) and its bench phase
 (tools/bench/lan.py): no namespace, no root."""
 
-from tests.netns import lan_hook
-from tests.netns.lan import eui64, interface_id, pool
+from tools.netns import lan_hook
+from tools.netns.lan import eui64, interface_id, pool
 from tools.bench import lan as bench_lan
 
 

@@ -1,7 +1,7 @@
 """`make bench`: ddns-edge's figures from the namespace world, side by side with ddclient.
 
 Run as root: `make bench` (or `.venv/bin/python -m tools.bench [--quick]`). It builds the
-world of tests/netns/world.py (rtr -> isp -> srv with a real BIND), runs `ddns-edge run` in
+world of tools/netns/world.py (rtr -> isp -> srv with a real BIND), runs `ddns-edge run` in
 the router namespace as a user would, prints a table and writes bench/results.json (and
 the table as bench/results.txt). Benchmarks report figures; nothing here is a timed test.
 
@@ -18,7 +18,7 @@ How each figure is measured (the same words are printed under the table):
   agent's UPDATE on the WAN (an AF_PACKET socket, SO_TIMESTAMPNS): stamps.py.
 - The check: after the last change, the read the agent makes once no copy of its last
   UPDATE can land (its replay defence); counted and timed. Late copy and replay: a man in
-  the middle in the isp (tests/netns/replayproxy.py) holds back A->B until B->A landed, or
+  the middle in the isp (tools/netns/replayproxy.py) holds back A->B until B->A landed, or
   replays a captured A->B; how long BIND held the wrong address, and the messages the
   agent spent setting it back (counted by the proxy).
 - Visible time. A UDP socket opened inside the server namespace asks BIND for the record
@@ -68,11 +68,11 @@ How each figure is measured (the same words are printed under the table):
   counted them, UDP or TCP) and the agent's RSS; then the reads of the replay defence's
   check, about 12 s after the last UPDATE (one a record).
 - WAN clients (`--clients`, `--only-clients`), each in a world of its own whose router keeps no
-  route of its own (World(routes="client")), with the clients of tests/netns/wanclients.py:
+  route of its own (World(routes="client")), with the clients of tools/netns/wanclients.py:
   the veth with addresses set as udhcpc's stock script sets them, PPPoE (rp-pppoe; pppd's
   kernel side stood in: pppd's `defaultroute`, and OpenWrt's `nodefaultroute` with netifd's
   route once ppp-up's update reaches it), DHCP under netifd (dnsmasq, udhcpc under OpenWrt's
-  dhcp.script and netifd, stood in by tests/netns/netifd_standin.py in netifd's order: NAK on
+  dhcp.script and netifd, stood in by tools/netns/netifd_standin.py in netifd's order: NAK on
   renew and release-renew in turn), SLAAC (radvd, the kernel: renumbering) and DHCPv6 IA_NA
   (Kea, dhcpcd: renew to another address). Latency: from the moment the new address is usable
   in the kernel (the first rtnetlink event showing it, not tentative nor deprecated, as read
@@ -93,7 +93,7 @@ How each figure is measured (the same words are printed under the table):
   usev4=ifv4) and min-error-interval=0: see measure_ddclient for why (3.10's nsupdate
   bookkeeping would otherwise add a poll to each change and resend unchanged addresses).
 - LAN (issue 14, tools/bench/lan.py; last; --no-lan skips it, --only-lan runs it alone): 20
-  EUI-64 hosts on the router's br-lan (tests/netns/lan.py: Kea delegates, dhcpcd asks,
+  EUI-64 hosts on the router's br-lan (tools/netns/lan.py: Kea delegates, dhcpcd asks,
   radvd advertises) and 20 AAAA records by host_id in one zone; the delegated prefix
   renumbered 10 times the ISP's way (Kea's pool moves, the client renews). From the moment
   the bench's rtnetlink listener sees the router's address in the new prefix usable on

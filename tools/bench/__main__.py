@@ -13,7 +13,7 @@ import time
 from importlib.metadata import version
 
 import tools.bench
-from tests.netns.world import World, missing_tools
+from tools.netns.world import World, missing_tools
 from tools.bench.lan import lan_targets, measure_lan, render_lan
 from tools.bench.measure import CLIENT_LABELS, ROOT, Bench, measure_client, measure_ddclient
 from tools.bench.report import check_targets, render_table

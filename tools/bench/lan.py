@@ -1,7 +1,7 @@
 """The LAN phase of the bench (issue 14): records for hosts behind the router, followed
 through renumberings of the delegated prefix.
 
-In the bench's world, with tests/netns/lan.py's LAN (Kea delegates, dhcpcd asks, br-lan and
+In the bench's world, with tools/netns/lan.py's LAN (Kea delegates, dhcpcd asks, br-lan and
 radvd as on OpenWrt): 20 EUI-64 hosts on br-lan and 20 AAAA records, one each, by interface
 identifier (`option host_id`, as tests/netns/test_lan_records.py assumes), all in one zone.
 The prefix is renumbered 10 times (3 with --quick), the ISP's way (lan.Lan.renumber()).
@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import time
 
-from tests.netns.agentlib import EXE
-from tests.netns.lan import Lan, eui64, interface_id
+from tools.netns.agentlib import EXE
+from tools.netns.lan import Lan, eui64, interface_id
 from tools.bench.measure import AddrListener, Bench
 from tools.bench.report import (ZONE, AddrEvent, BenchError, Target, check_targets, delta, fmt_number, fmt_seconds,
                                 published_wrong, summarize)

@@ -22,8 +22,8 @@ import dns.flags
 import dns.message
 from pyroute2 import IPRoute
 
-from tests.netns.agentlib import Daemon, record, wait_for, write_config
-from tests.netns.replayproxy import Proxy
+from tools.netns.agentlib import Daemon, record, wait_for, write_config
+from tools.netns.replayproxy import Proxy
 from tools.bench.stamps import Stamps
 from tools.bench.report import (
     BENCH_TABLE,
@@ -620,7 +620,7 @@ class Bench:
 
     def replay(self) -> dict:
         """A late copy and a replayed UPDATE (A->B landing after B->A, through a man in the
-        middle in the isp, tests/netns/replayproxy.py): how long the record stays wrong, and
+        middle in the isp, tools/netns/replayproxy.py): how long the record stays wrong, and
         the messages the agent spends setting it back."""
         out = {}
         proxy = Proxy(self.world)
@@ -930,7 +930,7 @@ CLIENT_LABELS = {
 
 def _client_driver(kind: str, world):
     """(rtype, device, first address, change(i) -> (trigger, settle(old) -> new address)) for a client."""
-    from tests.netns import wanclients as wc
+    from tools.netns import wanclients as wc
 
     if kind == "veth":  # the world's own WAN, routes="client": set_wan as udhcpc's stock script
         def change(i):
@@ -983,8 +983,8 @@ def measure_client(kind: str, changes: int, say) -> dict:
     """One client in its own world: `changes` address changes made by the client, each timed from
     the address appearing (usable) in the kernel to BIND answering it; the agent's error and
     retry lines over them; what BIND was given that never was the right address."""
-    from tests.netns.wanclients import agent_config, trouble
-    from tests.netns.world import World
+    from tools.netns.wanclients import agent_config, trouble
+    from tools.netns.world import World
 
     label = CLIENT_LABELS[kind]
     with World(prefix="ddnsbench-", routes="client") as world:

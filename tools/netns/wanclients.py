@@ -2,16 +2,16 @@
 router side is the client, and the router's addresses and routes are what the client makes.
 
     Pppoe   rp-pppoe's pppoe-server (isp) and its pppoe client (rtr); pppd is a stand-in,
-            tests/netns/pppd_standin.py, since this kernel has no PPP (its docstring says
+            tools/netns/pppd_standin.py, since this kernel has no PPP (its docstring says
             exactly what it does and why). A `pppoe-wan` device per connection, the address
             from the server's pool (198.51.100.101-104, in turn), the peer 198.51.100.1.
             defaultroute=True: pppd's own default route; False: OpenWrt's way, pppd with
             `nodefaultroute ipparam wan` and its ip-up and ip-down scripts OpenWrt's ppp-up and
-            ppp-down, whose updates netifd applies (tests/netns/netifd_standin.py): the address
+            ppp-down, whose updates netifd applies (tools/netns/netifd_standin.py): the address
             is pppd's (netifd leaves it alone), the default route via the peer is netifd's,
             added when ppp-up's update reaches it (no sleep: the script's own run time).
     Dhcp4   dnsmasq (isp), busybox udhcpc (rtr) under OpenWrt's dhcp.script and netifd
-            (tests/netns/netifd_standin.py: their updates, in netifd's order and timing): on
+            (tools/netns/netifd_standin.py: their updates, in netifd's order and timing): on
             deconfig (a NAK, a release) the address goes, and the kernel takes the default
             route with it; on bound the new address, and its default route (source: the
             address) in the same update, microseconds later. move_lease() re-homes the router
@@ -41,8 +41,8 @@ import signal
 import subprocess
 import sys
 
-from tests.netns.agentlib import Daemon, record, wait_dig, wait_for, write_config
-from tests.netns.world import ISP_RTR, World, _run
+from tools.netns.agentlib import Daemon, record, wait_dig, wait_for, write_config
+from tools.netns.world import ISP_RTR, World, _run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STANDIN = os.path.join(HERE, "pppd_standin.py")

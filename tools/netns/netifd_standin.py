@@ -5,7 +5,7 @@ Why a stand-in: netifd runs only with ubus, procd and OpenWrt's shell libraries 
 (netifd-proto.sh, jshn.sh, functions.sh) and drives every WAN protocol through them; none
 of that is on this machine, and the project copies no upstream OpenWrt code. Everything
 around it is real: busybox udhcpc with dnsmasq as the ISP, rp-pppoe with pppd's kernel side
-stood in (tests/netns/pppd_standin.py). This program is what udhcpc's and pppd's scripts
+stood in (tools/netns/pppd_standin.py). This program is what udhcpc's and pppd's scripts
 run in the place of OpenWrt's, and it does to the kernel what netifd does when such a script
 sends its update (`proto_send_update`, ubus `network.interface notify_proto`).
 

@@ -66,8 +66,8 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from tests.netns.agentlib import wait_for
-from tests.netns.world import ISP_RTR, World, WorldError
+from tools.netns.agentlib import wait_for
+from tools.netns.world import ISP_RTR, World, WorldError
 
 POOL_SPACE = "2001:db8:8000::/33"  # every pool the ISP delegates from
 DELEGATED_LEN = 56

@@ -26,7 +26,7 @@ What it does, as pppd 2.4.9 does it (main.c, lcp.c, ipcp.c, sys-linux.c):
   before it still runs, nor an ip-down while its ip-up runs: each waits for the other to
   end. OpenWrt runs pppd with `nodefaultroute ipparam wan` and its ip-up and ip-down
   (/lib/netifd/ppp-up, ppp-down) hand the link to netifd, which adds the default route via
-  the peer (tests/netns/netifd_standin.py; tests/netns/wanclients.py writes the scripts).
+  the peer (tools/netns/netifd_standin.py; tools/netns/wanclients.py writes the scripts).
 - link down (ipcp_down): sifdown() (IFF_UP off: the kernel drops the routes through the
   unit), then cifdefaultroute() (SIOCDELRT, already gone), then cifaddr() (SIOCSIFADDR
   0.0.0.0: the address goes), the ip-down script, then the unit is closed (the device goes).

@@ -26,7 +26,7 @@ Rules the code below keeps:
   the WAN's subnet (added to the isp when missing), put back after each address change, as
   busybox udhcpc's stock script does (ifconfig, then `route add default`); IPv6 via the isp's
   link-local address, as a Router Advertisement installs it. strip_wan() leaves the link bare
-  for a real client (tests/netns/wanclients.py: PPPoE, DHCPv4, SLAAC, DHCPv6).
+  for a real client (tools/netns/wanclients.py: PPPoE, DHCPv4, SLAAC, DHCPv6).
   `World(routes="onlink")` gives the router `onlink` default routes that survive every
   address change instead: kinder than a router, kept for the bench's comparison.
 - No address is ever tentative unless a test asks for DAD: the infrastructure links carry
