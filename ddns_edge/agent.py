@@ -23,7 +23,8 @@ import signal
 import socket
 import subprocess
 import time
-from typing import Callable, Iterable, Mapping
+from types import FrameType
+from typing import Any, Callable, Iterable, Mapping
 
 from ddns_edge import config as config_mod
 from ddns_edge import dnsupdate, report, state, ubus
@@ -83,8 +84,8 @@ class Loop:
             self._run_hook(hook)
         if plan.follow_netifd:
             self._listen_ubus()
-        if plan.follow_neighbours and not self.sub.neighbours:
-            self.sub.follow_neighbours()  # a record by MAC is new: read the neighbour table too
+        if plan.follow_neighbours and not self._netlink().neighbours:
+            self._netlink().follow_neighbours()  # a record by MAC is new: read the neighbour table too
             self._reread(overflowed=False)
         if plan.fresh_targets:
             self.targets = self.targets.fresh()
@@ -162,7 +163,7 @@ class Loop:
             self.schedule.kernel(*self._devices(changes), routes, time.monotonic())
 
     def _reread(self, overflowed: bool) -> None:
-        changes = self.view.reset(self.sub.dump())
+        changes = self.view.reset(self._netlink().dump())
         self.schedule.reread(*self._devices(changes), time.monotonic(), overflowed)
 
     def _devices(self, changes: Iterable[Change]) -> tuple[dict[str, Device | None], set[str]]:
@@ -170,13 +171,26 @@ class Loop:
         changes = list(changes)
         return {c.name: self.view.device(c.name) for c in changes}, {c.name for c in changes if c.came_up}
 
+    def _netlink(self) -> Subscription:
+        if self.sub is None:
+            raise RuntimeError("the loop is not running")
+        return self.sub
+
+    def _selector(self) -> selectors.BaseSelector:
+        if self.sel is None:
+            raise RuntimeError("the loop is not running")
+        return self.sel
+
     def _on_ubus(self) -> None:
-        networks, alive = self.listener.read()
+        listener = self.listener
+        if listener is None:  # (only registered while there is one)
+            return
+        networks, alive = listener.read()
         self.schedule.netifd(networks)
         if not alive:
             self.schedule.netifd_lost()
-            self.sel.unregister(self.listener)
-            self.listener.close()
+            self._selector().unregister(listener)
+            listener.close()
             self.listener = None
 
     def _listen_ubus(self) -> None:
@@ -188,7 +202,7 @@ class Loop:
         except OSError as e:
             self.schedule.netifd_lost(e.strerror or str(e))
             return
-        self.sel.register(self.listener, selectors.EVENT_READ, "ubus")
+        self._selector().register(self.listener, selectors.EVENT_READ, "ubus")
 
     def _reload(self) -> None:
         self.reload_wanted = False
@@ -209,7 +223,7 @@ class Loop:
         wake_r, wake_w = socket.socketpair()
         wake_r.setblocking(False)
         wake_w.setblocking(False)
-        old_handlers = {}
+        old_handlers: dict[int, Callable[[int, FrameType | None], Any] | int | None] = {}
 
         def stop(signum, frame):
             self.stopping = True
@@ -261,8 +275,8 @@ class Loop:
         finally:
             dnsupdate.interrupt_with(None)
             signal.set_wakeup_fd(old_wakeup)
-            for signum, handler in old_handlers.items():
-                signal.signal(signum, handler)
+            for number, previous in old_handlers.items():
+                signal.signal(number, previous)
             if sub is not None:
                 sub.close()
             if self.listener is not None:

@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-c", "--config", default=DEFAULT_CONFIG, metavar="PATH", help=f"uci config file (default {DEFAULT_CONFIG})")
     parser.add_argument("-v", "--verbose", action="store_const", const="debug", dest="log_level", help="log level debug")
-    parser.add_argument("--log-level", choices=sorted(report.LEVELS, key=report.LEVELS.get), help="override the config's log_level")
+    parser.add_argument("--log-level", choices=sorted(report.LEVELS, key=report.LEVELS.__getitem__), help="override the config's log_level")
     parser.add_argument("--syslog", action="store_true",
                         help="log to the system log, each line at its own priority (the procd init script does this)")
     parser.add_argument("--syslog-socket", default=report.SYSLOG_SOCKET, metavar="PATH",

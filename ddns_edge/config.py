@@ -14,7 +14,7 @@ import difflib
 import ipaddress
 import os
 import re
-from typing import Callable
+from typing import Callable, overload
 
 from ddns_edge import echo_wire, files, keys, names, uci
 from ddns_edge.addresses import ip_literal
@@ -210,6 +210,11 @@ class _Section:
                 return a
         raise self.error(v, name, f"{_show(v.value)} is not allowed; allowed: {_or(allowed)}")
 
+    @overload
+    def integer(self, name: str, default: int, lo: int, hi: int, unit: str = "") -> int: ...
+    @overload
+    def integer(self, name: str, default: None, lo: int, hi: int, unit: str = "") -> int | None: ...
+
     def integer(self, name: str, default: int | None, lo: int, hi: int, unit: str = "") -> int | None:
         v = self.get(name)
         if v is None:
@@ -243,6 +248,11 @@ class _Section:
         except ValueError as e:
             raise self.error(v, name, f"{_show(v.value)} is not a valid DNS name: {e}") from None
 
+    @overload
+    def absolute_path(self, name: str, default: str) -> str: ...
+    @overload
+    def absolute_path(self, name: str, default: None) -> str | None: ...
+
     def absolute_path(self, name: str, default: str | None) -> str | None:
         v = self.get(name)
         if v is None:
@@ -271,8 +281,9 @@ def _hint(word: str, allowed) -> str:
 
 def _agent(s: _Section) -> Agent:
     echo_values = list(s.raw.lists.get("echo", []))
-    if s.get("echo") is not None:
-        echo_values.append(s.get("echo"))
+    single = s.get("echo")
+    if single is not None:
+        echo_values.append(single)
     echo = tuple(_echo_source(s, v, n) for n, v in enumerate(echo_values, 1))
     quorum = s.get("echo_quorum")
     echo_quorum = None
@@ -302,7 +313,7 @@ def _state_dir(s: _Section) -> str:
     v = s.get("state_dir")
     if v is None:
         return Agent.state_dir
-    path = s.absolute_path("state_dir", None)
+    path = s.absolute_path("state_dir", Agent.state_dir)  # (v is there: the default is never taken)
     parts = path.rstrip("/").split("/")[1:]
     below = next((len(root.split("/")) - 1 for root in STATE_ROOTS if path.startswith(root + "/")), None)
     if below is None or len(parts) <= below or any(p in ("", ".", "..") or not p.isprintable() for p in parts):
@@ -350,6 +361,7 @@ def _key(s: _Section, base: str, read_file: ReadFile) -> Key:
         name = want
         origin = f"{s.path}:{secret_v.line}"
     else:
+        assert file_v is not None  # one of secret and file is there (checked above)
         file_path = os.path.join(base, file_v.value) if base and not file_v.value.startswith("/") else file_v.value
         try:
             text = read_file(file_path)
@@ -386,7 +398,7 @@ def _record(s: _Section, key_ids: list[str]) -> Record:
     device = _device(s)
     interface = _interface(s)
     if device is not None and interface is not None:
-        later = max(s.get("device"), s.get("interface"), key=lambda v: v.line)
+        later = max((v for n in ("device", "interface") if (v := s.get(n)) is not None), key=lambda v: v.line)
         raise ConfigError(f"{s.label} has both option device and option interface; allowed: one of them", path, later.line)
     if device is None and interface is None and source != "echo":
         raise ConfigError(
@@ -423,13 +435,13 @@ _MAC_RE = re.compile(r"[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2}){4}
 
 def _lan_host(s: _Section, rtype: str, source: str) -> dict:
     """option host_id / option mac: a host behind the router, on the record's (LAN) device."""
-    host_v, mac_v = s.get("host_id"), s.get("mac")
-    if host_v is None and mac_v is None:
+    given = [(n, v) for n in ("host_id", "mac") if (v := s.get(n)) is not None]
+    if not given:
         return {}
-    if host_v is not None and mac_v is not None:
-        later = max(host_v, mac_v, key=lambda v: v.line)
+    if len(given) > 1:
+        later = max((v for _, v in given), key=lambda v: v.line)
         raise ConfigError(f"{s.label} has both option host_id and option mac; allowed: one of them", s.path, later.line)
-    name, v = ("host_id", host_v) if host_v is not None else ("mac", mac_v)
+    ((name, v),) = given
     if rtype != "AAAA":
         raise s.error(v, name, "only for type AAAA: a host behind the router has its own IPv6 address (its A record is "
                                "the router's WAN address, as a record without host_id or mac gives it); allowed: option type 'AAAA'")

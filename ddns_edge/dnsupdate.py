@@ -60,8 +60,8 @@ class Rejected(Exception):
     `ignored`: when no correctly signed answer came before the deadline, what came instead
     (this answer among them), as the operator reads it; "" otherwise."""
 
-    def __init__(self, rcode: int, tsig_error: int = 0, server_time: int | None = None, detail: str = "", ignored: str = "",
-                 resent: bool = False):
+    def __init__(self, rcode: dns.rcode.Rcode, tsig_error: dns.rcode.Rcode | None = None, server_time: int | None = None,
+                 detail: str = "", ignored: str = "", resent: bool = False):
         super().__init__(dns.rcode.to_text(rcode))
         self.rcode = rcode
         self.tsig_error = tsig_error
@@ -146,7 +146,7 @@ GRACE_MIN = 0.25  # seconds: ... and at least this long (a forger next to the ro
 _interrupt: tuple[int, Callable[[], None]] | None = None
 
 
-def interrupt_with(fd: int | None, check: Callable[[], None] | None = None) -> None:
+def interrupt_with(fd: int | None, check: Callable[[], None] = lambda: None) -> None:
     """Let a wait for an answer end early: when `fd` becomes readable (the agent's signal
     wakeup socket), drain it and call `check()`, which raises to abandon the exchange."""
     global _interrupt
@@ -208,17 +208,18 @@ def _wait(reading: list[socket.socket], writing: list[socket.socket], until: flo
     """select() on the sockets until `until` (monotonic), watching the interrupt too (the
     agent's signal wakeup socket: drained, then its check may raise); returns the sockets
     ready, [] when `until` has come."""
-    watch: list = list(reading)
-    if _interrupt is not None:
-        watch.append(_interrupt[0])
+    interrupt = _interrupt
+    watch: list[socket.socket | int] = list(reading)
+    if interrupt is not None:
+        watch.append(interrupt[0])
     readable, writable, _ = select.select(watch, writing, [], max(0.0, until - time.monotonic()))
     ready = []
     for fd in readable:
         if isinstance(fd, socket.socket):
             ready.append(fd)
-        else:
+        elif interrupt is not None:
             _drain(fd)
-            _interrupt[1]()
+            interrupt[1]()
     return ready + writable
 
 
@@ -344,8 +345,8 @@ def _verify(raw: bytes, request: dns.message.Message, unsigned: dns.message.Mess
     answer without a TSIG record as it is, even to a signed request."""
     if tsig is None:
         if unsigned.rcode() != dns.rcode.NOERROR:
-            raise Rejected(unsigned.rcode(), 0, None, "unsigned")
-        raise Rejected(dns.rcode.NOERROR, 0, None, "answer not correctly signed (it has no TSIG record)")
+            raise Rejected(unsigned.rcode(), None, None, "unsigned")
+        raise Rejected(dns.rcode.NOERROR, None, None, "answer not correctly signed (it has no TSIG record)")
     try:
         answer = dns.message.from_wire(raw, keyring=request.keyring, request_mac=request.mac)
     except dns.tsig.PeerError as e:
@@ -354,14 +355,14 @@ def _verify(raw: bytes, request: dns.message.Message, unsigned: dns.message.Mess
         raise Rejected(unsigned.rcode(), dns.rcode.BADTIME, _server_time(tsig), "local check") from None
     except dns.exception.DNSException as e:  # a bad signature, another key or algorithm, a misplaced TSIG
         if unsigned.rcode() != dns.rcode.NOERROR:
-            raise Rejected(unsigned.rcode(), 0, None, "unsigned") from None
-        raise Rejected(dns.rcode.NOERROR, 0, None, f"answer not correctly signed ({_short(e)})") from None
+            raise Rejected(unsigned.rcode(), None, None, "unsigned") from None
+        raise Rejected(dns.rcode.NOERROR, None, None, f"answer not correctly signed ({_short(e)})") from None
     if not answer.had_tsig:  # it had a TSIG record: dnspython must have checked it
-        raise Rejected(dns.rcode.NOERROR, 0, None, "answer not correctly signed (its TSIG was not checked)")
+        raise Rejected(dns.rcode.NOERROR, None, None, "answer not correctly signed (its TSIG was not checked)")
     return answer
 
 
-def _tsig_error(e: Exception) -> int:
+def _tsig_error(e: Exception) -> dns.rcode.Rcode:
     if isinstance(e, dns.tsig.PeerBadKey):
         return dns.rcode.BADKEY
     if isinstance(e, dns.tsig.PeerBadSignature):
@@ -588,15 +589,15 @@ class _ZoneSync:
     def _landed(self, changes: dict[Want, Change], held: dict[Want, Current]) -> None:
         """The UPDATE for `changes` landed. A record the server had answered for with a CNAME
         is read once more: beside a real CNAME the add was ignored (and NOERROR answered)."""
-        beside_cname = [w for w in changes if held[w].cname is not None]
+        beside_cname = {w: cname for w in changes if (cname := held[w].cname) is not None}
         for w in changes:
             if w not in beside_cname:
                 self.done[w] = Result(w, True, held[w])
-        for w, now in self._read(beside_cname).items():
+        for w, now in self._read(list(beside_cname)).items():
             if plan.is_right(now, w.address, w.ttl):
                 self.done[w] = Result(w, True, held[w])  # a wildcard's CNAME: the name exists now, with the record
             else:
-                self.done[w] = Result(w, error=self._beside_cname(w, now.cname or held[w].cname))
+                self.done[w] = Result(w, error=self._beside_cname(w, now.cname or beside_cname[w]))
 
     def _fail(self, changes: dict[Want, Change], line: str) -> None:
         for w in changes:
@@ -638,7 +639,8 @@ def explain(error: Exception, what: str, action: str, target: Target, key: Key, 
     """One line: what failed, where, with which key (never its secret), and what to check."""
     head = f"{what}: {action} at {target} with key {key.name}"
     if isinstance(error, socket.timeout):
-        ignored = f" ({error.ignored})" if getattr(error, "ignored", "") else ""
+        said = getattr(error, "ignored", "")  # (NoAnswer's)
+        ignored = f" ({said})" if said else ""
         return f"{head}: no answer within {timeout:g} s{ignored}; check that the server is up and reachable on port {target.port} (firewall, address)"
     if isinstance(error, ConnectionRefusedError):
         return f"{head}: connection refused; nothing listens on port {target.port} there: check the server address and port"
@@ -648,7 +650,7 @@ def explain(error: Exception, what: str, action: str, target: Target, key: Key, 
         return f"{head}: network error: {error.strerror or error}; check the router's route to the server"
     assert isinstance(error, Rejected)
     if error.tsig_error:
-        return f"{head}: {_tsig_line(error, key)}"
+        return f"{head}: {_tsig_line(error, error.tsig_error, key)}"
     if error.detail == "unsigned" or error.detail.startswith("answer not correctly signed"):
         said = error.ignored or f"ignored {_unsigned_kind(error) if error.detail == 'unsigned' else error.detail}"
         return (f"{head}: no correctly signed answer within {timeout:g} s; {said}: an answer to a signed request "
@@ -658,21 +660,21 @@ def explain(error: Exception, what: str, action: str, target: Target, key: Key, 
     return f"{head}: " + advice.format(rcode=dns.rcode.to_text(error.rcode), key=key.name, zone=target.zone, attempts=CAS_ATTEMPTS)
 
 
-def _tsig_line(error: Rejected, key: Key) -> str:
-    """What a TSIG error says, and what to check; said as unproven when it is (the grace's verdict)."""
-    if error.tsig_error == dns.rcode.BADKEY:
+def _tsig_line(error: Rejected, tsig_error: dns.rcode.Rcode, key: Key) -> str:
+    """What a TSIG error (error.tsig_error) says, and what to check; said as unproven when it is (the grace's verdict)."""
+    if tsig_error == dns.rcode.BADKEY:
         line = (f"the server does not know this key (BADKEY); "
                 f"check that key name {key.name} and algorithm {key.algorithm} match the server's key clause")
-    elif error.tsig_error == dns.rcode.BADSIG:
+    elif tsig_error == dns.rcode.BADSIG:
         line = f"signature rejected (BADSIG); the secret differs from the server's for key {key.name}"
-    elif error.tsig_error == dns.rcode.BADTIME:
+    elif tsig_error == dns.rcode.BADTIME:
         local = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
         server = f", the server's {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(error.server_time))}" if error.server_time else ""
         line = f"clocks disagree (BADTIME): local time is {local}{server}; set the router's clock (NTP), routers without an RTC boot with a wrong one"
     else:
-        line = f"TSIG error {dns.rcode.to_text(error.tsig_error)}"
+        line = f"TSIG error {dns.rcode.to_text(tsig_error)}"
     if error.unproven:  # BADSIG and BADKEY come without a MAC (RFC 8945 5.3.2); BADTIME's is not checked (dnspython)
-        how = "whose signature is not checked" if error.tsig_error == dns.rcode.BADTIME else "that is unsigned"
+        how = "whose signature is not checked" if tsig_error == dns.rcode.BADTIME else "that is unsigned"
         line += f" (said in an answer {how}, so unproven: anyone on the path could send one)"
     return line
 

@@ -171,9 +171,9 @@ def _decode(text: str, path: str, line: int, where: str) -> bytes:
 
 def _parse_private(text: str, path: str, want_name: str | None) -> KeyFile:
     fields: dict[str, tuple[str, int]] = {}
-    for number, line in enumerate(text.split("\n"), 1):
-        if ":" in line:
-            name, value = line.split(":", 1)
+    for number, text_line in enumerate(text.split("\n"), 1):
+        if ":" in text_line:
+            name, value = text_line.split(":", 1)
             fields.setdefault(name.strip().lower(), (value.strip(), number))
     version, line = fields["private-key-format"]
     if not re.fullmatch(r"v1\.\d+", version):
@@ -297,7 +297,7 @@ def _parse_clause(toks: list[_Token], i: int, path: str) -> tuple[_Clause, int]:
         if (word == "algorithm" and algorithm is not None) or (word == "secret" and secret):
             raise _clause_error(f"{word} is given twice in the key clause", path, tok.line)
         j += 1
-        values = []
+        values: list[_Token] = []
         while at(j).kind in ("word", "string") and (word == "secret" or not values):
             values.append(at(j))
             j += 1

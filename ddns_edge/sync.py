@@ -49,8 +49,9 @@ class Targets:
     def __call__(self, record: Record) -> dnsupdate.Target:
         key = (record.name, record.zone, record.server, record.port)
         if key not in self._found:
-            if self._discover is None and not _needs_lookup(record):
-                self._found[key] = dnsupdate.Target(record.zone, record.server, record.port, record.server)  # nothing to look up
+            configured = _configured(record)
+            if self._discover is None and configured is not None:
+                self._found[key] = configured  # nothing to look up
             else:
                 discover = self._discover or _discovery().discover
                 self._found[key] = discover(record, self._resolver(record))
@@ -124,6 +125,14 @@ def _discovery():
     return discovery
 
 
+def _configured(record: Record) -> dnsupdate.Target | None:
+    """The record's target as its config names it (zone, and the server's address), None
+    when finding it asks the resolver: its zone, or its server's address."""
+    if record.zone and record.server and ip_literal(record.server) is not None:
+        return dnsupdate.Target(record.zone, record.server, record.port, record.server)
+    return None
+
+
 def _needs_lookup(record: Record) -> bool:
     """Whether finding the record's target asks the resolver: its zone, or its server's address."""
-    return not (record.zone and record.server and ip_literal(record.server) is not None)
+    return _configured(record) is None
