@@ -13,7 +13,7 @@ import argparse
 import signal
 import sys
 
-from ddns_edge import __version__, lean, report
+from ddns_edge import __version__, algorithms, lean, report
 from ddns_edge.errors import DdnsEdgeError
 from ddns_edge.model import Agreement, Config, Detection, EchoKey, Record, Wanted
 
@@ -48,8 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     shown.add_argument("--json", action="store_true", help="as {\"sections\": [...]}, for scripts (LuCI's read-only view)")
     keygen = sub.add_parser("keygen", help="print a new TSIG key as a BIND key clause, with the server side as comments")
     keygen.add_argument("name", metavar="NAME", help="the TSIG key name, e.g. ddns-key")
-    keygen.add_argument("-a", "--algorithm", default="hmac-sha256", metavar="ALG",
-                        help="hmac-md5, hmac-sha1, hmac-sha224, hmac-sha256 (default), hmac-sha384 or hmac-sha512")
+    *others, last = [name + (" (default)" if name == algorithms.DEFAULT else "") for name in algorithms.ALGORITHMS]
+    keygen.add_argument("-a", "--algorithm", default=algorithms.DEFAULT, metavar="ALG", help=f"{', '.join(others)} or {last}")
     keygen.add_argument("--zone", metavar="ZONE", help="fill the server-side examples in for this zone (default: example.com)")
     return parser
 

@@ -16,7 +16,7 @@ import os
 import re
 from typing import Callable, overload
 
-from ddns_edge import echo_wire, files, keys, names, uci
+from ddns_edge import algorithms, echo_wire, files, keys, names, uci
 from ddns_edge.addresses import ip_literal
 from ddns_edge.errors import ConfigError
 from ddns_edge.model import Agent, Config, EchoSource, Key, Record
@@ -343,9 +343,9 @@ def _key(s: _Section, base: str, read_file: ReadFile) -> Key:
             raise s.error(name_v, "name", f"{_show(name_v.value)} is not a valid TSIG key name; allowed: a DNS name such as ddns-key or ddns-key.example.com")
     algorithm = None
     if alg_v is not None:
-        algorithm = keys.canonical_algorithm(alg_v.value)
+        algorithm = algorithms.canonical(alg_v.value)
         if algorithm is None:
-            raise s.error(alg_v, "algorithm", f"{_show(alg_v.value)} is not a TSIG algorithm; allowed: {_or(keys.ALGORITHMS)}")
+            raise s.error(alg_v, "algorithm", f"{_show(alg_v.value)} is not a TSIG algorithm; allowed: {_or(algorithms.ALGORITHMS)}")
     if secret_v is not None and file_v is not None:
         later = max(secret_v, file_v, key=lambda v: v.line)
         raise ConfigError(f"{s.label} has both option secret and option file; allowed: exactly one of them", s.path, later.line)
@@ -357,7 +357,7 @@ def _key(s: _Section, base: str, read_file: ReadFile) -> Key:
             secret = keys.decode_secret(secret_v.value)
         except ValueError as e:
             raise s.error(secret_v, "secret", f"the secret is {e}; allowed: the base64 key as ddns-edge keygen or tsig-keygen prints it") from None
-        algorithm = algorithm or keys.DEFAULT_ALGORITHM
+        algorithm = algorithm or algorithms.DEFAULT
         name = want
         origin = f"{s.path}:{secret_v.line}"
     else:

@@ -29,6 +29,7 @@ import dns.tsig
 import dns.update
 
 from ddns_edge import plan, report, updatewire
+from ddns_edge.algorithms import ALGORITHMS
 from ddns_edge.errors import UpdateError, no_route
 from ddns_edge.model import Current, Key
 from ddns_edge.plan import CAS_ATTEMPTS, Change, needs_change
@@ -91,8 +92,7 @@ def _text(name: dns.name.Name) -> str:
 @functools.lru_cache(maxsize=64)
 def tsig_key(key: Key) -> dns.tsig.Key:
     """The dnspython key to sign with (made once per key)."""
-    algorithm = dns.tsig.HMAC_MD5 if key.algorithm == "hmac-md5" else key.algorithm
-    return dns.tsig.Key(key.name, key.secret, algorithm)
+    return dns.tsig.Key(key.name, key.secret, ALGORITHMS[key.algorithm].wire)
 
 
 # ---------------------------------------------------------------- exchange

@@ -65,7 +65,7 @@ class Key:
 
     section: str  # uci section name ("@key[N]" for an anonymous one)
     name: str  # TSIG key name, no trailing dot
-    algorithm: str  # one of keys.ALGORITHMS
+    algorithm: str  # one of algorithms.ALGORITHMS
     secret: bytes = field(repr=False)  # never shown
     origin: str  # "PATH:LINE" where the secret was defined (config option or key file)
 

@@ -17,13 +17,13 @@ signed request as it is, and reads `keyring=False` as a key before 2.7).
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import ipaddress
 import struct
 from dataclasses import dataclass
 from typing import Iterable
 
+from ddns_edge.algorithms import ALGORITHMS
 from ddns_edge.model import Key
 from ddns_edge.plan import Change
 
@@ -33,9 +33,6 @@ MAX_MESSAGE = 65535  # bytes: a DNS message's length over TCP is two bytes (RFC 
 SOA, TSIG = 6, 250
 IN, NONE, ANY = 1, 254, 255
 OPCODE_UPDATE = 5
-HASHES = {"hmac-md5": hashlib.md5, "hmac-sha1": hashlib.sha1, "hmac-sha224": hashlib.sha224,
-          "hmac-sha256": hashlib.sha256, "hmac-sha384": hashlib.sha384, "hmac-sha512": hashlib.sha512}
-WIRE_ALGORITHM = {"hmac-md5": "hmac-md5.sig-alg.reg.int"}  # the others are their own name
 
 
 def name_wire(name: str) -> bytes:
@@ -64,8 +61,8 @@ def change_size(c: Change) -> int:
 def overhead(zone: str, key: Key) -> int:
     """The bytes of an UPDATE of `zone` signed with `key` besides its changes: the header,
     the zone section and the TSIG record (RFC 8945 4.2)."""
-    algorithm = len(name_wire(WIRE_ALGORITHM.get(key.algorithm, key.algorithm)))
-    tsig_rdata = algorithm + 10 + HASHES[key.algorithm]().digest_size + 6
+    algorithm = ALGORITHMS[key.algorithm]
+    tsig_rdata = len(name_wire(algorithm.wire)) + 10 + algorithm.size + 6
     return 12 + len(name_wire(zone)) + 4 + len(name_wire(key.name)) + 10 + tsig_rdata
 
 
@@ -106,10 +103,10 @@ def encode(msg_id: int, zone: str, changes: Iterable[Change], key: Key, fudge: i
     message = header + name_wire(zone) + struct.pack("!HH", SOA, IN) + b"".join(prereq) + b"".join(update)
     # RFC 8945 4.3.3: the MAC covers the message, then the TSIG variables, names in canonical (lower) case
     key_name = name_wire(key.name.lower())
-    algorithm = name_wire(WIRE_ALGORITHM.get(key.algorithm, key.algorithm))
+    algorithm = name_wire(ALGORITHMS[key.algorithm].wire)
     when = struct.pack("!HIH", now >> 32, now & 0xFFFFFFFF, fudge)
     variables = key_name + struct.pack("!HI", ANY, 0) + algorithm + when + struct.pack("!HH", 0, 0)
-    mac = hmac.new(key.secret, message + variables, HASHES[key.algorithm]).digest()
+    mac = hmac.new(key.secret, message + variables, ALGORITHMS[key.algorithm].hash).digest()
     rdata = algorithm + when + struct.pack("!H", len(mac)) + mac + struct.pack("!HHH", msg_id, 0, 0)
     signed = message[:10] + struct.pack("!H", 1) + message[12:] + _rr(key_name, TSIG, ANY, 0, rdata)
     return signed, mac

@@ -14,7 +14,7 @@ import dns.update
 import pytest
 
 from ddns_edge import dnsupdate, updatewire
-from ddns_edge.keys import ALGORITHMS
+from ddns_edge.algorithms import ALGORITHMS
 from ddns_edge.model import Current, Key
 from ddns_edge.plan import Change
 
