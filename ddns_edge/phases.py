@@ -111,7 +111,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Union
 
-from ddns_edge import report
+from ddns_edge import plan, report
 from ddns_edge.model import Current, Detection, Outcome, Record, Wanted
 
 EXCHANGE_TIMEOUT_FIRST = 5.0  # seconds one exchange with the server may take, at first
@@ -119,7 +119,6 @@ EXCHANGE_TIMEOUT_CAP = 20.0  # ... growing with the failures in a row, up to thi
 
 BACKOFF_FIRST = 1.0  # seconds before the first retry
 BACKOFF_CAP = 300.0  # never wait longer than five minutes
-BACKOFF_JITTER = 0.2  # +-20 %, so that routers that lost the server together do not return together
 ROUTE_PATIENCE = 10.0  # seconds a record waits for a route (or a source address) before that is an error
 NO_ADDRESS_PATIENCE = 60.0  # seconds a record goes without an address before that is a warning
 
@@ -132,15 +131,14 @@ def backoff(failures: int, rand: float) -> float:
     `rand` is uniform in [0, 1): the jitter. The cap holds after the jitter too."""
     if failures < 1:
         return 0.0
-    base = min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** min(failures - 1, 30))
-    return min(BACKOFF_CAP, base * (1 - BACKOFF_JITTER + 2 * BACKOFF_JITTER * rand))
+    return plan.doubling(BACKOFF_FIRST, BACKOFF_CAP, failures - 1, rand)
 
 
 def exchange_timeout(failures: int) -> float:
     """Seconds one exchange with the server may take after `failures` failures in a row:
     5, 10, then 20 at most. A server slower than 5 s gets through at a retry, and one that
     does not answer holds the loop no longer than the cap."""
-    return min(EXCHANGE_TIMEOUT_CAP, EXCHANGE_TIMEOUT_FIRST * 2 ** min(max(failures, 0), 10))
+    return plan.doubling(EXCHANGE_TIMEOUT_FIRST, EXCHANGE_TIMEOUT_CAP, failures)
 
 
 # ------------------------------------------------------------------ the phases

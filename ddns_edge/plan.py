@@ -62,3 +62,18 @@ def replay_window(fudge: int, offset: float | None) -> float:
     and then lets a delayed copy in later. Unknown offset: as far behind as a fudge allows."""
     behind = FUDGE_MAX if offset is None else max(0.0, -offset)
     return fudge + behind + WINDOW_MARGIN
+
+
+# ------------------------------------------------------------------ the one backoff formula
+
+JITTER = 0.2  # +-20 %, so that routers that lost a server (or an echo) together do not return together
+
+
+def doubling(first: float, cap: float, n: int, rand: float | None = None) -> float:
+    """`first` doubled `n` times, never more than `cap`: every growing wait of the agent (a
+    record's retries, an exchange's timeout, a failing echo source's rest). With `rand`
+    (uniform in [0, 1)) it is spread by +-JITTER, and the cap holds after the jitter too."""
+    base = min(cap, first * 2 ** min(max(n, 0), 64))
+    if rand is None:
+        return base
+    return min(cap, base * (1 - JITTER + 2 * JITTER * rand))

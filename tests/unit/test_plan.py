@@ -3,7 +3,7 @@
 import pytest
 
 from ddns_edge.model import Current
-from ddns_edge.plan import FUDGE_MAX, fudge, is_right, needs_change, replay_window
+from ddns_edge.plan import FUDGE_MAX, doubling, fudge, is_right, needs_change, replay_window
 
 
 @pytest.mark.parametrize(
@@ -69,3 +69,26 @@ def test_no_copy_lands_after_the_window(offset):
     f = fudge(offset)
     last = f - (offset or 0.0) if offset is not None else f + FUDGE_MAX
     assert replay_window(f, offset) >= last
+
+
+# ------------------------------------------------------------------ the one backoff formula
+
+
+@pytest.mark.parametrize(
+    "first, cap, n, rand, want",
+    [
+        (1.0, 300.0, 0, None, 1.0),  # the first wait
+        (1.0, 300.0, 3, None, 8.0),  # doubled three times
+        (1.0, 300.0, 8, None, 256.0),
+        (1.0, 300.0, 9, None, 300.0),  # the cap
+        (1.0, 300.0, 10_000, None, 300.0),  # however many failures
+        (5.0, 20.0, -1, None, 5.0),  # never below the first
+        (1.0, 300.0, 3, 0.0, 6.4),  # -20 %
+        (1.0, 300.0, 3, 0.5, 8.0),  # the middle of the spread
+        (1.0, 300.0, 3, 0.999999, 9.599998),  # just under +20 %
+        (30.0, 3600.0, 7, 0.999999, 3600.0),  # the cap holds after the jitter too
+        (30.0, 3600.0, 6, 0.0, 1536.0),
+    ],
+)
+def test_doubling(first, cap, n, rand, want):
+    assert doubling(first, cap, n, rand) == pytest.approx(want)
