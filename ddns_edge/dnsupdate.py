@@ -17,16 +17,17 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable
 
+import dns.entropy
 import dns.exception
 import dns.flags
 import dns.message
 import dns.name
+import dns.opcode
 import dns.rcode
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.tsig
-import dns.update
 
 from ddns_edge import plan, report, updatewire
 from ddns_edge.algorithms import ALGORITHMS
@@ -98,7 +99,46 @@ def tsig_key(key: Key) -> dns.tsig.Key:
 # ---------------------------------------------------------------- exchange
 
 
-def exchange(request: dns.message.Message, target: Target, timeout: float = TIMEOUT) -> dns.message.Message:
+@dataclass(frozen=True)
+class Request:
+    """A signed request as exchange() sends it: its wire, what an answer must match (its ID,
+    opcode and question: the zone section of an UPDATE), and the key and MAC its answer's
+    signature is checked with (RFC 8945 4.3.1: the answer's MAC covers the request's)."""
+
+    wire: bytes
+    id: int
+    opcode: dns.opcode.Opcode
+    question: tuple[tuple[dns.name.Name, dns.rdataclass.RdataClass, dns.rdatatype.RdataType], ...]  # name, class, type
+    key: Key
+    mac: bytes
+
+    @classmethod
+    def query(cls, message: dns.message.Message, key: Key) -> Request:
+        """A query dnspython built, signed with `key` now."""
+        message.use_tsig(tsig_key(key))
+        wire = message.to_wire()
+        assert message.mac is not None  # to_wire() signed it
+        return cls(wire, message.id, message.opcode(), tuple((q.name, q.rdclass, q.rdtype) for q in message.question),
+                   key, message.mac)
+
+    def answered_by(self, answer: dns.message.Message) -> bool:
+        """Whether `answer` (parsed, not trusted yet) is a response to this request: QR set, the
+        same ID and opcode, and the same question, except where dnspython's is_response does
+        not ask for one (an UPDATE's answer; a FORMERR, SERVFAIL, NOTIMP or REFUSED without)."""
+        if not answer.flags & dns.flags.QR or answer.id != self.id or answer.opcode() != self.opcode:
+            return False
+        if answer.rcode() in _MAY_LACK_QUESTION and not answer.question:
+            return True
+        if self.opcode == dns.opcode.UPDATE:
+            return True
+        theirs = {(q.name, q.rdclass, q.rdtype) for q in answer.question}
+        return theirs == set(self.question)
+
+
+_MAY_LACK_QUESTION = {dns.rcode.FORMERR, dns.rcode.SERVFAIL, dns.rcode.NOTIMP, dns.rcode.REFUSED}
+
+
+def exchange(request: Request, target: Target, timeout: float = TIMEOUT) -> dns.message.Message:
     """Send `request` to the target and return the verified answer.
 
     UDP, or TCP when the answer is truncated or the request too large for one datagram;
@@ -114,7 +154,7 @@ def exchange(request: dns.message.Message, target: Target, timeout: float = TIME
     query), or, at the deadline, for the most telling of the answers ignored; NoAnswer (a
     socket.timeout) when nothing came that answers the request; OSError for network errors.
     """
-    wire = request.to_wire()
+    wire = request.wire
     deadline = time.monotonic() + timeout
     answer = None
     ignored = _Ignored()
@@ -130,7 +170,7 @@ def exchange(request: dns.message.Message, target: Target, timeout: float = TIME
     if ignored:
         report.log.warning("%s: %s before its correctly signed answer; someone else may be answering in its name", target, ignored)
     rcode = answer.rcode()
-    if rcode == dns.rcode.NOERROR or (rcode == dns.rcode.NXDOMAIN and request.opcode() == 0):
+    if rcode == dns.rcode.NOERROR or (rcode == dns.rcode.NXDOMAIN and request.opcode == dns.opcode.QUERY):
         return answer
     raise Rejected(rcode, resent=ignored.copies > 1)
 
@@ -153,7 +193,7 @@ def interrupt_with(fd: int | None, check: Callable[[], None] = lambda: None) -> 
     _interrupt = None if fd is None else (fd, check)
 
 
-def _udp(wire: bytes, target: Target, request: dns.message.Message, deadline: float,
+def _udp(wire: bytes, target: Target, request: Request, deadline: float,
          ignored: _Ignored | None = None) -> dns.message.Message | None:
     """Send over UDP and wait for the server's correctly signed answer (None: it came
     truncated, ask over TCP); resend from a fresh socket after 1 s, 2 s, ...: the answer to
@@ -326,17 +366,17 @@ def _unsigned(raw: bytes) -> tuple[dns.message.Message, updatewire.TsigRecord | 
     return dns.message.from_wire(stripped, ignore_trailing=False), tsig
 
 
-def _answering(raw: bytes, request: dns.message.Message) -> tuple[dns.message.Message, updatewire.TsigRecord | None] | None:
+def _answering(raw: bytes, request: Request) -> tuple[dns.message.Message, updatewire.TsigRecord | None] | None:
     """`raw` parsed without its TSIG, and that TSIG, when it answers `request` (ID, QR,
     opcode, question); None when it does not. Not trusted yet: _verify() decides that."""
     try:
         answer, tsig = _unsigned(raw)
     except (ValueError, dns.exception.DNSException):
         return None
-    return (answer, tsig) if request.is_response(answer) else None
+    return (answer, tsig) if request.answered_by(answer) else None
 
 
-def _verify(raw: bytes, request: dns.message.Message, unsigned: dns.message.Message,
+def _verify(raw: bytes, request: Request, unsigned: dns.message.Message,
             tsig: updatewire.TsigRecord | None) -> dns.message.Message:
     """Parse with the request's key: the answer must be correctly signed. `unsigned` and
     `tsig`: what _answering() made of it (parsed once without the key, not again here).
@@ -348,7 +388,7 @@ def _verify(raw: bytes, request: dns.message.Message, unsigned: dns.message.Mess
             raise Rejected(unsigned.rcode(), None, None, "unsigned")
         raise Rejected(dns.rcode.NOERROR, None, None, "answer not correctly signed (it has no TSIG record)")
     try:
-        answer = dns.message.from_wire(raw, keyring=request.keyring, request_mac=request.mac)
+        answer = dns.message.from_wire(raw, keyring=tsig_key(request.key), request_mac=request.mac)
     except dns.tsig.PeerError as e:
         raise Rejected(unsigned.rcode(), _tsig_error(e), _server_time(tsig)) from None
     except dns.tsig.BadTime:
@@ -400,8 +440,7 @@ def read(target: Target, name: str, rtype: str, key: Key, timeout: float = TIMEO
     """The record's RRset as the primary holds it now, with a signed query (no cache between)."""
     query = dns.message.make_query(_absolute(name), rtype, want_dnssec=False)
     query.flags &= ~dns.flags.RD
-    query.use_tsig(tsig_key(key))
-    answer = exchange(query, target, timeout)
+    answer = exchange(Request.query(query, key), target, timeout)
     if clock is not None:
         clock.saw(answer, time.time())
     rdtype = dns.rdatatype.from_text(rtype)
@@ -413,31 +452,16 @@ def read(target: Target, name: str, rtype: str, key: Key, timeout: float = TIMEO
     return Current(frozenset(rd.to_text() for rd in rrset), rrset.ttl)
 
 
-class SignedUpdate(dns.update.UpdateMessage):
-    """An UPDATE as exchange() needs a request: dnspython's message for its ID, zone, key and
-    MAC (answers are matched and verified against them), its wire written and signed by
-    updatewire.encode, which is about ten times faster than rendering it with dnspython."""
-
-    def __init__(self, zone: str, changes: Iterable[Change], key: Key, fudge: int):
-        super().__init__(_absolute(zone))
-        self.zone_text, self.changes, self.key, self.fudge = zone, list(changes), key, fudge
-        self.keyring = tsig_key(key)  # what the answer's signature is checked with
-
-        self._mac: bytes | None = None
-
-    @property
-    def mac(self) -> bytes | None:  # the request MAC an answer's signature covers (RFC 8945 4.3.1)
-        return self._mac
-
-    def to_wire(self, *args, **kwargs) -> bytes:
-        wire, self._mac = updatewire.encode(self.id, self.zone_text, self.changes, self.key, self.fudge, int(time.time()))
-        return wire
-
-
-def build_update(zone: str, changes: Iterable[Change], key: Key, fudge: int = plan.FUDGE_MAX) -> SignedUpdate:
+def build_update(zone: str, changes: Iterable[Change], key: Key, fudge: int = plan.FUDGE_MAX, now: float | None = None,
+                 msg_id: int | None = None) -> Request:
     """One UPDATE for `changes` in `zone`: each RRset must be exactly as known, then is
-    replaced; signed with `fudge` (plan.fudge: how long the server will take a copy of it)."""
-    return SignedUpdate(zone, changes, key, fudge)
+    replaced; signed with `fudge` (plan.fudge: how long the server will take a copy of it)
+    at `now` (the wall clock's, by default). Written and signed by updatewire.encode, which
+    is about ten times faster than rendering it with dnspython."""
+    msg_id = dns.entropy.random_16() if msg_id is None else msg_id
+    signed_at = int(time.time() if now is None else now)
+    wire, mac = updatewire.encode(msg_id, zone, changes, key, fudge, signed_at)
+    return Request(wire, msg_id, dns.opcode.UPDATE, ((_absolute(zone), dns.rdataclass.IN, dns.rdatatype.SOA),), key, mac)
 
 
 @dataclass(frozen=True)
@@ -619,9 +643,8 @@ def prove_key(target: Target, key: Key, timeout: float = TIMEOUT) -> int:
     """A TSIG-signed SOA query for the zone: proves the key and the server; returns the serial."""
     query = dns.message.make_query(_absolute(target.zone), "SOA")
     query.flags &= ~dns.flags.RD
-    query.use_tsig(tsig_key(key))
     try:
-        answer = exchange(query, target, timeout)
+        answer = exchange(Request.query(query, key), target, timeout)
         rrset = answer.find_rrset(answer.answer, _absolute(target.zone), dns.rdataclass.IN, dns.rdatatype.SOA)
     except KeyError:
         raise UpdateError(f"zone {target.zone}: {target} has no SOA for it: it does not serve this zone; check option zone and option server") from None

@@ -6,7 +6,11 @@ import struct
 import threading
 import time
 
+import dns.flags
 import dns.message
+import dns.name
+import dns.opcode
+import dns.rrset
 import dns.rdataclass
 import dns.rcode
 import dns.rdatatype
@@ -36,7 +40,7 @@ def test_tsig_key(algorithm):
 
 
 def parsed(update):
-    return dns.message.from_wire(update.to_wire(), keyring=update.keyring)
+    return dns.message.from_wire(update.wire, keyring=dnsupdate.tsig_key(update.key))
 
 
 def test_swap_from_an_existing_rrset_requires_it_exactly_with_ttl_0():
@@ -62,6 +66,45 @@ def test_several_records_of_one_zone_go_in_one_message():
     changes = [Change(f"h{i}.example.com", "A", 60, Current(), "198.51.100.2") for i in range(3)]
     msg = parsed(dnsupdate.build_update("example.com", changes, key()))
     assert len(msg.prerequisite) == 3 and len(msg.update) == 6
+
+
+def _answer_to(query, rcode=dns.rcode.NOERROR, qr=True, id_delta=0, opcode=None, question=None):
+    answer = dns.message.make_response(query, our_payload=0)
+    answer.keyring = None  # unsigned: what is matched is read before the signature
+    answer.tsig = None
+    answer.set_rcode(rcode)
+    if not qr:
+        answer.flags &= ~dns.flags.QR
+    answer.id = (answer.id + id_delta) % 65536
+    if opcode is not None:
+        answer.set_opcode(opcode)
+    if question is not None:
+        answer.question = question
+    return dns.message.from_wire(answer.to_wire())
+
+
+@pytest.mark.parametrize("kind", ["query", "update"])
+@pytest.mark.parametrize("change", [
+    {}, {"qr": False}, {"id_delta": 1}, {"opcode": dns.opcode.NOTIFY},
+    {"question": []}, {"rcode": dns.rcode.REFUSED, "question": []}, {"rcode": dns.rcode.NXDOMAIN, "question": []},
+    {"question": [("other.example.com", "A")]}, {"question": [("WWW.Example.COM", "A")]}, {"question": [("www.example.com", "AAAA")]},
+    {"question": [("example.com", "SOA")]}, {"question": [("Example.COM", "SOA")]}, {"question": [("example.net", "SOA")]},
+], ids=repr)
+def test_a_request_is_answered_by_what_dnspython_takes_as_its_response(kind, change):
+    """Request.answered_by is dnspython's Message.is_response (differential): the request stopped
+    being a dnspython message, the rule of what answers it did not change."""
+    if kind == "query":
+        message = dns.message.make_query("www.example.com", "A")
+        request = dnsupdate.Request.query(message, key())
+    else:
+        request = dnsupdate.build_update("example.com", [Change("www.example.com", "A", 60, Current(), "198.51.100.2")], key())
+        message = dns.message.from_wire(request.wire, keyring=dnsupdate.tsig_key(key()))
+    if "question" in change:  # (an UPDATE's answer parses only with SOA in its zone section)
+        types = {"A": dns.rdatatype.A, "AAAA": dns.rdatatype.AAAA, "SOA": dns.rdatatype.SOA}
+        change = dict(change, question=[dns.rrset.RRset(dns.name.from_text(n), dns.rdataclass.IN, types[t] if kind == "query" else dns.rdatatype.SOA)
+                                        for n, t in change["question"]])
+    answer = _answer_to(message, **change)
+    assert request.answered_by(answer) == message.is_response(answer)
 
 
 class Responder:
@@ -302,7 +345,7 @@ def test_a_tcp_answer_sent_a_byte_at_a_time_ends_at_the_deadline():
     threading.Thread(target=dribble, daemon=True).start()
     changes = [Change(f"host{i}.example.com", "A", 60, Current(), "198.51.100.2") for i in range(30)]
     request = dnsupdate.build_update("example.com", changes, key())
-    assert len(request.to_wire()) > dnsupdate.MAX_UDP_REQUEST  # straight to TCP
+    assert len(request.wire) > dnsupdate.MAX_UDP_REQUEST  # straight to TCP
     try:
         with pytest.raises(dnsupdate.NoAnswer):
             dnsupdate.exchange(request, dnsupdate.Target("example.com", "127.0.0.1", server.getsockname()[1]), 1.0)
