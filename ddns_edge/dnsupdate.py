@@ -3,13 +3,14 @@
 The I/O shell around plan.py. Every request is TSIG-signed; an answer counts only when
 it comes from the server asked, matches the request's ID and question, and carries a
 valid signature. Every failure becomes one line for the operator (an UpdateError, or a
-Result.error): what failed, at which server, with which key, and what to check.
+Outcome.error): what failed, at which server, with which key, and what to check.
 """
 
 from __future__ import annotations
 
 import errno
 import functools
+import ipaddress
 import os
 import select
 import socket
@@ -32,7 +33,7 @@ import dns.tsig
 from ddns_edge import plan, report, updatewire
 from ddns_edge.algorithms import ALGORITHMS
 from ddns_edge.errors import UpdateError, no_route
-from ddns_edge.model import Current, Key
+from ddns_edge.model import Current, Key, Outcome, Record, Wanted
 from ddns_edge.plan import CAS_ATTEMPTS, Change, needs_change
 
 TIMEOUT = 5.0  # seconds for one exchange with the server
@@ -449,7 +450,7 @@ def read(target: Target, name: str, rtype: str, key: Key, timeout: float = TIMEO
     except KeyError:
         cname = answer.get_rrset(answer.answer, _absolute(name), dns.rdataclass.IN, dns.rdatatype.CNAME)
         return Current(cname=_text(cname[0].target) if cname else None)
-    return Current(frozenset(rd.to_text() for rd in rrset), rrset.ttl)
+    return Current(frozenset(ipaddress.ip_address(rd.address) for rd in rrset), rrset.ttl)
 
 
 def build_update(zone: str, changes: Iterable[Change], key: Key, fudge: int = plan.FUDGE_MAX, now: float | None = None,
@@ -464,39 +465,13 @@ def build_update(zone: str, changes: Iterable[Change], key: Key, fudge: int = pl
     return Request(wire, msg_id, dns.opcode.UPDATE, ((_absolute(zone), dns.rdataclass.IN, dns.rdatatype.SOA),), key, mac)
 
 
-@dataclass(frozen=True)
-class Want:
-    """A record, the address it should carry, and the RRset the server holds as this agent
-    knows it (None: read it first)."""
-
-    name: str
-    rtype: str
-    ttl: int
-    address: str
-    known: Current | None = None
-
-
-@dataclass(frozen=True)
-class Result:
-    """What happened to one record: `changed` (an UPDATE landed), already right, or `error`.
-    `sent`: an UPDATE for it left, and a copy may land within `window` seconds."""
-
-    want: Want
-    changed: bool = False
-    old: Current = Current()
-    error: str | None = None  # the operator's line when the record could not be made right
-    sent: bool = False
-    window: float = 0.0
-    no_route: bool = False  # the exchange failed for want of a route or source address (no_route())
-
-
 # Failures of a several-record UPDATE that may be one record's fault (a policy that refuses
 # one name): each record is then tried alone, so the others still land.
 _SPLIT_ON = (dns.rcode.REFUSED, dns.rcode.NOTZONE)
 
 
-def sync_zone(target: Target, key: Key, wants: list[Want], timeout: float = TIMEOUT,
-              clock: ServerClock | None = None) -> list[Result]:
+def sync_zone(target: Target, key: Key, wants: list[tuple[Record, Wanted]], timeout: float = TIMEOUT,
+              clock: ServerClock | None = None) -> list[Outcome]:
     """Bring every record in `wants` (all in target.zone, one key) to its address.
 
     A record whose RRset is known (as this agent left or read it) is swapped from that at
@@ -505,9 +480,9 @@ def sync_zone(target: Target, key: Key, wants: list[Want], timeout: float = TIME
     their encoded size allows (updatewire.batches), each atomic. A failed prerequisite
     (NXRRSET/YXRRSET: someone, or a delayed copy of an UPDATE, changed a record) reads that
     message's records again and retries it, CAS_ATTEMPTS times at most. So messages grow
-    with the records, never with their square. Returns one Result per want, in order; a
-    failure is a Result with `error` set, never an exception."""
-    return _ZoneSync(target, key, timeout, clock if clock is not None else ServerClock()).run(wants)
+    with the records, never with their square. Returns one Outcome per want, in order; a
+    failure is an Outcome with `error` set, never an exception."""
+    return _ZoneSync(target, key, timeout, clock if clock is not None else ServerClock(), dict(wants)).run()
 
 
 def _labels(changes: Iterable[Change]) -> str:
@@ -526,49 +501,58 @@ class _Failed(Exception):
 class _ZoneSync:
     """One sync_zone: what is done, and the replay window of each record an UPDATE carried."""
 
-    def __init__(self, target: Target, key: Key, timeout: float, clock: ServerClock):
+    def __init__(self, target: Target, key: Key, timeout: float, clock: ServerClock, wanted: dict[Record, Wanted]):
         self.target, self.key, self.timeout, self.clock = target, key, timeout, clock
-        self.done: dict[Want, Result] = {}
-        self.sent: dict[Want, float] = {}  # the records in an UPDATE that left, and its replay window
+        self.wanted = wanted
+        self.done: dict[Record, Outcome] = {}
+        self.sent: dict[Record, float] = {}  # the records in an UPDATE that left, and its replay window
 
-    def run(self, wants: list[Want]) -> list[Result]:
+    def _outcome(self, r: Record, changed: bool = False, old: Current | None = None, error: str | None = None,
+                 no_route: bool = False) -> Outcome:
+        return Outcome(self.wanted[r].address, changed, old or Current(), error, no_route=no_route, server=str(self.target))
+
+    def run(self) -> list[Outcome]:
+        records = list(self.wanted)
         try:
-            held = {w: w.known for w in wants if w.known is not None}
-            held.update(self._read([w for w in wants if w.known is None]))
-            changes = self._changes(wants, held)
+            held = {r: w.known for r, w in self.wanted.items() if w.known is not None}
+            held.update(self._read([r for r, w in self.wanted.items() if w.known is None]))
+            changes = self._changes(records, held)
             batches, too_large = updatewire.batches(self.target.zone, changes.values(), self.key)
-            want_of = {change: w for w, change in changes.items()}
+            record_of = {change: r for r, change in changes.items()}
             for change in too_large:
-                self.done[want_of[change]] = Result(want_of[change], error=self._too_large(change))
+                self.done[record_of[change]] = self._outcome(record_of[change], error=self._too_large(change))
             for batch in batches:
-                self._swap([want_of[c] for c in batch], held)
+                self._swap([record_of[c] for c in batch], held)
         except _Failed as e:
-            for w in wants:
-                self.done.setdefault(w, Result(w, error=e.line, no_route=e.unreachable))
-        return [replace(self.done[w], sent=True, window=max(self.done[w].window, self.sent[w])) if w in self.sent else self.done[w]
-                for w in wants]
+            for r in records:
+                self.done.setdefault(r, self._outcome(r, error=e.line, no_route=e.unreachable))
+        return [replace(self.done[r], sent=True, window=max(self.done[r].window, self.sent[r])) if r in self.sent else self.done[r]
+                for r in records]
 
-    def _read(self, wants: list[Want]) -> dict[Want, Current]:
+    def _read(self, records: list[Record]) -> dict[Record, Current]:
         held = {}
-        for w in wants:
+        for r in records:
             try:
-                held[w] = read(self.target, w.name, w.rtype, self.key, self.timeout, self.clock)
+                held[r] = read(self.target, r.name, r.type, self.key, self.timeout, self.clock)
             except (Rejected, OSError) as e:
-                raise _Failed(explain(e, f"{w.name} {w.rtype}", "read", self.target, self.key, self.timeout), no_route(e)) from None
+                raise _Failed(explain(e, f"{r.name} {r.type}", "read", self.target, self.key, self.timeout), no_route(e)) from None
         return held
 
-    def _changes(self, wants: list[Want], held: dict[Want, Current]) -> dict[Want, Change]:
+    def _changes(self, records: list[Record], held: dict[Record, Current]) -> dict[Record, Change]:
         """The swaps to send; the records already right are done (nothing sent for them)."""
         changes = {}
-        for w in wants:
-            change = needs_change(w.name, w.rtype, w.ttl, held[w], w.address)
+        for r in records:
+            change = needs_change(r.name, r.type, r.ttl, held[r], self.wanted[r].address)
             if change is None:
-                self.done[w] = Result(w, False, held[w])
+                self.done[r] = self._outcome(r, False, held[r])
             else:
-                changes[w] = change
+                changes[r] = change
         return changes
 
-    def _swap(self, batch: list[Want], held: dict[Want, Current]) -> None:
+    def _right(self, r: Record, now: Current) -> bool:
+        return plan.is_right(now, self.wanted[r].address, r.ttl)
+
+    def _swap(self, batch: list[Record], held: dict[Record, Current]) -> None:
         """One UPDATE for `batch` (compare-and-swap from `held`), retried after a lost race."""
         for attempt in range(1, CAS_ATTEMPTS + 1):
             changes = self._changes(batch, held)
@@ -577,8 +561,8 @@ class _ZoneSync:
             names = _labels(changes.values())
             fudge = plan.fudge(self.clock.offset)
             window = plan.replay_window(fudge, self.clock.offset)
-            for w in changes:
-                self.sent[w] = max(self.sent.get(w, 0.0), window)
+            for r in changes:
+                self.sent[r] = max(self.sent.get(r, 0.0), window)
             try:
                 answer = exchange(build_update(self.target.zone, changes.values(), self.key, fudge), self.target, self.timeout)
             except Rejected as e:
@@ -587,7 +571,7 @@ class _ZoneSync:
                         self._fail(changes, explain(e, names, "update", self.target, self.key, self.timeout))
                         return
                     now = self._read(list(changes))
-                    if e.resent and all(plan.is_right(now[w], w.address, w.ttl) for w in changes):
+                    if e.resent and all(self._right(r, now[r]) for r in changes):
                         # a copy sent before the one answered landed, its answer lost: the
                         # resend found its own prerequisite gone. Ordinary packet loss: landed.
                         self._landed(changes, held)
@@ -598,8 +582,8 @@ class _ZoneSync:
                     self._fail(changes, explain(e, names, "update", self.target, self.key, self.timeout))
                     return
                 if e.rcode in _SPLIT_ON and not e.tsig_error and len(changes) > 1:
-                    for w in changes:
-                        self._swap([w], held)
+                    for r in changes:
+                        self._swap([r], held)
                     return
                 # the server answered: this message's records fail, and the next message is tried
                 self._fail(changes, explain(e, names, "update", self.target, self.key, self.timeout))
@@ -610,26 +594,26 @@ class _ZoneSync:
             self._landed(changes, held)
             return
 
-    def _landed(self, changes: dict[Want, Change], held: dict[Want, Current]) -> None:
+    def _landed(self, changes: dict[Record, Change], held: dict[Record, Current]) -> None:
         """The UPDATE for `changes` landed. A record the server had answered for with a CNAME
         is read once more: beside a real CNAME the add was ignored (and NOERROR answered)."""
-        beside_cname = {w: cname for w in changes if (cname := held[w].cname) is not None}
-        for w in changes:
-            if w not in beside_cname:
-                self.done[w] = Result(w, True, held[w])
-        for w, now in self._read(list(beside_cname)).items():
-            if plan.is_right(now, w.address, w.ttl):
-                self.done[w] = Result(w, True, held[w])  # a wildcard's CNAME: the name exists now, with the record
+        beside_cname = {r: cname for r in changes if (cname := held[r].cname) is not None}
+        for r in changes:
+            if r not in beside_cname:
+                self.done[r] = self._outcome(r, True, held[r])
+        for r, now in self._read(list(beside_cname)).items():
+            if self._right(r, now):
+                self.done[r] = self._outcome(r, True, held[r])  # a wildcard's CNAME: the name exists now, with the record
             else:
-                self.done[w] = Result(w, error=self._beside_cname(w, now.cname or beside_cname[w]))
+                self.done[r] = self._outcome(r, error=self._beside_cname(r, now.cname or beside_cname[r]))
 
-    def _fail(self, changes: dict[Want, Change], line: str) -> None:
-        for w in changes:
-            self.done[w] = Result(w, error=line)
+    def _fail(self, changes: dict[Record, Change], line: str) -> None:
+        for r in changes:
+            self.done[r] = self._outcome(r, error=line)
 
-    def _beside_cname(self, w: Want, cname: str) -> str:
-        return (f"{w.name} {w.rtype}: update at {self.target} with key {self.key.name}: the name is a CNAME (to {cname}) at the "
-                f"server, which keeps nothing else beside it and ignored the {w.rtype} record; remove the CNAME from zone "
+    def _beside_cname(self, r: Record, cname: str) -> str:
+        return (f"{r.name} {r.type}: update at {self.target} with key {self.key.name}: the name is a CNAME (to {cname}) at the "
+                f"server, which keeps nothing else beside it and ignored the {r.type} record; remove the CNAME from zone "
                 f"{self.target.zone}, or give the record a name of its own")
 
     def _too_large(self, change: Change) -> str:

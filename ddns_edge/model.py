@@ -246,7 +246,7 @@ class Detection:
     answered yet; `agreed`: the echo sources that agreed on it; `answers`: what each source
     asked said."""
 
-    address: str | None
+    address: IPAddress | None
     origin: str  # "interface wan0", "network wan", "echo"
     reason: str
     needs_echo: bool = False
@@ -265,14 +265,14 @@ class Detection:
 
 @dataclass(frozen=True)
 class Current:
-    """A record's RRset as read from the primary: its rdata texts and TTL (None when absent).
+    """A record's RRset as read from the primary: its addresses and TTL (None when absent).
 
     `cname`: the read was answered with a CNAME for the name instead (its target). The server
     then ignores an add beside it, unless the CNAME is a wildcard's, synthesized for the name
     (an add makes the name exist, and the wildcard no longer answers for it). Not part of
     equality: two reads of the same RRset are equal."""
 
-    rdatas: frozenset[str] = frozenset()
+    rdatas: frozenset[IPAddress] = frozenset()
     ttl: int | None = None
     cname: str | None = field(default=None, compare=False)
 
@@ -280,13 +280,17 @@ class Current:
     def absent(self) -> bool:
         return not self.rdatas
 
+    def __str__(self) -> str:
+        """The addresses as the log names them: in text order, comma-separated ("" for none)."""
+        return ", ".join(sorted(map(str, self.rdatas)))
+
 
 @dataclass(frozen=True)
 class Wanted:
     """What a sync should make of a record: `address`, from `known` (the RRset the server holds,
     as this agent last left or read it; None: read it first)."""
 
-    address: str
+    address: IPAddress
     known: Current | None = None
 
 
@@ -298,7 +302,7 @@ class Outcome:
     the server within `window` seconds (its TSIG fudge, plan.replay_window), so the record is
     read once more after that."""
 
-    address: str | None
+    address: IPAddress | None
     changed: bool = False
     old: Current = Current()
     error: str | None = None

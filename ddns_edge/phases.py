@@ -112,7 +112,7 @@ from enum import Enum
 from typing import Union
 
 from ddns_edge import plan, report
-from ddns_edge.model import Current, Detection, Outcome, Record, Wanted
+from ddns_edge.model import Current, Detection, IPAddress, Outcome, Record, Wanted
 
 EXCHANGE_TIMEOUT_FIRST = 5.0  # seconds one exchange with the server may take, at first
 EXCHANGE_TIMEOUT_CAP = 20.0  # ... growing with the failures in a row, up to this
@@ -197,7 +197,7 @@ PHASES = (Undecided, AwaitingNetifd, AwaitingEcho, NoAddress, Confirmed, Due, Ba
 class Held:
     """What this agent believes the server holds for a record."""
 
-    address: str | None = None  # the address this agent last confirmed there
+    address: IPAddress | None = None  # the address this agent last confirmed there
     known: bool = False  # exactly that, with the record's TTL, and nothing since says otherwise
 
     def rrset(self, ttl: int) -> Current | None:
@@ -232,7 +232,7 @@ class Track:
         return getattr(self.phase, "at", None)
 
     @property
-    def target(self) -> str | None:
+    def target(self) -> IPAddress | None:
         """The address a sync of it makes: the one it should carry, else (a read after a
         window, with none of its own) what it holds."""
         if self.wanted is not None and self.wanted.address is not None:
@@ -473,7 +473,7 @@ class Rules:
             left = Current(frozenset({held.address}), ttl)
         if left is None or outcome.old == left:
             return
-        was = ", ".join(sorted(outcome.old.rdatas)) or "nothing"
+        was = str(outcome.old) or "nothing"
         if outcome.old.rdatas == left.rdatas:
             was += f" with TTL {outcome.old.ttl}"
         done = f"set back to {outcome.address}" if outcome.changed else f"it is {outcome.address} as wanted"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ddns_edge.model import Current
+from ddns_edge.model import Current, IPAddress
 
 CAS_ATTEMPTS = 3  # read-and-swap rounds before a lost race counts as a failure
 
@@ -22,15 +22,16 @@ class Change:
     rtype: str
     ttl: int
     old: Current
-    new: str
+    new: IPAddress
 
 
-def is_right(current: Current, wanted: str, ttl: int) -> bool:
-    """True when the RRset already holds exactly `wanted`, with the configured TTL."""
+def is_right(current: Current, wanted: IPAddress, ttl: int) -> bool:
+    """True when the RRset already holds exactly `wanted` (the address, not a text of it),
+    with the configured TTL."""
     return current.rdatas == frozenset({wanted}) and current.ttl == ttl
 
 
-def needs_change(name: str, rtype: str, ttl: int, current: Current, wanted: str) -> Change | None:
+def needs_change(name: str, rtype: str, ttl: int, current: Current, wanted: IPAddress) -> Change | None:
     """The compare-and-swap to send, or None when the record is already right."""
     if is_right(current, wanted, ttl):
         return None

@@ -18,7 +18,6 @@ signed request as it is, and reads `keyring=False` as a key before 2.7).
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import struct
 from dataclasses import dataclass
 from typing import Iterable
@@ -40,10 +39,6 @@ def name_wire(name: str) -> bytes:
     if not name or name == ".":
         return b"\x00"
     return b"".join(bytes([len(label)]) + label.encode("ascii") for label in name.rstrip(".").split(".")) + b"\x00"
-
-
-def _rdata(rtype: str, text: str) -> bytes:
-    return ipaddress.ip_address(text).packed if rtype in TYPES else b""
 
 
 def _rr(owner: bytes, rtype: int, rclass: int, ttl: int, rdata: bytes = b"") -> bytes:
@@ -96,9 +91,9 @@ def encode(msg_id: int, zone: str, changes: Iterable[Change], key: Key, fudge: i
         if c.old.absent:
             prereq.append(_rr(owner, rtype, NONE, 0))
         else:
-            prereq += [_rr(owner, rtype, IN, 0, _rdata(c.rtype, text)) for text in sorted(c.old.rdatas)]
+            prereq += [_rr(owner, rtype, IN, 0, address.packed) for address in sorted(c.old.rdatas)]
         update.append(_rr(owner, rtype, ANY, 0))
-        update.append(_rr(owner, rtype, IN, c.ttl, _rdata(c.rtype, c.new)))
+        update.append(_rr(owner, rtype, IN, c.ttl, c.new.packed))
     header = struct.pack("!HHHHHH", msg_id, OPCODE_UPDATE << 11, 1, len(prereq), len(update), 0)
     message = header + name_wire(zone) + struct.pack("!HH", SOA, IN) + b"".join(prereq) + b"".join(update)
     # RFC 8945 4.3.3: the MAC covers the message, then the TSIG variables, names in canonical (lower) case

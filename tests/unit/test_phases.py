@@ -4,6 +4,7 @@ changes nothing. The moves' effects on a record's life are test_schedule.py's.""
 
 from __future__ import annotations
 
+import ipaddress
 import dataclasses
 import inspect
 
@@ -29,6 +30,8 @@ from ddns_edge.phases import (
     Rules,
     Track,
 )
+
+ip = ipaddress.ip_address  # addresses are values, from the kernel to the wire
 
 S256 = "Wi28mLDG6l5YrDIg27zPh5tvG2jWR4GBt1Sq3WUUop8="
 (RECORD,) = config.parse(f"config key 'k'\n\toption secret '{S256}'\n"
@@ -104,7 +107,7 @@ FOUND = {
     Event.ECHO_FIRST: Detection(None, "echo", "only a private address; the echo has not answered yet", True, awaiting_echo=True),
     Event.NO_ADDRESS: Detection(None, "interface wan0", "no IPv4 address"),
     Event.THE_CONFIRMED: Detection(WAN, "interface wan0", "public address on the interface"),
-    Event.NEW_ADDRESS: Detection("198.51.100.9", "interface wan0", "public address on the interface"),
+    Event.NEW_ADDRESS: Detection(ip("198.51.100.9"), "interface wan0", "public address on the interface"),
     Event.SAME_ADDRESS: Detection(NEW, "interface wan0", "public address on the interface, again"),
 }
 SOME = {NoAddress: NoAddress(T - 61)}

@@ -1,19 +1,22 @@
 """What must change (pure)."""
 
+import ipaddress
 import pytest
 
 from ddns_edge.model import Current
 from ddns_edge.plan import FUDGE_MAX, doubling, fudge, is_right, needs_change, replay_window
 
+ip = ipaddress.ip_address  # addresses are values, from the kernel to the wire
+
 
 @pytest.mark.parametrize(
     "current, wanted, ttl, right",
     [
-        (Current(frozenset({"198.51.100.2"}), 60), "198.51.100.2", 60, True),
-        (Current(frozenset({"198.51.100.2"}), 300), "198.51.100.2", 60, False),  # TTL differs
-        (Current(frozenset({"198.51.100.3"}), 60), "198.51.100.2", 60, False),
-        (Current(frozenset({"198.51.100.2", "198.51.100.3"}), 60), "198.51.100.2", 60, False),  # extra rdata
-        (Current(), "198.51.100.2", 60, False),  # absent
+        (Current(frozenset({ip("198.51.100.2")}), 60), ip("198.51.100.2"), 60, True),
+        (Current(frozenset({ip("198.51.100.2")}), 300), ip("198.51.100.2"), 60, False),  # TTL differs
+        (Current(frozenset({ip("198.51.100.3")}), 60), ip("198.51.100.2"), 60, False),
+        (Current(frozenset({ip("198.51.100.2"), ip("198.51.100.3")}), 60), ip("198.51.100.2"), 60, False),  # extra rdata
+        (Current(), ip("198.51.100.2"), 60, False),  # absent
     ],
 )
 def test_is_right(current, wanted, ttl, right):

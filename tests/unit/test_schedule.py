@@ -22,10 +22,12 @@ from ddns_edge.model import Address, Agreement, Answer, Current, Device, Outcome
 from ddns_edge.phases import BACKOFF_CAP, BackingOff, Confirmed, NoAddress, backoff, exchange_timeout
 from ddns_edge.schedule import Hook, Schedule
 
+ip = ipaddress.ip_address  # addresses are values, from the kernel to the wire
+
 INFO, WARNING, DEBUG, ERROR = logging.INFO, logging.WARNING, logging.DEBUG, logging.ERROR
 S256 = "Wi28mLDG6l5YrDIg27zPh5tvG2jWR4GBt1Sq3WUUop8="
 KEY = f"config key 'home'\n\toption secret '{S256}'\n"
-WAN = "198.51.100.2"
+WAN = ip("198.51.100.2")
 T0 = 1000.0  # monotonic
 WALL0 = 1_700_000_000.0
 
@@ -45,8 +47,9 @@ def conf(*records: str, agent: dict | None = None):
     return config.parse(text + "".join(records or (record(),)), "/etc/config/ddns-edge")
 
 
-def addr(text: str, flags: int = IFA_F_PERMANENT, preferred: int = 0xFFFFFFFF) -> Address:
-    return Address(ipaddress.ip_address(text), 64 if ":" in text else 24, flags, preferred)
+def addr(text: str | ipaddress.IPv4Address | ipaddress.IPv6Address, flags: int = IFA_F_PERMANENT, preferred: int = 0xFFFFFFFF) -> Address:
+    address = ipaddress.ip_address(text)
+    return Address(address, 64 if address.version == 6 else 24, flags, preferred)
 
 
 def dev(name: str = "wan0", *addresses: str | Address, up: bool = True) -> Device:
@@ -189,7 +192,7 @@ def test_echo_delay(agreed, failures, interval, want):
 def test_start(options, devices, sync, echo, said):
     sim = Sim(conf(record(**options)), devices)
     due = sim.due()
-    assert list(sim.wanted().values()) == ([sync] if sync else [])
+    assert list(sim.wanted().values()) == ([ip(sync)] if sync else [])
     assert [r.key for r in due.echo] == echo
     # no address: a wakeup at the 60 s mark, to say so as a warning if it lasts; else no timer at all
     assert sim.s.deadline() == (T0 if sync or echo else T0 + 60 if said else None)
@@ -219,7 +222,7 @@ def test_a_burst_ends_in_one_sync_to_the_final_address():
     sim.land()
     for last in (3, 4, 5):
         sim.kernel(dev("wan0", f"198.51.100.{last}"))
-    assert sim.wanted() == {"www.example.com": "198.51.100.5"}
+    assert sim.wanted() == {"www.example.com": ip("198.51.100.5")}
     sim.land()
     assert not sim.due()
 
@@ -289,7 +292,7 @@ def test_a_new_address_resets_the_backoff_and_is_synced_at_once():
     sim.fail()
     assert sim.track().failures == 5 and sim.s.deadline() == sim.now + 16
     sim.kernel(dev("wan0", "198.51.100.3"))
-    assert sim.wanted() == {"www.example.com": "198.51.100.3"} and sim.track().failures == 0
+    assert sim.wanted() == {"www.example.com": ip("198.51.100.3")} and sim.track().failures == 0
     sim.fail()
     assert sim.s.deadline() == sim.now + 1  # the first retry again
 
@@ -375,7 +378,7 @@ def test_a_renumbering_under_netifd_is_info_only_and_leaves_no_timer():
     sim.at(103.1)
     sim.tick(sim.now)
     sim.kernel(dev("wan0", "198.51.100.150"))  # the new lease (the route with it: see routes())
-    assert sim.wanted() == {"www.example.com": "198.51.100.150"}
+    assert sim.wanted() == {"www.example.com": ip("198.51.100.150")}
     assert [level for level, _ in sim.said()] == [INFO]  # "198.51.100.150 (interface wan0: ...)"
     sim.land(old=frozenset({WAN}))
     sim.settle()
@@ -433,7 +436,7 @@ def test_the_echo_is_asked_only_while_needed():
     (rnd,) = sim.due().echo
     assert rnd.key == (4, "wan0") and not sim.due().sync
     sim.echoed(rnd.key, agreed("203.0.113.5"))
-    assert sim.wanted() == {"www.example.com": "203.0.113.5"} and not sim.due().echo
+    assert sim.wanted() == {"www.example.com": ip("203.0.113.5")} and not sim.due().echo
     sim.land()
     sim.settle()
     assert sim.s.deadline() == T0 + 60  # re-checked every echo_interval while needed
@@ -441,7 +444,7 @@ def test_the_echo_is_asked_only_while_needed():
     sim.at(20).kernel(dev("wan0", "100.64.0.3"))
     assert [r.key for r in sim.due().echo] == [(4, "wan0")]
     sim.echoed((4, "wan0"), agreed("203.0.113.6"))
-    assert sim.wanted() == {"www.example.com": "203.0.113.6"}
+    assert sim.wanted() == {"www.example.com": ip("203.0.113.6")}
     sim.land()
     sim.settle()
     sim.notes()
@@ -481,7 +484,7 @@ def test_rounds_without_agreement_back_off_and_leave_the_record():
     sim.now = sim.s.deadline()
     sim.echoed((4, "wan0"), agreed("203.0.113.5"))
     assert sim.s.echoes.checks[(4, "wan0")].failures == 0 and sim.s.echoes.checks[(4, "wan0")].next_at == sim.now + 60
-    assert sim.wanted() == {"www.example.com": "203.0.113.5"}
+    assert sim.wanted() == {"www.example.com": ip("203.0.113.5")}
 
 
 def test_records_of_one_family_and_device_share_one_round():
@@ -490,7 +493,7 @@ def test_records_of_one_family_and_device_share_one_round():
     sim = Sim(cfg, (dev("wan0", "100.64.0.2", "fd00::2"),))
     assert sorted(r.key for r in sim.due().echo) == [(4, "wan0"), (6, "wan0")]
     sim.echoed((4, "wan0"), agreed("203.0.113.5"))
-    assert sim.wanted() == {"www.example.com": "203.0.113.5", "mail.example.com": "203.0.113.5"}
+    assert sim.wanted() == {"www.example.com": ip("203.0.113.5"), "mail.example.com": ip("203.0.113.5")}
     assert [r.key for r in sim.due().echo] == [(6, "wan0")]
 
 
@@ -573,10 +576,10 @@ def test_a_network_on_a_new_device_moves_its_records():
     sim.s.bound("wan", "pppoe-wan", sim.now)
     sim.land()
     sim.s.bound("wan", "eth1", sim.now)
-    assert sim.wanted() == {"www.example.com": "198.51.100.9"}
+    assert sim.wanted() == {"www.example.com": ip("198.51.100.9")}
     sim.land()
     sim.kernel(dev("eth1", "198.51.100.10"))  # the record now follows eth1's events
-    assert sim.wanted() == {"www.example.com": "198.51.100.10"}
+    assert sim.wanted() == {"www.example.com": ip("198.51.100.10")}
 
 
 # ------------------------------------------------------------------ hooks
@@ -584,9 +587,9 @@ def test_a_network_on_a_new_device_moves_its_records():
 
 def test_a_change_that_landed_runs_the_hook_and_a_hook_too_slow_is_killed():
     sim = Sim(conf(record(), agent={"hook": "/etc/ddns-edge/on-change", "hook_timeout": 5}))
-    sim.land(old=frozenset({"192.0.2.9"}))
+    sim.land(old=frozenset({ip("192.0.2.9")}))
     (hook,) = sim.plan().hooks
-    assert hook == Hook(sim.record, "192.0.2.9", WAN, "interface wan0", "/etc/ddns-edge/on-change")
+    assert hook == Hook(sim.record, "192.0.2.9", str(WAN), "interface wan0", "/etc/ddns-edge/on-change")  # texts: the hook's environment
     assert sim.plan().hooks == ()  # handed out once
     sim.s.hook_started(4242, hook, sim.now)
     assert sim.s.deadline() == T0 + 5 and sim.due().kill == ()
@@ -609,7 +612,7 @@ def test_the_hook_says_what_this_agent_confirmed_when_the_server_held_nothing_el
     sim.kernel(dev("wan0", "198.51.100.3"))
     sim.land(old=frozenset())
     (hook,) = sim.plan().hooks
-    assert (hook.old, hook.new) == (WAN, "198.51.100.3")
+    assert (hook.old, hook.new) == (str(WAN), "198.51.100.3")
 
 
 def test_a_hook_runs_the_program_configured_when_its_change_landed():
@@ -648,7 +651,7 @@ def test_rows_say_what_is_published_from_where_and_are_given_only_when_changed()
     assert sim.plan().rows is None  # a sync is due: the state file waits for its outcome
     sim.at(2).land()
     (row,) = sim.plan(WALL0 + 2).rows
-    assert row == {"name": "www.example.com", "type": "A", "address": WAN, "source": "interface wan0",
+    assert row == {"name": "www.example.com", "type": "A", "address": str(WAN), "source": "interface wan0",
                    "changed_at": WALL0 + 2, "confirmed_at": WALL0 + 2, "last_error": None, "error_at": None,
                    "failures": 0, "next_retry": None, "echo": None}
     assert sim.plan().rows is None  # unchanged
@@ -656,7 +659,7 @@ def test_rows_say_what_is_published_from_where_and_are_given_only_when_changed()
     assert sim.plan().rows is None  # due
     sim.fail()
     (row,) = sim.plan(WALL0 + 2).rows
-    assert row["address"] == WAN and row["source"] is None  # wanted is not what is published yet
+    assert row["address"] == str(WAN) and row["source"] is None  # wanted is not what is published yet
     assert row["failures"] == 1 and row["next_retry"] == WALL0 + 3
 
 
@@ -693,7 +696,7 @@ def test_a_change_swaps_from_the_rrset_this_agent_knows_without_reading_it():
     assert sim.due().sync[sim.record].known is None  # at start: read first
     sim.land()
     sim.kernel(dev("wan0", "198.51.100.3"))
-    assert sim.due().sync[sim.record] == Wanted("198.51.100.3", Current(frozenset({WAN}), 60))
+    assert sim.due().sync[sim.record] == Wanted(ip("198.51.100.3"), Current(frozenset({WAN}), 60))
 
 
 @pytest.mark.parametrize("after", ["a failure", "a reload of the record", "a verification due"])
@@ -710,7 +713,7 @@ def test_what_is_not_known_is_read_first(after):
     else:
         sim.at(12).kernel(dev("wan0", "198.51.100.3"))
     (wanted,) = sim.due().sync.values()
-    assert wanted.address == "198.51.100.3" and wanted.known is None
+    assert wanted.address == ip("198.51.100.3") and wanted.known is None
 
 
 def test_an_unchanged_record_keeps_what_it_knows_across_a_reload():
@@ -726,16 +729,16 @@ def test_every_update_sent_is_checked_once_its_replay_window_has_passed():
     sim.s.synced({sim.record: Outcome(WAN, True, Current(), sent=True, window=14.0)}, sim.now, WALL0, 0.5)
     assert sim.s.deadline() == T0 + 14 and not sim.due()
     sim.at(5).kernel(dev("wan0", "198.51.100.3"))  # another change inside the window: the window moves
-    sim.s.synced({sim.record: Outcome("198.51.100.3", True, Current(frozenset({WAN}), 60), sent=True, window=14.0)},
+    sim.s.synced({sim.record: Outcome(ip("198.51.100.3"), True, Current(frozenset({WAN}), 60), sent=True, window=14.0)},
                  sim.now, WALL0, 0.5)
     assert sim.s.deadline() == T0 + 19
     sim.now = T0 + 19
-    assert sim.due().sync == {sim.record: Wanted("198.51.100.3", None)}  # read, set back if it must
-    sim.s.synced({sim.record: Outcome("198.51.100.3", False, Current(frozenset({"198.51.100.3"}), 60))}, sim.now, WALL0, 0.5)
+    assert sim.due().sync == {sim.record: Wanted(ip("198.51.100.3"), None)}  # read, set back if it must
+    sim.s.synced({sim.record: Outcome(ip("198.51.100.3"), False, Current(frozenset({ip("198.51.100.3")}), 60))}, sim.now, WALL0, 0.5)
     assert not sim.due() and sim.s.deadline() is None and sim.notes(WARNING) == []
     # an UPDATE that failed (no answer) may land late all the same
     sim.kernel(dev("wan0", "198.51.100.4"))
-    sim.s.synced({sim.record: Outcome("198.51.100.4", error="no answer", sent=True, window=14.0)}, sim.now, WALL0, 0.5)
+    sim.s.synced({sim.record: Outcome(ip("198.51.100.4"), error="no answer", sent=True, window=14.0)}, sim.now, WALL0, 0.5)
     assert sim.track().check_at == sim.now + 14 and sim.track().at == sim.now + 1
 
 
@@ -746,12 +749,12 @@ def test_a_late_copy_found_by_the_read_is_said_and_set_back():
     sim.kernel(dev("wan0", "198.51.100.3"))
     sim.land(old=frozenset({WAN}))
     sim.kernel(dev("wan0", WAN))
-    sim.land(old=frozenset({"198.51.100.3"}))
+    sim.land(old=frozenset({ip("198.51.100.3")}))
     sim.notes()
     sim.now = sim.s.deadline()
     assert sim.due().sync == {sim.record: Wanted(WAN, None)}
     # the read finds .3 (the held copy landed) and the swap sets .2 back
-    sim.s.synced({sim.record: Outcome(WAN, True, Current(frozenset({"198.51.100.3"}), 60), sent=True, window=12.0)},
+    sim.s.synced({sim.record: Outcome(WAN, True, Current(frozenset({ip("198.51.100.3")}), 60), sent=True, window=12.0)},
                  sim.now, WALL0, 0.5)
     assert sim.notes(WARNING) == ["www.example.com A: the server held 198.51.100.3, not 198.51.100.2 as this agent left it "
                                   "(a delayed or replayed UPDATE, or another writer); set back to 198.51.100.2"]
@@ -766,7 +769,7 @@ def test_a_failed_prerequisite_found_on_the_way_is_said_too():
     sim.settle()
     sim.kernel(dev("wan0", "198.51.100.3"))
     # swapped from what this agent knew (.2): NXRRSET, read .9, swapped from .9
-    sim.s.synced({sim.record: Outcome("198.51.100.3", True, Current(frozenset({"198.51.100.9"}), 60), sent=True, window=12.0)},
+    sim.s.synced({sim.record: Outcome(ip("198.51.100.3"), True, Current(frozenset({ip("198.51.100.9")}), 60), sent=True, window=12.0)},
                  sim.now, WALL0, 0.5)
     assert any("the server held 198.51.100.9, not 198.51.100.2" in n for n in sim.notes(WARNING))
 
