@@ -66,6 +66,7 @@ class Loop:
         self.hooks: dict[int, subprocess.Popen] = {}
         self.sel: selectors.BaseSelector | None = None
         self.sub: Subscription | None = None
+        self.wake: int | None = None  # the signal wakeup socket, while run() runs
         self.reload_wanted = False
         self.stopping = False
 
@@ -99,7 +100,8 @@ class Loop:
         if plan.sync is not None:
             outcomes: Mapping[Record, Outcome | None]
             try:
-                outcomes = self.sync(self.config, plan.sync.wanted, self.targets, timeout=plan.sync.timeout)
+                with dnsupdate.interruptible(self.wake, self._check_stop):  # a signal ends a wait for the server
+                    outcomes = self.sync(self.config, plan.sync.wanted, self.targets, timeout=plan.sync.timeout)
             except Exception as e:  # a bug must not end the daemon: log, back off, go on
                 log.error("update round failed unexpectedly: %s: %s", type(e).__name__, e, exc_info=log.isEnabledFor(10))
                 outcomes = {record: None for record in plan.sync.wanted}
@@ -238,7 +240,7 @@ class Loop:
         for signum, handler in ((signal.SIGTERM, stop), (signal.SIGINT, stop), (signal.SIGHUP, hup), (signal.SIGCHLD, nothing)):
             old_handlers[signum] = signal.signal(signum, handler)
         old_wakeup = signal.set_wakeup_fd(wake_w.fileno(), warn_on_full_buffer=False)
-        dnsupdate.interrupt_with(wake_r.fileno(), self._check_stop)
+        self.wake = wake_r.fileno()
         sub = None
         try:
             sub = Subscription(self.rcvbuf)  # subscribe first, then dump: no event falls between
@@ -273,7 +275,7 @@ class Loop:
             log.info("stopping")
             return 0
         finally:
-            dnsupdate.interrupt_with(None)
+            self.wake = None
             signal.set_wakeup_fd(old_wakeup)
             for number, previous in old_handlers.items():
                 signal.signal(number, previous)

@@ -2,12 +2,13 @@
 
 The I/O shell around plan.py. Every request is TSIG-signed; an answer counts only when
 it comes from the server asked, matches the request's ID and question, and carries a
-valid signature. Every failure becomes one line for the operator (an UpdateError, or a
+valid signature. Every failure becomes one line for the operator (an UpdateError, or an
 Outcome.error): what failed, at which server, with which key, and what to check.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import ipaddress
@@ -16,7 +17,7 @@ import select
 import socket
 import time
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import dns.entropy
 import dns.exception
@@ -83,11 +84,13 @@ class NoAnswer(socket.timeout):
         self.ignored = ignored
 
 
-def _absolute(name: str) -> dns.name.Name:
+def absolute(name: str) -> dns.name.Name:
+    """A checked name (names.py: no final dot) as dnspython's, absolute."""
     return dns.name.from_text(name)
 
 
-def _text(name: dns.name.Name) -> str:
+def name_text(name: dns.name.Name) -> str:
+    """dnspython's name as ddns-edge writes names: without the final dot."""
     return name.to_text(omit_final_dot=True)
 
 
@@ -184,14 +187,21 @@ RETRANSMIT = 1.0  # seconds before the first resend; doubles within the exchange
 GRACE_ROUND_TRIPS = 4  # after a TSIG error, wait this many times the exchange's time so far for a signed answer
 GRACE_MIN = 0.25  # seconds: ... and at least this long (a forger next to the router answers in microseconds)
 
-_interrupt: tuple[int, Callable[[], None]] | None = None
+_interrupt: tuple[int, Callable[[], None]] | None = None  # only ever set by interruptible(), for its block
 
 
-def interrupt_with(fd: int | None, check: Callable[[], None] = lambda: None) -> None:
-    """Let a wait for an answer end early: when `fd` becomes readable (the agent's signal
-    wakeup socket), drain it and call `check()`, which raises to abandon the exchange."""
+@contextlib.contextmanager
+def interruptible(fd: int | None, check: Callable[[], None]) -> Iterator[None]:
+    """Within the block, a wait for an answer ends early: when `fd` becomes readable (the
+    agent's signal wakeup socket), it is drained and `check()` called, which raises to
+    abandon the exchange. With `fd` None, waits are as they were."""
     global _interrupt
+    before = _interrupt
     _interrupt = None if fd is None else (fd, check)
+    try:
+        yield
+    finally:
+        _interrupt = before
 
 
 def _udp(wire: bytes, target: Target, request: Request, deadline: float,
@@ -397,7 +407,7 @@ def _verify(raw: bytes, request: Request, unsigned: dns.message.Message,
     except dns.exception.DNSException as e:  # a bad signature, another key or algorithm, a misplaced TSIG
         if unsigned.rcode() != dns.rcode.NOERROR:
             raise Rejected(unsigned.rcode(), None, None, "unsigned") from None
-        raise Rejected(dns.rcode.NOERROR, None, None, f"answer not correctly signed ({_short(e)})") from None
+        raise Rejected(dns.rcode.NOERROR, None, None, f"answer not correctly signed ({first_line(e)})") from None
     if not answer.had_tsig:  # it had a TSIG record: dnspython must have checked it
         raise Rejected(dns.rcode.NOERROR, None, None, "answer not correctly signed (its TSIG was not checked)")
     return answer
@@ -439,17 +449,17 @@ class ServerClock:
 def read(target: Target, name: str, rtype: str, key: Key, timeout: float = TIMEOUT,
          clock: ServerClock | None = None) -> Current:
     """The record's RRset as the primary holds it now, with a signed query (no cache between)."""
-    query = dns.message.make_query(_absolute(name), rtype, want_dnssec=False)
+    query = dns.message.make_query(absolute(name), rtype, want_dnssec=False)
     query.flags &= ~dns.flags.RD
     answer = exchange(Request.query(query, key), target, timeout)
     if clock is not None:
         clock.saw(answer, time.time())
     rdtype = dns.rdatatype.from_text(rtype)
     try:
-        rrset = answer.find_rrset(answer.answer, _absolute(name), dns.rdataclass.IN, rdtype)
+        rrset = answer.find_rrset(answer.answer, absolute(name), dns.rdataclass.IN, rdtype)
     except KeyError:
-        cname = answer.get_rrset(answer.answer, _absolute(name), dns.rdataclass.IN, dns.rdatatype.CNAME)
-        return Current(cname=_text(cname[0].target) if cname else None)
+        cname = answer.get_rrset(answer.answer, absolute(name), dns.rdataclass.IN, dns.rdatatype.CNAME)
+        return Current(cname=name_text(cname[0].target) if cname else None)
     return Current(frozenset(ipaddress.ip_address(rd.address) for rd in rrset), rrset.ttl)
 
 
@@ -462,7 +472,7 @@ def build_update(zone: str, changes: Iterable[Change], key: Key, fudge: int = pl
     msg_id = dns.entropy.random_16() if msg_id is None else msg_id
     signed_at = int(time.time() if now is None else now)
     wire, mac = updatewire.encode(msg_id, zone, changes, key, fudge, signed_at)
-    return Request(wire, msg_id, dns.opcode.UPDATE, ((_absolute(zone), dns.rdataclass.IN, dns.rdatatype.SOA),), key, mac)
+    return Request(wire, msg_id, dns.opcode.UPDATE, ((absolute(zone), dns.rdataclass.IN, dns.rdatatype.SOA),), key, mac)
 
 
 # Failures of a several-record UPDATE that may be one record's fault (a policy that refuses
@@ -625,11 +635,11 @@ class _ZoneSync:
 
 def prove_key(target: Target, key: Key, timeout: float = TIMEOUT) -> int:
     """A TSIG-signed SOA query for the zone: proves the key and the server; returns the serial."""
-    query = dns.message.make_query(_absolute(target.zone), "SOA")
+    query = dns.message.make_query(absolute(target.zone), "SOA")
     query.flags &= ~dns.flags.RD
     try:
         answer = exchange(Request.query(query, key), target, timeout)
-        rrset = answer.find_rrset(answer.answer, _absolute(target.zone), dns.rdataclass.IN, dns.rdatatype.SOA)
+        rrset = answer.find_rrset(answer.answer, absolute(target.zone), dns.rdataclass.IN, dns.rdatatype.SOA)
     except KeyError:
         raise UpdateError(f"zone {target.zone}: {target} has no SOA for it: it does not serve this zone; check option zone and option server") from None
     except (Rejected, OSError) as e:
@@ -706,6 +716,7 @@ _READ_ADVICE = {
 }
 
 
-def _short(error: Exception) -> str:
+def first_line(error: Exception) -> str:
+    """An exception as a line may quote it: its first line, at most 200 characters."""
     text = str(error).splitlines()[0] if str(error) else type(error).__name__
     return text[:200]

@@ -370,3 +370,34 @@ def test_a_failed_update_of_many_records_names_a_few_and_counts_the_rest():
     changes = [Change(f"h{i}.example.com", "A", 60, Current(), ip("198.51.100.2")) for i in range(800)]
     assert dnsupdate._labels(changes) == "h0.example.com A, h1.example.com A, h2.example.com A and 797 more"
     assert dnsupdate._labels(changes[:4]) == "h0.example.com A, h1.example.com A, h2.example.com A, h3.example.com A"
+
+
+def test_a_signal_ends_a_wait_for_the_server_only_within_interruptible():
+    """The agent's signal wakeup socket ends an exchange (SIGTERM mid-update) while, and only
+    while, the sync runs inside dnsupdate.interruptible: it was a global set for good."""
+
+    class Stop(BaseException):
+        pass
+
+    def check():
+        raise Stop()
+
+    wake_r, wake_w = socket.socketpair()
+    wake_r.setblocking(False)
+    server = Responder(lambda q: [], count=True)  # never answers
+    target = dnsupdate.Target("example.com", "127.0.0.1", server.port)
+    request = dnsupdate.build_update("example.com", [Change("www.example.com", "A", 60, Current(), ip("198.51.100.2"))], key())
+    try:
+        wake_w.send(b"\0")
+        started = time.monotonic()
+        with pytest.raises(Stop), dnsupdate.interruptible(wake_r.fileno(), check):
+            dnsupdate.exchange(request, target, 30)
+        assert time.monotonic() - started < 5  # not the 30 s of the exchange
+        assert dnsupdate._interrupt is None  # the block's end restored it
+        wake_w.send(b"\0")  # outside the block: the exchange waits as it always did
+        with pytest.raises(dnsupdate.NoAnswer):
+            dnsupdate.exchange(request, target, 0.3)
+    finally:
+        server.close()
+        wake_r.close()
+        wake_w.close()
