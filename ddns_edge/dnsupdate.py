@@ -142,7 +142,23 @@ class Request:
 _MAY_LACK_QUESTION = {dns.rcode.FORMERR, dns.rcode.SERVFAIL, dns.rcode.NOTIMP, dns.rcode.REFUSED}
 
 
-def exchange(request: Request, target: Target, timeout: float = TIMEOUT) -> dns.message.Message:
+class Clock:
+    """The time an exchange runs by: monotonic seconds (`now`), and a wait on sockets until a
+    time on it (`select`). This one is the real clock; tests hand in one that jumps over a
+    quiet wait, so that a timeout is tested without waiting for it."""
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def select(self, reading: list, writing: list, until: float) -> tuple[list, list]:
+        readable, writable, _ = select.select(reading, writing, [], max(0.0, until - self.now()))
+        return readable, writable
+
+
+REAL_CLOCK = Clock()
+
+
+def exchange(request: Request, target: Target, timeout: float = TIMEOUT, clock: Clock = REAL_CLOCK) -> dns.message.Message:
     """Send `request` to the target and return the verified answer.
 
     UDP, or TCP when the answer is truncated or the request too large for one datagram;
@@ -159,14 +175,14 @@ def exchange(request: Request, target: Target, timeout: float = TIMEOUT) -> dns.
     socket.timeout) when nothing came that answers the request; OSError for network errors.
     """
     wire = request.wire
-    deadline = time.monotonic() + timeout
+    deadline = clock.now() + timeout
     answer = None
     ignored = _Ignored()
     if len(wire) <= MAX_UDP_REQUEST:
-        answer = _udp(wire, target, request, deadline, ignored)  # None: truncated, ask again over TCP
+        answer = _udp(wire, target, request, deadline, ignored, clock)  # None: truncated, ask again over TCP
     if answer is None:
         ignored.copies += 1
-        raw = _tcp(wire, target, deadline, ignored)
+        raw = _tcp(wire, target, deadline, ignored, clock)
         parsed = _answering(raw, request)
         if parsed is None:
             raise Rejected(dns.rcode.FORMERR, detail="answer not correctly signed (it does not answer the request)")
@@ -205,7 +221,7 @@ def interruptible(fd: int | None, check: Callable[[], None]) -> Iterator[None]:
 
 
 def _udp(wire: bytes, target: Target, request: Request, deadline: float,
-         ignored: _Ignored | None = None) -> dns.message.Message | None:
+         ignored: _Ignored | None = None, clock: Clock = REAL_CLOCK) -> dns.message.Message | None:
     """Send over UDP and wait for the server's correctly signed answer (None: it came
     truncated, ask over TCP); resend from a fresh socket after 1 s, 2 s, ...: the answer to
     the first send may have gone to a WAN address that is gone. What is not that answer is
@@ -214,10 +230,10 @@ def _udp(wire: bytes, target: Target, request: Request, deadline: float,
     ignored = _Ignored() if ignored is None else ignored
     socks: list[socket.socket] = []
     try:
-        start = next_send = time.monotonic()
+        start = next_send = clock.now()
         interval, grace_end = RETRANSMIT, None
         while True:
-            now = time.monotonic()
+            now = clock.now()
             if grace_end is not None and now >= grace_end:
                 raise ignored.verdict()
             if now >= deadline:
@@ -229,7 +245,7 @@ def _udp(wire: bytes, target: Target, request: Request, deadline: float,
                 sock.send(wire)
                 ignored.copies += 1
                 next_send, interval = now + interval, interval * 2
-            for ready in _wait(socks, [], min(deadline, next_send, grace_end or deadline)):
+            for ready in _wait(socks, [], min(deadline, next_send, grace_end or deadline), clock):
                 raw = ready.recv(MAX_UDP)
                 parsed = _answering(raw, request)
                 if parsed is None:
@@ -242,7 +258,7 @@ def _udp(wire: bytes, target: Target, request: Request, deadline: float,
                 except Rejected as e:
                     ignored.unsigned.append(e)  # proves nothing; the server's own may be right behind it
                     if e.tsig_error and grace_end is None:
-                        grace_end = min(deadline, _grace(start, time.monotonic()))
+                        grace_end = min(deadline, _grace(start, clock.now()))
     finally:
         for sock in socks:
             sock.close()
@@ -255,7 +271,7 @@ def _grace(start: float, now: float) -> float:
     return now + max(GRACE_MIN, GRACE_ROUND_TRIPS * (now - start))
 
 
-def _wait(reading: list[socket.socket], writing: list[socket.socket], until: float) -> list[socket.socket]:
+def _wait(reading: list[socket.socket], writing: list[socket.socket], until: float, clock: Clock) -> list[socket.socket]:
     """select() on the sockets until `until` (monotonic), watching the interrupt too (the
     agent's signal wakeup socket: drained, then its check may raise); returns the sockets
     ready, [] when `until` has come."""
@@ -263,7 +279,7 @@ def _wait(reading: list[socket.socket], writing: list[socket.socket], until: flo
     watch: list[socket.socket | int] = list(reading)
     if interrupt is not None:
         watch.append(interrupt[0])
-    readable, writable, _ = select.select(watch, writing, [], max(0.0, until - time.monotonic()))
+    readable, writable = clock.select(watch, writing, until)
     ready = []
     for fd in readable:
         if isinstance(fd, socket.socket):
@@ -332,7 +348,7 @@ def _drain(fd: int) -> None:
         pass
 
 
-def _tcp(wire: bytes, target: Target, deadline: float, ignored: _Ignored) -> bytes:
+def _tcp(wire: bytes, target: Target, deadline: float, ignored: _Ignored, clock: Clock = REAL_CLOCK) -> bytes:
     """The answer over TCP, by `deadline` or never: connecting, sending and every read wait
     only until then (a per-read timeout would let a byte every few seconds hold the exchange
     for as long as the sender likes). NoAnswer at the deadline, carrying what UDP ignored."""
@@ -342,26 +358,26 @@ def _tcp(wire: bytes, target: Target, deadline: float, ignored: _Ignored) -> byt
         if code not in (0, errno.EINPROGRESS):
             raise OSError(code, os.strerror(code))
         if code:
-            if not _wait([], [sock], deadline):
+            if not _wait([], [sock], deadline, clock):
                 raise NoAnswer(str(ignored) if ignored else "")
             code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
             if code:
                 raise OSError(code, os.strerror(code))  # (OSError gives ConnectionRefusedError and the like)
         out = memoryview(len(wire).to_bytes(2, "big") + wire)
         while out:
-            if not _wait([], [sock], deadline):
+            if not _wait([], [sock], deadline, clock):
                 raise NoAnswer(str(ignored) if ignored else "")
             out = out[sock.send(out):]
-        size = int.from_bytes(_read_exactly(sock, 2, deadline, ignored), "big")
-        return _read_exactly(sock, size, deadline, ignored)
+        size = int.from_bytes(_read_exactly(sock, 2, deadline, ignored, clock), "big")
+        return _read_exactly(sock, size, deadline, ignored, clock)
     finally:
         sock.close()
 
 
-def _read_exactly(sock: socket.socket, n: int, deadline: float, ignored: _Ignored) -> bytes:
+def _read_exactly(sock: socket.socket, n: int, deadline: float, ignored: _Ignored, clock: Clock) -> bytes:
     data = b""
     while len(data) < n:
-        if not _wait([sock], [], deadline):
+        if not _wait([sock], [], deadline, clock):
             raise NoAnswer(str(ignored) if ignored else "")
         chunk = sock.recv(n - len(data))
         if not chunk:

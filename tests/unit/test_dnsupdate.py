@@ -2,6 +2,7 @@
 
 import ipaddress
 import base64
+import select
 import socket
 import struct
 import threading
@@ -154,11 +155,33 @@ def unsigned_answer(query):
     return answer.to_wire()
 
 
+class QuietClock(dnsupdate.Clock):
+    """An exchange's clock that runs as the real one, but jumps over a quiet wait: when
+    nothing comes for QUIET real seconds, the wait ends as if its time had passed. What comes
+    (a Responder's answers, on loopback) is seen as on the real clock, and a 30 s timeout
+    costs a fraction of a second. The waiting is the real select(), as on a router."""
+
+    QUIET = 0.25
+
+    def __init__(self):
+        self.skipped = 0.0  # seconds jumped over
+
+    def now(self) -> float:
+        return time.monotonic() + self.skipped
+
+    def select(self, reading, writing, until):
+        readable, writable, _ = select.select(reading, writing, [], min(self.QUIET, max(0.0, until - self.now())))
+        if not readable and not writable:
+            self.skipped += max(0.0, until - self.now())
+        return readable, writable
+
+
 def run(reply, timeout=2.0):
     server = Responder(reply)
     try:
         target = dnsupdate.Target("example.com", "127.0.0.1", server.port)
-        return dnsupdate.exchange(dnsupdate.build_update("example.com", [Change("www.example.com", "A", 60, Current(), ip("198.51.100.2"))], key()), target, timeout)
+        return dnsupdate.exchange(dnsupdate.build_update("example.com", [Change("www.example.com", "A", 60, Current(), ip("198.51.100.2"))], key()),
+                                  target, timeout, QuietClock())
     finally:
         server.close()
 
@@ -255,7 +278,7 @@ def test_a_tsig_error_alone_is_the_verdict_after_a_short_grace(error, says):
         target = dnsupdate.Target("example.com", "127.0.0.1", server.port)
         with pytest.raises(dnsupdate.Rejected) as e:
             dnsupdate.exchange(dnsupdate.build_update("example.com", [Change("www.example.com", "A", 60, Current(), ip("198.51.100.2"))], key()),
-                               target, 30)
+                               target, 30, QuietClock())
     finally:
         server.close()
     assert e.value.tsig_error == error and e.value.unproven
@@ -396,8 +419,30 @@ def test_a_signal_ends_a_wait_for_the_server_only_within_interruptible():
         assert dnsupdate._interrupt is None  # the block's end restored it
         wake_w.send(b"\0")  # outside the block: the exchange waits as it always did
         with pytest.raises(dnsupdate.NoAnswer):
-            dnsupdate.exchange(request, target, 0.3)
+            dnsupdate.exchange(request, target, 0.3, QuietClock())
     finally:
         server.close()
         wake_r.close()
         wake_w.close()
+
+
+def test_a_server_that_never_answers_gets_resends_at_1_2_4_8_16_s_then_the_timeout():
+    """The whole 30 s of an exchange with a silent server, without waiting for it: the request
+    leaves at 0 s, again at 1, 3, 7 and 15 s (from a fresh socket each time), and the
+    exchange ends at 30 s with NoAnswer."""
+    server = Responder(lambda q: [], count=True)
+    clock = QuietClock()
+    started = time.monotonic()
+    try:
+        target = dnsupdate.Target("example.com", "127.0.0.1", server.port)
+        request = dnsupdate.build_update("example.com", [Change("www.example.com", "A", 60, Current(), ip("198.51.100.2"))], key())
+        begun = clock.now()
+        with pytest.raises(dnsupdate.NoAnswer) as e:
+            dnsupdate.exchange(request, target, 30, clock)
+        ended = clock.now()
+        time.sleep(0.05)  # (the last copy's way to the Responder)
+    finally:
+        server.close()
+    assert e.value.ignored == "" and 30 <= ended - begun < 31
+    assert server.received == 5
+    assert time.monotonic() - started < 10  # not the 30 s: the timeout is tested, not waited for
