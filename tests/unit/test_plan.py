@@ -17,6 +17,8 @@ ip = ipaddress.ip_address  # addresses are values, from the kernel to the wire
         (Current(frozenset({ip("198.51.100.3")}), 60), ip("198.51.100.2"), 60, False),
         (Current(frozenset({ip("198.51.100.2"), ip("198.51.100.3")}), 60), ip("198.51.100.2"), 60, False),  # extra rdata
         (Current(), ip("198.51.100.2"), 60, False),  # absent
+        (Current(frozenset({ip("2001:0db8:0000::0002")}), 60), ip("2001:db8::2"), 60, True),  # addresses, not their texts
+        (Current(frozenset({ip("::ffff:198.51.100.2")}), 60), ip("198.51.100.2"), 60, False),  # an AAAA is not the A
     ],
 )
 def test_is_right(current, wanted, ttl, right):
