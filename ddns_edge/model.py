@@ -8,7 +8,9 @@
 - what the server holds, what a sync should do and what it did: Current, Wanted, Outcome.
 
 Validation happens where these are made (config.py, echo_wire.py, netlink.py): a value of a
-type below is already checked, and the rest of the agent never re-reads strings.
+type below is already checked, and the rest of the agent never re-reads strings. An address
+is an IPAddress from the kernel (netlink.py) and the echo to the wire (updatewire.py) and back
+(a read); it becomes text only where it leaves: a log line, a hook's environment, the state file.
 """
 
 from __future__ import annotations
