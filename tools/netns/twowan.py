@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 
 WAN2_ADDR4 = "203.0.113.2/24"
 ISP2_RTR_ADDR4 = "203.0.113.1/24"
@@ -175,5 +176,6 @@ class Mwan3:
         self._write()
         action = "connected" if status == "online" else "disconnected"
         env = {"ACTION": action, "INTERFACE": network, "DEVICE": device, "PATH": self.ubus.env["PATH"], "UBUS_STUB": self.ubus.dir}
+        self.event_at = time.monotonic()  # the event (the bench times from here)
         for script in sorted(os.listdir(self.hotplug_dir)):
             subprocess.run(["sh", "-c", '. "$0"', os.path.join(self.hotplug_dir, script)], env=env, check=False, timeout=10)
