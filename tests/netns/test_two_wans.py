@@ -14,11 +14,12 @@ kernel, the routes and BIND are real: an UPDATE that left by the dead ISP would 
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
 
-from tools.netns.agentlib import Daemon, wait_for, write_config
+from tools.netns.agentlib import EXE, Daemon, wait_for, write_config
 from tools.netns.twowan import Mwan3, Ubus, add_second_wan
 
 WAN, WANB = "198.51.100.2", "203.0.113.2"
@@ -161,3 +162,19 @@ def test_without_mwan3_a_wan_is_online_with_its_address_and_default_route(two, t
         wait_published(world, [WANB])  # (the UPDATE leaves by wan1: the only default route left)
         world._ip(world.rtr_ns, "route add default via 198.51.100.1 dev wan0")
         wait_published(world, [WAN])
+
+
+@pytest.mark.netns
+def test_detect_and_once_decide_two_wans_too(two, tmp_path):
+    world, second, ubus = two
+    mwan3 = Mwan3(ubus, {"wan": ("wan0", "online"), "wanb": ("wan1", "offline")})
+    conf = write_config(tmp_path / "c", world, record("all"))
+    env = dict(os.environ, **ubus.env)
+    p = world.exec([EXE, "-c", conf, "detect"], env=env)
+    assert p.stdout.splitlines()[0] == ("www.example.com A 198.51.100.2 (all online WANs (wan): wan (wan0) online (mwan3: online); "
+                                        "wanb (wan1) offline (mwan3: offline))"), p.stderr
+    mwan3.interfaces["wanb"] = ("wan1", "online")
+    mwan3.set("wanb", "online")
+    p = world.exec([EXE, "-c", conf, "once"], env=env)
+    assert p.returncode == 0, p.stderr
+    assert published(world) == [WAN, WANB]
