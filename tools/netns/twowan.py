@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import time
 
@@ -27,6 +28,7 @@ ISP2_RTR_ADDR4 = "203.0.113.1/24"
 ISP2_SRV, SRV2 = "10.53.2.1/30", "10.53.2.2/30"
 METRIC2 = 20
 CUT_TABLE = "ddns_edge_cut"
+SHELL = ("busybox", "sh") if shutil.which("busybox") else ("sh",)  # hotplug-call's shell on OpenWrt: busybox ash
 HOTPLUG = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                        "openwrt", "files", "ddns-edge.hotplug")
 
@@ -178,4 +180,4 @@ class Mwan3:
         env = {"ACTION": action, "INTERFACE": network, "DEVICE": device, "PATH": self.ubus.env["PATH"], "UBUS_STUB": self.ubus.dir}
         self.event_at = time.monotonic()  # the event (the bench times from here)
         for script in sorted(os.listdir(self.hotplug_dir)):
-            subprocess.run(["sh", "-c", '. "$0"', os.path.join(self.hotplug_dir, script)], env=env, check=False, timeout=10)
+            subprocess.run([*SHELL, "-c", '. "$0"', os.path.join(self.hotplug_dir, script)], env=env, check=False, timeout=10)
