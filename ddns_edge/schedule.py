@@ -267,6 +267,10 @@ class Schedule:
         """`ubus call mwan3 status`: each network's status (None: mwan3 does not answer: not
         installed, or not running) and each policy's ranking; the records of several WANs."""
         was = self.mwan3
+        if interfaces is None and was is not None:  # unavailable is not empty: what it said last stands
+            self._once.say(WARNING, "mwan3 does not answer now; its last status stands until it does", ("mwan3",), again_level=None)
+            return
+        self._once.forget(("mwan3",))
         self.mwan3 = None if interfaces is None else Mwan3(dict(interfaces), dict(policies))
         if "mwan3" not in self._wans_known:
             self._wans_known.add("mwan3")

@@ -1139,3 +1139,14 @@ def test_both_wans_down_leave_the_record_and_the_row_says_why():
     assert row["address"] == WAN
     assert row["wans"]["choice"] == "failover of wan, wanb"
     assert row["wans"]["why"].startswith("no WAN online: wan (wan0) offline (mwan3: offline)"), row
+
+
+def test_mwan3_not_answering_after_it_did_keeps_its_last_verdicts():
+    sim = two_wans()
+    sim.s.mwan3_status({"wan": "offline", "wanb": "online"}, {}, sim.now)
+    sim.s.default_routes(ROUTES, sim.now)
+    sim.land()
+    sim.settle()
+    sim.s.mwan3_status(None, {}, sim.now)  # (the kernel's rule would take wan back)
+    assert sim.wanted() == {}
+    assert "mwan3 does not answer now; its last status stands until it does" in sim.notes(WARNING)
