@@ -115,8 +115,12 @@ def _detect_all(cfg: Config, say_rejections: bool = True) -> dict[Record, Detect
     resolve = ubus.Resolver()
     rounds: dict[EchoKey, Agreement] = {}
     out = {}
+    wans_now = _wans_now(view) if any(r.wans for r in cfg.enabled_records()) else None
     for config_record in cfg.enabled_records():
         record = config_record
+        if record.wans:
+            out[record] = wans_now(record, resolve)
+            continue
         if record.interface is not None:
             record = replace(record, device=resolve(record.interface))
         device = view.device(record.device) if record.device is not None else None
@@ -128,6 +132,27 @@ def _detect_all(cfg: Config, say_rejections: bool = True) -> dict[Record, Detect
             found = detect.detect(record, device, None, rounds[key])
         out[config_record] = found
     return out
+
+
+def _wans_now(view):
+    """For records of several WANs: what mwan3 says (once), the default routes now, and a
+    function of a record and a network resolver to its Detection (wans.detect_wans)."""
+    from ddns_edge import netlink, ubus, wans
+
+    interfaces = wans.parse_interfaces(ubus.mwan3_status("interfaces") or "")
+    policies = wans.parse_policies(ubus.mwan3_status("policies") or "") if interfaces is not None else {}
+    mwan3 = None if interfaces is None else wans.Mwan3(interfaces, policies)
+    defaults = {(f, view.names.get(i)) for f, i, _ in netlink.default_routes()}
+
+    def detect(record, resolve):
+        family = 4 if record.type == "A" else 6
+        given = []
+        for name in record.wans:
+            device = name if record.wans_are == "device" else resolve(name)
+            given.append(wans.Wan(name, device, view.device(device) if device else None, (family, device) in defaults))
+        return wans.detect_wans(record, given, mwan3)
+
+    return detect
 
 
 def _echo_round(cfg: Config, key: EchoKey, say_rejections: bool) -> Agreement:

@@ -90,6 +90,10 @@ class Record:
     path: str
     host_id: str | None = None  # a host behind the router: this interface identifier on the device's /64 prefixes
     mac: str | None = None  # a host behind the router: its addresses in the device's neighbour table (aa:bb:..)
+    wans: tuple[str, ...] = ()  # two WANs or more (list device / list interface), in the order given; () for one
+    wans_are: str = ""  # "device" | "interface": what `wans` names (a record names its WANs one way)
+    policy: str = "failover"  # failover: the first WAN online; all: every online WAN's address in one RRset
+    mwan3_policy: str | None = None  # failover: rank the WANs as this mwan3 policy does
 
     @property
     def label(self) -> str:

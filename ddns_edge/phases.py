@@ -113,6 +113,7 @@ from typing import Union
 
 from ddns_edge import report
 from ddns_edge.model import Current, Detection, Outcome, Record, Wanted
+from ddns_edge.wans import rdatas
 
 EXCHANGE_TIMEOUT_FIRST = 5.0  # seconds one exchange with the server may take, at first
 EXCHANGE_TIMEOUT_CAP = 20.0  # ... growing with the failures in a row, up to this
@@ -204,7 +205,7 @@ class Held:
 
     def rrset(self, ttl: int) -> Current | None:
         """The RRset as known (None: read it before a swap)."""
-        return Current(frozenset({self.address}), ttl) if self.known and self.address is not None else None
+        return Current(rdatas(self.address), ttl) if self.known and self.address is not None else None
 
 
 @dataclass(frozen=True)
@@ -472,7 +473,7 @@ class Rules:
         held, ttl = track.held, track.record.ttl
         left = held.rrset(ttl)
         if left is None and reading and held.address is not None:
-            left = Current(frozenset({held.address}), ttl)
+            left = Current(rdatas(held.address), ttl)
         if left is None or outcome.old == left:
             return
         was = ", ".join(sorted(outcome.old.rdatas)) or "nothing"

@@ -10,13 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ddns_edge.model import Current
+from ddns_edge.wans import rdatas
 
 CAS_ATTEMPTS = 3  # read-and-swap rounds before a lost race counts as a failure
 
 
 @dataclass(frozen=True)
 class Change:
-    """One record to swap: from exactly `old` (compare) to the single address `new` (swap)."""
+    """One record to swap: from exactly `old` (compare) to the address `new` (swap): one, or
+    several of a record of several WANs ("A, B": wans.rdatas)."""
 
     name: str
     rtype: str
@@ -26,8 +28,8 @@ class Change:
 
 
 def is_right(current: Current, wanted: str, ttl: int) -> bool:
-    """True when the RRset already holds exactly `wanted`, with the configured TTL."""
-    return current.rdatas == frozenset({wanted}) and current.ttl == ttl
+    """True when the RRset already holds exactly `wanted` (its addresses), with the configured TTL."""
+    return current.rdatas == rdatas(wanted) and current.ttl == ttl
 
 
 def needs_change(name: str, rtype: str, ttl: int, current: Current, wanted: str) -> Change | None:

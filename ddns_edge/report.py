@@ -153,7 +153,7 @@ def notice(message: str, *args) -> None:
 
 def landed(name: str, rtype: str, old: frozenset[str], new: str, old_ttl: int | None = None, ttl: int | None = None) -> None:
     """A change that landed; one that only corrected the TTL says so (not "now X (was X)")."""
-    if old == frozenset({new}) and ttl is not None and old_ttl != ttl:
+    if old == frozenset(new.split(", ")) and ttl is not None and old_ttl != ttl:
         notice("%s %s: TTL now %d (was %s); the address %s is unchanged", name, rtype, ttl, old_ttl, new)
         return
     was = ", ".join(sorted(old)) if old else "nothing"

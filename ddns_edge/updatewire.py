@@ -26,6 +26,7 @@ from typing import Iterable
 
 from ddns_edge.model import Key
 from ddns_edge.plan import Change
+from ddns_edge.wans import rdatas
 
 TYPES = {"A": 1, "AAAA": 28}
 SIZES = {"A": 4, "AAAA": 16}  # rdata bytes
@@ -58,7 +59,7 @@ def change_size(c: Change) -> int:
     rdata as known, or one for "absent"), the delete and the add."""
     owner, rdata = len(name_wire(c.name)), SIZES[c.rtype]
     prereq = owner + 10 if c.old.absent else len(c.old.rdatas) * (owner + 10 + rdata)
-    return prereq + (owner + 10) + (owner + 10 + rdata)
+    return prereq + (owner + 10) + len(rdatas(c.new)) * (owner + 10 + rdata)
 
 
 def overhead(zone: str, key: Key) -> int:
@@ -101,7 +102,7 @@ def encode(msg_id: int, zone: str, changes: Iterable[Change], key: Key, fudge: i
         else:
             prereq += [_rr(owner, rtype, IN, 0, _rdata(c.rtype, text)) for text in sorted(c.old.rdatas)]
         update.append(_rr(owner, rtype, ANY, 0))
-        update.append(_rr(owner, rtype, IN, c.ttl, _rdata(c.rtype, c.new)))
+        update += [_rr(owner, rtype, IN, c.ttl, _rdata(c.rtype, text)) for text in sorted(rdatas(c.new))]
     header = struct.pack("!HHHHHH", msg_id, OPCODE_UPDATE << 11, 1, len(prereq), len(update), 0)
     message = header + name_wire(zone) + struct.pack("!HH", SOA, IN) + b"".join(prereq) + b"".join(update)
     # RFC 8945 4.3.3: the MAC covers the message, then the TSIG variables, names in canonical (lower) case

@@ -650,7 +650,7 @@ def test_rows_say_what_is_published_from_where_and_are_given_only_when_changed()
     (row,) = sim.plan(WALL0 + 2).rows
     assert row == {"name": "www.example.com", "type": "A", "address": WAN, "source": "interface wan0",
                    "changed_at": WALL0 + 2, "confirmed_at": WALL0 + 2, "last_error": None, "error_at": None,
-                   "failures": 0, "next_retry": None, "echo": None}
+                   "failures": 0, "next_retry": None, "echo": None, "wans": None}
     assert sim.plan().rows is None  # unchanged
     sim.kernel(dev("wan0", "198.51.100.3"))
     assert sim.plan().rows is None  # due
@@ -1043,3 +1043,110 @@ def test_records_without_a_route_to_one_server_are_one_line_naming_a_few():
     no_route(sim)
     assert sim.said() == [(INFO, "h0.example.com A, h1.example.com A, h2.example.com A and 2 more: "
                                  "no route to 192.0.2.53 yet; waiting for one")]
+
+
+# ------------------------------------------------------------------ two WANs (wans.py)
+
+WANB = "203.0.113.2"
+
+
+def two_wans(policy="failover", **options):
+    text = (f"config record 'www'\n\toption name 'www.example.com'\n\tlist interface 'wan'\n\tlist interface 'wanb'\n"
+            f"\toption policy '{policy}'\n" + "".join(f"\toption {k} '{v}'\n" for k, v in options.items()))
+    sim = Sim(conf(text), devices=(dev("wan0", WAN), dev("wan1", WANB)))
+    plan = sim.plan()
+    assert (plan.ask_mwan3, plan.read_routes, plan.sync) == (True, True, None)  # asked first, before anything else
+    sim.s.bound("wan", "wan0", sim.now)
+    sim.s.bound("wanb", "wan1", sim.now)
+    return sim
+
+
+ROUTES = [(4, "wan0", 0), (4, "wan1", 20)]
+
+
+@pytest.mark.parametrize("policy,mwan3,published", [
+    ("failover", {"wan": "online", "wanb": "online"}, WAN),
+    ("failover", {"wan": "offline", "wanb": "online"}, WANB),
+    ("failover", None, WAN),
+    ("all", {"wan": "online", "wanb": "online"}, f"{WAN}, {WANB}"),
+    ("all", {"wan": "online", "wanb": "offline"}, WAN),
+])
+def test_two_wans_wait_for_mwan3_and_the_routes_then_publish(policy, mwan3, published):
+    sim = two_wans(policy)
+    assert sim.wanted() == {}
+    sim.s.mwan3_status(mwan3, {}, sim.now)
+    assert sim.wanted() == {}  # the default routes are not read yet
+    sim.s.default_routes(ROUTES, sim.now)
+    assert sim.wanted() == {"www.example.com": published}
+
+
+def test_a_failover_is_one_sync_and_the_return_another():
+    sim = two_wans()
+    sim.s.mwan3_status({"wan": "online", "wanb": "online"}, {}, sim.now)
+    sim.s.default_routes(ROUTES, sim.now)
+    sim.land()
+    sim.settle()
+    assert sim.due().sync == {}
+    sim.s.mwan3_event()
+    plan = sim.plan()
+    assert plan.ask_mwan3 and plan.sync is None
+    sim.s.mwan3_status({"wan": "offline", "wanb": "online"}, {}, sim.now)
+    plan = sim.plan()
+    assert [w.address for w in plan.sync.wanted.values()] == [WANB]
+    assert plan.sync.leave_by == {4: "wan1"}  # the main table still points at wan0, which mwan3 calls offline
+    assert any("default route is via wan0, which mwan3 calls offline: the update leaves by wan1" in line for _, line in plan.notes)
+    sim.land(old=frozenset({WAN}))
+    sim.settle()
+    sim.s.mwan3_status({"wan": "online", "wanb": "online"}, {}, sim.now)
+    plan = sim.plan()
+    assert [w.address for w in plan.sync.wanted.values()] == [WAN] and plan.sync.leave_by == {}
+
+
+def test_without_mwan3_a_wan_without_a_default_route_is_offline():
+    sim = two_wans()
+    sim.s.mwan3_status(None, {}, sim.now)
+    sim.s.default_routes(ROUTES, sim.now)
+    assert sim.wanted() == {"www.example.com": WAN}
+    sim.land()
+    sim.settle()
+    sim.s.kernel({}, set(), [RouteChange(4, gone=True)], sim.now)
+    assert sim.plan().read_routes
+    sim.s.default_routes([(4, "wan1", 20)], sim.now)
+    assert sim.wanted() == {"www.example.com": WANB}
+
+
+def test_a_backup_address_change_syncs_only_in_policy_all():
+    for policy, expect in (("failover", {}), ("all", {"www.example.com": f"{WAN}, 203.0.113.9"})):
+        sim = two_wans(policy)
+        sim.s.mwan3_status({"wan": "online", "wanb": "online"}, {}, sim.now)
+        sim.s.default_routes(ROUTES, sim.now)
+        sim.land()
+        sim.settle()
+        sim.kernel(dev("wan1", "203.0.113.9"))
+        assert sim.wanted() == expect, policy
+
+
+def test_both_wans_down_leave_the_record_and_the_row_says_why():
+    sim = two_wans()
+    sim.s.mwan3_status({"wan": "online", "wanb": "online"}, {}, sim.now)
+    sim.s.default_routes(ROUTES, sim.now)
+    sim.land()
+    sim.settle()
+    sim.s.mwan3_status({"wan": "offline", "wanb": "offline"}, {}, sim.now)
+    assert sim.wanted() == {}
+    sim.plan()
+    row = sim.rows[0]
+    assert row["address"] == WAN
+    assert row["wans"]["choice"] == "failover of wan, wanb"
+    assert row["wans"]["why"].startswith("no WAN online: wan (wan0) offline (mwan3: offline)"), row
+
+
+def test_mwan3_not_answering_after_it_did_keeps_its_last_verdicts():
+    sim = two_wans()
+    sim.s.mwan3_status({"wan": "offline", "wanb": "online"}, {}, sim.now)
+    sim.s.default_routes(ROUTES, sim.now)
+    sim.land()
+    sim.settle()
+    sim.s.mwan3_status(None, {}, sim.now)  # (the kernel's rule would take wan back)
+    assert sim.wanted() == {}
+    assert "mwan3 does not answer now; its last status stands until it does" in sim.notes(WARNING)
