@@ -1,8 +1,9 @@
 """`ddns-edge run`: the shell around schedule.py. One thread, one event loop.
 
 The loop sleeps in select() on the rtnetlink socket (link, address and route events), a wakeup
-socket written by signal handlers (SIGHUP reload, SIGCHLD of a hook; the handlers only
-record the signal and wake the loop), netifd's events (`ubus listen`, only while a record
+socket written by signal handlers (SIGHUP reload, SIGCHLD of a hook, SIGUSR1 from the
+package's mwan3 hotplug script: mwan3track said connected or disconnected, so mwan3 is asked
+again; the handlers only record the signal and wake the loop), netifd's events (`ubus listen`, only while a record
 names an OpenWrt network), and the schedule's deadline (None: no timer at all). Each
 wakeup drains every queued event before acting, so a burst ends in one update to the final
 address, with no delay added to a lone change.
@@ -27,7 +28,7 @@ from types import FrameType
 from typing import Any, Callable, Iterable, Mapping
 
 from ddns_edge import config as config_mod
-from ddns_edge import dnsupdate, report, state, ubus
+from ddns_edge import dnsupdate, netlink, report, state, ubus, wans
 from ddns_edge.devices import Change, View
 from ddns_edge.echo_checks import EchoRound, Health
 from ddns_edge.errors import ConfigError
@@ -68,6 +69,7 @@ class Loop:
         self.sub: Subscription | None = None
         self.wake: int | None = None  # the signal wakeup socket, while run() runs
         self.reload_wanted = False
+        self.mwan3_wanted = False  # SIGUSR1: mwan3track said connected/disconnected (the package's hotplug script)
         self.stopping = False
 
     # ------------------------------------------------------------ doing what the schedule says
@@ -88,6 +90,10 @@ class Loop:
         if plan.follow_neighbours and not self._netlink().neighbours:
             self._netlink().follow_neighbours()  # a record by MAC is new: read the neighbour table too
             self._reread(overflowed=False)
+        if plan.ask_mwan3:
+            self._ask_mwan3()
+        if plan.read_routes:
+            self._read_routes()
         if plan.fresh_targets:
             self.targets = self.targets.fresh()
         for record in plan.forget_targets:
@@ -99,6 +105,7 @@ class Loop:
             s.echoed(plan.echo.key, result, health, time.monotonic(), random.random())
         if plan.sync is not None:
             outcomes: Mapping[Record, Outcome | None]
+            dnsupdate.leave_by(dict(plan.sync.leave_by))
             try:
                 with dnsupdate.interruptible(self.wake, self._check_stop):  # a signal ends a wait for the server
                     outcomes = self.sync(self.config, plan.sync.wanted, self.targets, timeout=plan.sync.timeout)
@@ -109,6 +116,22 @@ class Loop:
         if plan.rows is not None:
             self.statefile.write(state.render(list(plan.rows), time.time()))
         return bool(plan)
+
+    def _ask_mwan3(self) -> None:
+        interfaces = wans.parse_interfaces(ubus.mwan3_status("interfaces") or "")
+        policies = {}
+        if interfaces is not None and any(r.mwan3_policy for r in self.config.enabled_records()):
+            policies = wans.parse_policies(ubus.mwan3_status("policies") or "")
+        self.schedule.mwan3_status(interfaces, policies, time.monotonic())
+
+    def _read_routes(self) -> None:
+        try:
+            routes = netlink.default_routes()
+        except OSError as e:
+            log.error("cannot read the default routes: %s", e.strerror or e)
+            routes = []
+        names = self.view.names  # ifindex -> device name
+        self.schedule.default_routes([(f, names[i], m) for f, i, m in routes if i in names], time.monotonic())
 
     def _ask_echo(self, rnd: EchoRound) -> tuple[Agreement, Health]:
         # echo.py (ssl, subprocess, the resolver) is imported at the first round: most routers
@@ -234,10 +257,14 @@ class Loop:
         def hup(signum, frame):
             self.reload_wanted = True
 
+        def usr1(signum, frame):
+            self.mwan3_wanted = True
+
         def nothing(signum, frame):
             pass
 
-        for signum, handler in ((signal.SIGTERM, stop), (signal.SIGINT, stop), (signal.SIGHUP, hup), (signal.SIGCHLD, nothing)):
+        for signum, handler in ((signal.SIGTERM, stop), (signal.SIGINT, stop), (signal.SIGHUP, hup), (signal.SIGCHLD, nothing),
+                                (signal.SIGUSR1, usr1)):
             old_handlers[signum] = signal.signal(signum, handler)
         old_wakeup = signal.set_wakeup_fd(wake_w.fileno(), warn_on_full_buffer=False)
         self.wake = wake_r.fileno()
@@ -256,6 +283,9 @@ class Loop:
                 while True:
                     if self.reload_wanted:  # (a signal's wakeup byte may have been read during an exchange)
                         self._reload()
+                    if self.mwan3_wanted:
+                        self.mwan3_wanted = False
+                        self.schedule.mwan3_event()
                     did = self._step()
                     self._check_stop()
                     timeout: float | None = 0.0  # after a plan: take in what came meanwhile, and ask for the next

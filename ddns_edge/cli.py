@@ -12,10 +12,14 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from typing import TYPE_CHECKING, Callable
 
 from ddns_edge import __version__, algorithms, lean, report
 from ddns_edge.errors import DdnsEdgeError
 from ddns_edge.model import Agreement, Config, Detection, EchoKey, Record, Wanted
+
+if TYPE_CHECKING:
+    from ddns_edge.devices import View
 
 DEFAULT_CONFIG = "/etc/config/ddns-edge"
 SPEAKS_DNS = ("once", "detect", "run")  # and check --online: dnspython is loaded lean (lean.py) before them only
@@ -115,8 +119,13 @@ def _detect_all(cfg: Config, say_rejections: bool = True) -> dict[Record, Detect
     resolve = ubus.Resolver()
     rounds: dict[EchoKey, Agreement] = {}
     out = {}
+    wans_now = None  # made (mwan3 asked, routes read) for the first record of several WANs
     for config_record in cfg.enabled_records():
         record = config_record
+        if record.wans:
+            wans_now = wans_now or _wans_now(view)
+            out[record] = wans_now(record, resolve)
+            continue
         if record.interface is not None:
             record = replace(record, device=resolve(record.interface))
         device = view.device(record.device) if record.device is not None else None
@@ -128,6 +137,27 @@ def _detect_all(cfg: Config, say_rejections: bool = True) -> dict[Record, Detect
             found = detect.detect(record, device, None, rounds[key])
         out[config_record] = found
     return out
+
+
+def _wans_now(view: View) -> Callable[[Record, Callable[[str], str | None]], Detection]:
+    """For records of several WANs: what mwan3 says (once), the default routes now, and a
+    function of a record and a network resolver to its Detection (wans.detect_wans)."""
+    from ddns_edge import netlink, ubus, wans
+
+    interfaces = wans.parse_interfaces(ubus.mwan3_status("interfaces") or "")
+    policies = wans.parse_policies(ubus.mwan3_status("policies") or "") if interfaces is not None else {}
+    mwan3 = None if interfaces is None else wans.Mwan3(interfaces, policies)
+    defaults = {(f, view.names.get(i)) for f, i, _ in netlink.default_routes()}
+
+    def detect(record, resolve):
+        family = 4 if record.type == "A" else 6
+        given = []
+        for name in record.wans:
+            device = name if record.wans_are == "device" else resolve(name)
+            given.append(wans.Wan(name, device, view.device(device) if device else None, (family, device) in defaults))
+        return wans.detect_wans(record, given, mwan3)
+
+    return detect
 
 
 def _echo_round(cfg: Config, key: EchoKey, say_rejections: bool) -> Agreement:

@@ -33,9 +33,11 @@ PORT_RANGE = (1, 65535)
 OPTIONS = {
     "agent": ("log_level", "state_dir", "echo", "echo_interval", "echo_quorum", "hook", "hook_timeout"),
     "key": ("name", "algorithm", "secret", "file"),
-    "record": ("enabled", "name", "type", "device", "interface", "source", "key", "ttl", "zone", "server", "port", "host_id", "mac"),
+    "record": ("enabled", "name", "type", "device", "interface", "source", "key", "ttl", "zone", "server", "port", "host_id", "mac",
+               "policy", "mwan3_policy"),
 }
-LIST_OPTIONS = {"agent": ("echo",), "key": (), "record": ()}
+LIST_OPTIONS = {"agent": ("echo",), "key": (), "record": ("device", "interface")}
+POLICIES = ("failover", "all")
 SECTION_TYPES = tuple(OPTIONS)
 
 _IFNAMSIZ = 16
@@ -157,7 +159,8 @@ def redacted(sections: list[uci.Section]) -> list[dict]:
             elif name == "echo":
                 shown[name] = [_echo_shown(t, n) for n, t in enumerate(texts, 1)]
             else:
-                shown[name] = texts if name in LIST_OPTIONS.get(section.type, ()) or len(texts) > 1 else texts[0]
+                as_list = name in LIST_OPTIONS.get(section.type, ()) and (section.type != "record" or name in section.lists)
+                shown[name] = texts if as_list or len(texts) > 1 else texts[0]
         out.append(shown)
     return out
 
@@ -395,18 +398,7 @@ def _record(s: _Section, key_ids: list[str]) -> Record:
         raise ConfigError(f"{s.label} needs option name, e.g. option name 'www.example.com'", path, line)
     rtype = s.choice("type", TYPES, "A")
     source = s.choice("source", SOURCES, "auto")
-    device = _device(s)
-    interface = _interface(s)
-    if device is not None and interface is not None:
-        later = max((v for n in ("device", "interface") if (v := s.get(n)) is not None), key=lambda v: v.line)
-        raise ConfigError(f"{s.label} has both option device and option interface; allowed: one of them", path, later.line)
-    if device is None and interface is None and source != "echo":
-        raise ConfigError(
-            f"{s.label} needs option device (a kernel interface such as 'pppoe-wan') or option interface (a network such as 'wan'); "
-            "allowed without them: option source 'echo'",
-            path,
-            line,
-        )
+    device, interface, wans = _wans(s, source)
     zone = s.dns_name("zone", 1)
     if zone is not None:
         if not names.is_inside(name, zone):
@@ -426,6 +418,7 @@ def _record(s: _Section, key_ids: list[str]) -> Record:
         enabled=s.boolean("enabled", True),
         line=line,
         path=path,
+        **wans,
         **_lan_host(s, rtype, source),
     )
 
@@ -463,10 +456,70 @@ def _lan_host(s: _Section, rtype: str, source: str) -> dict:
     return {"mac": text.lower().replace("-", ":")}
 
 
-def _device(s: _Section) -> str | None:
-    v = s.get("device")
-    if v is None:
-        return None
+def _values(s: _Section, name: str) -> list[uci.Value]:
+    """An option given once or as a list, its non-empty values in the file's order."""
+    values = [v for v in s.raw.lists.get(name, []) if v.value != ""]
+    single = s.get(name)
+    if single is not None:
+        values.append(single)
+    return sorted(values, key=lambda v: v.line)
+
+
+def _wans(s: _Section, source: str) -> tuple[str | None, str | None, dict]:
+    """option/list device, option/list interface, option policy, option mwan3_policy: one WAN
+    (device, interface) as ever, or two and more (the Record's wans, wans_are, policy)."""
+    path, line = s.path, s.raw.line
+    devices, networks = _values(s, "device"), _values(s, "interface")
+    policy_v, mwan3_v = s.get("policy"), s.get("mwan3_policy")
+    policy = s.choice("policy", POLICIES, "failover")
+    if devices and networks:
+        later = max(devices[0], networks[0], key=lambda v: v.line)
+        if s.raw.lists.get("device") or s.raw.lists.get("interface"):
+            raise ConfigError(f"{s.label} names its WANs both by device and by interface; allowed: one way "
+                              "(list interface for OpenWrt networks, as mwan3 names them; list device for kernel interfaces)", path, later.line)
+        raise ConfigError(f"{s.label} has both option device and option interface; allowed: one of them", path, later.line)
+    values, kind = (devices, "device") if devices else (networks, "interface")
+    names = [_device_name(s, v) if kind == "device" else _network_name(s, v) for v in values]
+    seen: dict[str, int] = {}
+    for v, text in zip(values, names, strict=True):
+        if text in seen:
+            raise ConfigError(f"{s.label}: {kind} {text!r} is named twice (first at line {seen[text]}); allowed: each WAN once", path, v.line)
+        seen[text] = v.line
+    if len(names) < 2:
+        for given, option in ((policy_v, "policy"), (mwan3_v, "mwan3_policy")):
+            if given is not None:
+                raise s.error(given, option, f"needs two WANs or more (list {kind} given twice or more); this record names "
+                                         f"{'one' if names else 'none'}")
+        if not names and source != "echo":
+            raise ConfigError(
+                f"{s.label} needs option device (a kernel interface such as 'pppoe-wan') or option interface (a network such as 'wan'); "
+                "allowed without them: option source 'echo'",
+                path,
+                line,
+            )
+        device = names[0] if names and kind == "device" else None
+        return device, names[0] if names and kind == "interface" else None, {}
+    second = values[1]
+    if source == "echo":
+        raise ConfigError(f"{s.label} names {len(names)} WANs and option source 'echo': the echo sees only the WAN the "
+                          "main table's default route takes; allowed: option source 'interface' or 'auto' (each WAN's own address)",
+                          path, second.line)
+    for option in ("host_id", "mac"):
+        if s.get(option) is not None:
+            raise s.error(s.get(option), option, f"a host behind the router is on one device; not with {len(names)} WANs")
+    mwan3_policy = None
+    if mwan3_v is not None:
+        if kind == "device":
+            raise s.error(mwan3_v, "mwan3_policy", "mwan3 ranks networks: name the WANs by list interface, as mwan3's config does")
+        if policy == "all":
+            raise s.error(mwan3_v, "mwan3_policy", "only with option policy 'failover' (policy 'all' publishes every online WAN, unranked)")
+        if not uci.NAME_RE.match(mwan3_v.value):
+            raise s.error(mwan3_v, "mwan3_policy", f"{_show(mwan3_v.value)} is not an mwan3 policy name; allowed: A-Z a-z 0-9 _ such as 'wan_wanb'")
+        mwan3_policy = mwan3_v.value
+    return None, None, {"wans": tuple(names), "wans_are": kind, "policy": policy, "mwan3_policy": mwan3_policy}
+
+
+def _device_name(s: _Section, v: uci.Value) -> str:
     text = v.value
     # the kernel counts bytes: IFNAMSIZ (16) with the final NUL
     if len(text.encode()) >= _IFNAMSIZ or text in (".", "..") or any(c in "/:" or c.isspace() or not c.isprintable() for c in text):
@@ -474,10 +527,7 @@ def _device(s: _Section) -> str | None:
     return text
 
 
-def _interface(s: _Section) -> str | None:
-    v = s.get("interface")
-    if v is None:
-        return None
+def _network_name(s: _Section, v: uci.Value) -> str:
     if not uci.NAME_RE.match(v.value):
         raise s.error(v, "interface", f"{_show(v.value)} is not an OpenWrt network name; allowed: A-Z a-z 0-9 _ such as 'wan' or 'wan6'")
     return v.value

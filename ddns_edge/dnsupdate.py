@@ -199,6 +199,28 @@ def _family(server: str) -> int:
     return socket.AF_INET6 if ":" in server else socket.AF_INET
 
 
+_leave_by: dict[int, str] = {}  # address family (4|6) -> the device exchanges leave by (SO_BINDTODEVICE)
+
+
+def leave_by(devices: dict[int, str] | None) -> None:
+    """Let exchanges with a server of family 4 or 6 leave by this device (two WANs: the main
+    table's default route points at one mwan3 calls offline); None: by the routes, as ever."""
+    global _leave_by
+    _leave_by = dict(devices or {})
+
+
+def _socket(server: str, kind: int) -> socket.socket:
+    family = _family(server)
+    sock = socket.socket(family, kind | socket.SOCK_CLOEXEC)
+    device = _leave_by.get(6 if family == socket.AF_INET6 else 4)
+    if device is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, device.encode())
+        except OSError as e:
+            report.log.debug("cannot bind the exchange with %s to %s (%s); it leaves by the routes", server, device, e.strerror or e)
+    return sock
+
+
 RETRANSMIT = 1.0  # seconds before the first resend; doubles within the exchange's timeout
 GRACE_ROUND_TRIPS = 4  # after a TSIG error, wait this many times the exchange's time so far for a signed answer
 GRACE_MIN = 0.25  # seconds: ... and at least this long (a forger next to the router answers in microseconds)
@@ -239,7 +261,7 @@ def _udp(wire: bytes, target: Target, request: Request, deadline: float,
             if now >= deadline:
                 raise ignored.failure()
             if now >= next_send:
-                sock = socket.socket(_family(target.server), socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+                sock = _socket(target.server, socket.SOCK_DGRAM)
                 socks.append(sock)
                 sock.connect((target.server, target.port))  # the kernel drops datagrams from anyone else
                 sock.send(wire)
@@ -352,7 +374,7 @@ def _tcp(wire: bytes, target: Target, deadline: float, ignored: _Ignored, clock:
     """The answer over TCP, by `deadline` or never: connecting, sending and every read wait
     only until then (a per-read timeout would let a byte every few seconds hold the exchange
     for as long as the sender likes). NoAnswer at the deadline, carrying what UDP ignored."""
-    sock = socket.socket(_family(target.server), socket.SOCK_STREAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK)
+    sock = _socket(target.server, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
     try:
         code = sock.connect_ex((target.server, target.port))
         if code not in (0, errno.EINPROGRESS):

@@ -21,6 +21,30 @@ from typing import Union
 
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 
+
+class Addresses(frozenset[IPAddress]):
+    """The address(es) a record carries: one, or one per online WAN (policy all: one RRset).
+    A set of addresses, compared as one; its text is the addresses by family, then value,
+    comma-separated ("A, B"), as the log, the hooks and the state file show it."""
+
+    __slots__ = ()
+
+    @classmethod
+    def of(cls, address: IPAddress | None) -> Addresses | None:
+        """The one address as Addresses (None: none)."""
+        return None if address is None else cls((address,))
+
+    @property
+    def single(self) -> IPAddress | None:
+        """The address, when there is exactly one."""
+        return next(iter(self)) if len(self) == 1 else None
+
+    def __str__(self) -> str:
+        return ", ".join(str(a) for a in sorted(self, key=lambda a: (a.version, a)))
+
+    def __repr__(self) -> str:
+        return f"Addresses({str(self)!r})"
+
 FOREVER = 0xFFFFFFFF  # the kernel's "infinite" address lifetime
 
 
@@ -92,6 +116,10 @@ class Record:
     path: str
     host_id: str | None = None  # a host behind the router: this interface identifier on the device's /64 prefixes
     mac: str | None = None  # a host behind the router: its addresses in the device's neighbour table (aa:bb:..)
+    wans: tuple[str, ...] = ()  # two WANs or more (list device / list interface), in the order given; () for one
+    wans_are: str = ""  # "device" | "interface": what `wans` names (a record names its WANs one way)
+    policy: str = "failover"  # failover: the first WAN online; all: every online WAN's address in one RRset
+    mwan3_policy: str | None = None  # failover: rank the WANs as this mwan3 policy does
 
     @property
     def label(self) -> str:
@@ -248,8 +276,8 @@ class Detection:
     answered yet; `agreed`: the echo sources that agreed on it; `answers`: what each source
     asked said."""
 
-    address: IPAddress | None
-    origin: str  # "interface wan0", "network wan", "echo"
+    address: Addresses | None
+    origin: str  # "interface wan0", "network wan", "echo", "all online WANs (wan, wanb)"
     reason: str
     needs_echo: bool = False
     agreed: tuple[str, ...] = ()
@@ -292,7 +320,7 @@ class Wanted:
     """What a sync should make of a record: `address`, from `known` (the RRset the server holds,
     as this agent last left or read it; None: read it first)."""
 
-    address: IPAddress
+    address: Addresses
     known: Current | None = None
 
 
@@ -304,7 +332,7 @@ class Outcome:
     the server within `window` seconds (its TSIG fudge, plan.replay_window), so the record is
     read once more after that."""
 
-    address: IPAddress | None
+    address: Addresses | None
     changed: bool = False
     old: Current = Current()
     error: str | None = None

@@ -30,7 +30,8 @@ AF_INET6 = 10
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
 RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR = 20, 21, 22
 IFA_ADDRESS, IFA_LOCAL, IFA_CACHEINFO, IFA_FLAGS = 1, 2, 6, 8
-RTM_NEWROUTE, RTM_DELROUTE = 24, 25
+RTM_NEWROUTE, RTM_DELROUTE, RTM_GETROUTE = 24, 25, 26
+RTA_OIF, RTA_PRIORITY = 4, 6
 RTM_NEWNEIGH, RTM_DELNEIGH, RTM_GETNEIGH = 28, 29, 30
 NDA_DST, NDA_LLADDR = 1, 2
 SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, NETLINK_DROP_MEMBERSHIP = 270, 1, 2
@@ -221,7 +222,47 @@ def _classes() -> dict:
     return _CLASSES
 
 
+def default_route(data: bytes, offset: int) -> tuple[int, int, int] | None:
+    """(family 4|6, device index, metric) of a default route of the main table in an
+    RTM_NEWROUTE at `offset`; None for any other route (pure)."""
+    found = _attrs(data, offset, 12)
+    if found is None:
+        return None
+    family, dst_len, _, _, table, _, _, rtype = struct.unpack_from("=8B", data, offset + 16)
+    if len(found.get(RTA_TABLE, b"")) >= 4:
+        (table,) = struct.unpack_from("=I", found[RTA_TABLE])
+    if family not in (AF_INET, AF_INET6) or dst_len or table != RT_TABLE_MAIN or rtype != RTN_UNICAST or len(found.get(RTA_OIF, b"")) < 4:
+        return None
+    (oif,) = struct.unpack_from("=I", found[RTA_OIF])
+    metric = struct.unpack_from("=I", found[RTA_PRIORITY])[0] if len(found.get(RTA_PRIORITY, b"")) >= 4 else 0
+    return 4 if family == AF_INET else 6, oif, metric
+
+
 # ---------------------------------------------------------------- the socket (I/O)
+
+
+def default_routes() -> list[tuple[int, int, int]]:
+    """The main table's default routes now: (family 4|6, device index, metric) each (a dump;
+    asked only for records of several WANs, after a route event)."""
+    out = []
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, 0) as sock:
+        sock.bind((0, 0))
+        sock.send(struct.pack("=IHHII", 16 + 12, RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP, 1, 0) + bytes(12))
+        done = False
+        while not done:
+            data = sock.recv(1 << 16)
+            for got, offset in _headers(data):
+                if got == NLMSG_DONE:
+                    done = True
+                elif got == NLMSG_ERROR:
+                    (code,) = struct.unpack_from("=i", data, offset + 16)
+                    if code:
+                        raise OSError(-code, "rtnetlink dump failed")
+                elif got == RTM_NEWROUTE:
+                    route = default_route(data, offset)
+                    if route is not None:
+                        out.append(route)
+    return out
 
 
 def dump(neighbours: bool = False) -> Iterator[KernelEvent]:

@@ -112,7 +112,7 @@ from enum import Enum
 from typing import Union
 
 from ddns_edge import plan, report
-from ddns_edge.model import Current, Detection, IPAddress, Outcome, Record, Wanted
+from ddns_edge.model import Addresses, Current, Detection, Outcome, Record, Wanted
 
 EXCHANGE_TIMEOUT_FIRST = 5.0  # seconds one exchange with the server may take, at first
 EXCHANGE_TIMEOUT_CAP = 20.0  # ... growing with the failures in a row, up to this
@@ -197,12 +197,12 @@ PHASES = (Undecided, AwaitingNetifd, AwaitingEcho, NoAddress, Confirmed, Due, Ba
 class Held:
     """What this agent believes the server holds for a record."""
 
-    address: IPAddress | None = None  # the address this agent last confirmed there
+    address: Addresses | None = None  # the address(es) this agent last confirmed there
     known: bool = False  # exactly that, with the record's TTL, and nothing since says otherwise
 
     def rrset(self, ttl: int) -> Current | None:
         """The RRset as known (None: read it before a swap)."""
-        return Current(frozenset({self.address}), ttl) if self.known and self.address is not None else None
+        return Current(self.address, ttl) if self.known and self.address is not None else None
 
 
 @dataclass(frozen=True)
@@ -232,7 +232,7 @@ class Track:
         return getattr(self.phase, "at", None)
 
     @property
-    def target(self) -> IPAddress | None:
+    def target(self) -> Addresses | None:
         """The address a sync of it makes: the one it should carry, else (a read after a
         window, with none of its own) what it holds."""
         if self.wanted is not None and self.wanted.address is not None:
@@ -470,7 +470,7 @@ class Rules:
         held, ttl = track.held, track.record.ttl
         left = held.rrset(ttl)
         if left is None and reading and held.address is not None:
-            left = Current(frozenset({held.address}), ttl)
+            left = Current(held.address, ttl)
         if left is None or outcome.old == left:
             return
         was = str(outcome.old) or "nothing"

@@ -9,29 +9,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ddns_edge.model import Current, IPAddress
+from ddns_edge.model import Addresses, Current
 
 CAS_ATTEMPTS = 3  # read-and-swap rounds before a lost race counts as a failure
 
 
 @dataclass(frozen=True)
 class Change:
-    """One record to swap: from exactly `old` (compare) to the single address `new` (swap)."""
+    """One record to swap: from exactly `old` (compare) to the addresses `new` (swap): one, or
+    several of a record of several WANs (policy all)."""
 
     name: str
     rtype: str
     ttl: int
     old: Current
-    new: IPAddress
+    new: Addresses
 
 
-def is_right(current: Current, wanted: IPAddress, ttl: int) -> bool:
-    """True when the RRset already holds exactly `wanted` (the address, not a text of it),
-    with the configured TTL."""
-    return current.rdatas == frozenset({wanted}) and current.ttl == ttl
+def is_right(current: Current, wanted: Addresses, ttl: int) -> bool:
+    """True when the RRset already holds exactly `wanted` (the addresses, not a text of
+    them), with the configured TTL."""
+    return current.rdatas == wanted and current.ttl == ttl
 
 
-def needs_change(name: str, rtype: str, ttl: int, current: Current, wanted: IPAddress) -> Change | None:
+def needs_change(name: str, rtype: str, ttl: int, current: Current, wanted: Addresses) -> Change | None:
     """The compare-and-swap to send, or None when the record is already right."""
     if is_right(current, wanted, ttl):
         return None

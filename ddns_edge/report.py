@@ -18,7 +18,7 @@ import time
 from typing import TYPE_CHECKING, Callable, Hashable
 
 if TYPE_CHECKING:
-    from ddns_edge.model import Current, IPAddress
+    from ddns_edge.model import Addresses, Current
 
 
 NOTICE = 25
@@ -154,13 +154,13 @@ def notice(message: str, *args) -> None:
     log.log(NOTICE, message, *args)
 
 
-def landed(name: str, rtype: str, old: Current, new: IPAddress, ttl: int | None = None) -> None:
+def landed(name: str, rtype: str, old: Current, new: Addresses, ttl: int | None = None) -> None:
     """A change that landed; one that only corrected the TTL says so (not "now X (was X)")."""
-    if old.rdatas == frozenset({new}) and ttl is not None and old.ttl != ttl:
+    if old.rdatas == new and ttl is not None and old.ttl != ttl:
         notice("%s %s: TTL now %d (was %s); the address %s is unchanged", name, rtype, ttl, old.ttl, new)
         return
     notice("%s %s: now %s (was %s)", name, rtype, new, str(old) or "nothing")
 
 
-def already(name: str, rtype: str, address: IPAddress) -> None:
+def already(name: str, rtype: str, address: Addresses) -> None:
     log.info("%s %s: already %s at the server; nothing sent", name, rtype, address)

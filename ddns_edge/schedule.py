@@ -33,6 +33,16 @@ and plain queries for what holds now.
     netifd(networks)                           those networks are asked again
     netifd_lost(why)                           (netifd's events are followed no more: said)
     bound(network, device, now)                netifd's answer: the records of that network
+    mwan3_event()                              (mwan3track's connected/disconnected: mwan3 is asked)
+    mwan3_status(interfaces, policies, now)    the records of several WANs (wans.py: which WAN is
+                                               online, and what failover's order is)
+    default_routes(routes, now)                the records of several WANs (without mwan3 a WAN is
+                                               online with its address and a default route); a
+                                               sync's exchanges leave by an online WAN when the
+                                               main table's default route is via one mwan3 calls
+                                               offline. Both are asked at start, after a reload,
+                                               and (routes) after a route event, before anything
+                                               else in that plan
     echoed(key, result, health, now, rand)     the records that use that echo; its next round
     synced(outcomes, now, wall, rand)          the records synced (phases.py: landed, failed, no
                                                route); the server's errors said once, then as a
@@ -73,7 +83,8 @@ from typing import Collection, Mapping
 from ddns_edge import report
 from ddns_edge.detect import detect, echo_key
 from ddns_edge.echo_checks import EchoRound, Echoes, Health
-from ddns_edge.model import Agreement, Config, Device, EchoKey, IPAddress, Outcome, Record, RouteChange, Wanted
+from ddns_edge.model import Addresses, Agreement, Config, Device, EchoKey, Outcome, Record, RouteChange, Wanted
+from ddns_edge.wans import Mwan3, Wan, detect_wans
 from ddns_edge.phases import (
     DEBUG,
     ERROR,
@@ -112,6 +123,7 @@ class Sync:
 
     wanted: Mapping[Record, Wanted]  # record (as configured) -> what to make of it
     timeouts: Mapping[Record, float]  # each record's (exchange_timeout: by its own failures in a row)
+    leave_by: Mapping[int, str] = field(default_factory=dict)  # address family -> the device exchanges leave by (two WANs)
 
     def timeout(self, records: Collection[Record]) -> float:
         """How long each exchange of a sync of `records` (one zone's) may take: the longest of
@@ -147,10 +159,13 @@ class Plan:
     echo: EchoRound | None = None  # run the round -> echoed
     sync: Sync | None = None  # -> synced
     rows: tuple[dict, ...] | None = None  # write the state file (state.render) with these rows
+    ask_mwan3: bool = False  # ask `ubus call mwan3 status` -> mwan3 (before the rest: it decides records)
+    read_routes: bool = False  # read the main table's default routes -> default_routes (likewise)
 
     def __bool__(self) -> bool:
         return any((self.notes, self.kill, self.hooks, self.follow_netifd, self.follow_neighbours, self.fresh_targets,
-                    self.forget_targets, self.network is not None, self.echo, self.sync, self.rows is not None))
+                    self.forget_targets, self.network is not None, self.echo, self.sync, self.rows is not None,
+                    self.ask_mwan3, self.read_routes))
 
 
 @dataclass(frozen=True)
@@ -179,6 +194,10 @@ class Schedule:
         self._fresh_targets = False
         self._follow: set[str] = set()
         self._rows_changed = True
+        self.mwan3: Mwan3 | None = None  # what mwan3 said last (None: it does not run, or has not answered)
+        self.defaults: tuple[tuple[int, str, int], ...] = ()  # the main table's default routes: (family, device, metric)
+        self._ask_mwan3 = self._read_routes = False
+        self._wans_known: set[str] = set()  # of "mwan3", "routes": asked once since start (records of several WANs wait for both)
         self._adopt(config)
 
     # ---------------------------------------------------------- inputs
@@ -192,12 +211,15 @@ class Schedule:
         self._prune_echoes()
         self._note(INFO, f"following {len(self.tracks)} record(s); waiting for kernel events")
         self._follow = {"netifd"} if self.follows_networks else set()
+        self._ask_mwan3 = self._read_routes = self.has_wans
 
     def kernel(self, changed: Mapping[str, Device | None], came_up: Collection[str], routes: Collection[RouteChange],
                now: float) -> None:
         """Devices whose link or addresses changed (None: the device is gone); `came_up`: those
         whose link came up; `routes`: the main table's route events."""
         self._devices(changed, came_up, now, every_network=False)
+        if routes and self.has_wans:
+            self._read_routes = True  # a WAN's default route may have come or gone
         if any(not r.gone for r in routes):  # a route that went frees nothing
             self._route_or_address(now, route=True)
 
@@ -209,6 +231,7 @@ class Schedule:
         self._devices(changed, came_up, now, every_network=True)
         if overflowed:
             self._route_or_address(now, route=True)  # a route event may have been lost with the rest
+            self._read_routes = self.has_wans
 
     def netifd(self, networks: Collection[str]) -> None:
         """netifd announced something (ifup, ifdown, an update) about `networks`: ask again."""
@@ -231,7 +254,36 @@ class Schedule:
             if track.record.interface == network:
                 self.tracks[key] = replace(track, device=device)
                 self._decide(key, now)
+            elif track.record.wans_are == "interface" and network in track.record.wans:
+                self._decide(key, now)
         self._prune_echoes()
+
+    def mwan3_event(self) -> None:
+        """mwan3track said connected or disconnected (the hotplug script's signal): ask mwan3."""
+        self._ask_mwan3 = self.has_wans
+
+    def mwan3_status(self, interfaces: Mapping[str, str] | None, policies: Mapping[tuple[str, int], tuple[str, ...]], now: float) -> None:
+        """`ubus call mwan3 status`: each network's status (None: mwan3 does not answer: not
+        installed, or not running) and each policy's ranking; the records of several WANs."""
+        was = self.mwan3
+        if interfaces is None and was is not None:  # unavailable is not empty: what it said last stands
+            self._once.say(WARNING, "mwan3 does not answer now; its last status stands until it does", ("mwan3",), again_level=None)
+            return
+        self._once.forget(("mwan3",))
+        self.mwan3 = None if interfaces is None else Mwan3(dict(interfaces), dict(policies))
+        if "mwan3" not in self._wans_known:
+            self._wans_known.add("mwan3")
+            self._note(INFO, "mwan3 does not answer; a WAN is online while it has its address and a default route" if interfaces is None
+                       else f"mwan3: {', '.join(f'{n} {v}' for n, v in sorted(interfaces.items())) or 'no interfaces'}")
+        elif self.mwan3 != was and self.mwan3 is not None:
+            self._note(INFO, f"mwan3: {', '.join(f'{n} {v}' for n, v in sorted(self.mwan3.interfaces.items()))}")
+        self._decide_wans(now)
+
+    def default_routes(self, routes: Collection[tuple[int, str, int]], now: float) -> None:
+        """The main table's default routes now: (family, device, metric); the records of several WANs."""
+        self.defaults = tuple(sorted(routes, key=lambda r: (r[0], r[2])))
+        self._wans_known.add("routes")
+        self._decide_wans(now)
 
     def echoed(self, key: EchoKey, result: Agreement, health: Health, now: float, rand: float) -> None:
         """An echo round over `key` ended (at `now`) with `result`; its sources fared as `health`."""
@@ -284,6 +336,7 @@ class Schedule:
             self._decide(key, now)
         self._prune_echoes()
         self._fresh_targets = True
+        self._ask_mwan3 = self._read_routes = self.has_wans
         self._follow = {name for name, wanted in (("netifd", self.follows_networks), ("neighbours", self.follows_neighbours)) if wanted}
         self._note(INFO, f"config reloaded: {len(self.tracks)} record(s)")
 
@@ -307,14 +360,18 @@ class Schedule:
         forget, self._forget = tuple(self._forget), {}
         fresh, self._fresh_targets = self._fresh_targets, False
         follow, self._follow = self._follow, set()
-        network = due.networks[0] if due.networks else None
-        echo = due.echo[0] if network is None and due.echo else None
+        ask_mwan3, read_routes = self._ask_mwan3, self._read_routes
+        self._ask_mwan3 = self._read_routes = False
+        local = ask_mwan3 or read_routes  # they decide records: the rest waits for their answer
+        network = due.networks[0] if due.networks and not local else None
+        echo = due.echo[0] if network is None and due.echo and not local else None
         sync = None
-        if network is None and echo is None and due.sync:
-            sync = Sync(due.sync, {r: exchange_timeout(self.tracks[r.name, r.type].failures) for r in due.sync})
-        rows = self._take_rows(now, wall) if network is None and echo is None and sync is None else None
+        if network is None and echo is None and due.sync and not local:
+            sync = Sync(due.sync, {r: exchange_timeout(self.tracks[r.name, r.type].failures) for r in due.sync}, self._leave_by())
+        rows = self._take_rows(now, wall) if network is None and echo is None and sync is None and not local else None
         notes, self._notes = tuple(self._notes), []
-        return Plan(notes, due.kill, hooks, "netifd" in follow, "neighbours" in follow, fresh, forget, network, echo, sync, rows)
+        return Plan(notes, due.kill, hooks, "netifd" in follow, "neighbours" in follow, fresh, forget, network, echo, sync, rows,
+                    ask_mwan3, read_routes)
 
     def due(self, now: float) -> Due:
         """Everything due at `now`. The caller does it and reports back (bound, echoed, synced,
@@ -341,6 +398,11 @@ class Schedule:
         return any(t.record.mac is not None for t in self.tracks.values())
 
     @property
+    def has_wans(self) -> bool:
+        """Whether some record names several WANs (then mwan3 and the default routes are asked)."""
+        return any(t.record.wans for t in self.tracks.values())
+
+    @property
     def follows_networks(self) -> bool:
         """Whether some record names an OpenWrt network (then netifd's events are worth following)."""
         return bool(self._networks())
@@ -365,7 +427,8 @@ class Schedule:
         self._rows_changed = True
 
     def _networks(self) -> set[str]:
-        return {t.record.interface for t in self.tracks.values() if t.record.interface is not None}
+        networks = {t.record.interface for t in self.tracks.values() if t.record.interface is not None}
+        return networks | {w for t in self.tracks.values() if t.record.wans_are == "interface" for w in t.record.wans}
 
     def _devices(self, changed: Mapping[str, Device | None], came_up: Collection[str], now: float, every_network: bool) -> None:
         links = every_network
@@ -384,6 +447,10 @@ class Schedule:
                 if track.device in came_up:
                     self._move(key, Input(Event.LINK_UP, now))
                 self._decide(key, now)
+            elif track.record.wans and set(self._wan_devices(track.record)) & changed.keys():
+                if set(self._wan_devices(track.record)) & set(came_up):
+                    self._move(key, Input(Event.LINK_UP, now))
+                self._decide(key, now)
         if any(d is not None and d.up and d.addresses for d in changed.values()):
             self._route_or_address(now, route=False)  # a source address may have come
         self._prune_echoes()
@@ -398,10 +465,12 @@ class Schedule:
         """What the record should carry now, as the event phases.decision makes of it."""
         track = self.tracks[key]
         record = track.bound
-        if record.interface is not None and record.interface not in self.networks:
+        if record.wans:
+            found = self._detect_wans(record)
+        elif record.interface is not None and record.interface not in self.networks:
             found = None  # netifd has not been asked yet: decided when it answers
         else:
-            published = track.held.address
+            published = track.held.address.single if track.held.address is not None else None
             device = self.devices.get(track.device) if track.device is not None else None
             found = detect(record, device, published)
             if found.needs_echo:
@@ -409,6 +478,60 @@ class Schedule:
                 if result is not None:
                     found = detect(record, device, published, result)
         self._move(key, Input(decision(track, found), now, found=found))
+
+    def _wan_devices(self, record: Record) -> list[str]:
+        if record.wans_are == "device":
+            return list(record.wans)
+        return [d for d in (self.networks.get(w) for w in record.wans) if d is not None]
+
+    def _detect_wans(self, record: Record):
+        """A record of several WANs (wans.detect_wans); None until netifd has named each network's
+        device, mwan3 has been asked and the default routes read."""
+        if not {"mwan3", "routes"} <= self._wans_known:
+            return None
+        if record.wans_are == "interface" and any(w not in self.networks for w in record.wans):
+            return None
+        family = 4 if record.type == "A" else 6
+        defaults = {(f, d) for f, d, _ in self.defaults}
+        given = []
+        for name in record.wans:
+            device = name if record.wans_are == "device" else self.networks.get(name)
+            given.append(Wan(name, device, self.devices.get(device) if device else None, (family, device) in defaults))
+        return detect_wans(record, given, self.mwan3)
+
+    def _decide_wans(self, now: float) -> None:
+        for key, track in self.tracks.items():
+            if track.record.wans:
+                self._decide(key, now)
+        self._rows_changed = True
+
+    def _leave_by(self) -> dict[int, str]:
+        """Two WANs, mwan3 running: when the main table's default route (of a family) is via a
+        device of a network mwan3 calls offline, exchanges leave by the device of the first
+        network it calls online that has a default route (said at debug level)."""
+        if self.mwan3 is None:
+            return {}
+        status_of: dict[str, str] = {}
+        order: list[str] = []
+        for track in self.tracks.values():
+            if track.record.wans_are != "interface":
+                continue
+            for name in track.record.wans:
+                device = self.networks.get(name)
+                if device is not None and name in self.mwan3.interfaces and device not in status_of:
+                    status_of[device] = self.mwan3.interfaces[name]
+                    order.append(device)
+        out = {}
+        for family in (4, 6):
+            routes = [d for f, d, _ in self.defaults if f == family]
+            if not routes or status_of.get(routes[0], "online") == "online":
+                continue
+            other = next((d for d in order if status_of[d] == "online" and d in routes), None)
+            if other is not None:
+                out[family] = other
+                self._note(DEBUG, f"the main table's IPv{family} default route is via {routes[0]}, which mwan3 calls "
+                                  f"{status_of[routes[0]]}: the update leaves by {other}")
+        return out
 
     def _move(self, key: tuple[str, str], inp: Input) -> None:
         track = self.tracks[key]
@@ -466,6 +589,9 @@ class Schedule:
             "failures": track.failures,
             "next_retry": None if at is None else wall + max(0.0, at - now),
             "echo": self.echoes.row(echo_key(track.bound), now, wall) if on_echo else None,  # while the record takes its address from it
+            "wans": None if not track.record.wans else {  # several WANs: which one(s) it should carry now, and why
+                "policy": track.record.policy, "wans": list(track.record.wans),
+                "choice": wanted.origin if wanted is not None else None, "why": wanted.reason if wanted is not None else None},
         }
 
     def _note(self, level: int, line: str) -> None:
@@ -477,6 +603,6 @@ def _shape(error: str) -> str:
     return re.sub(r"\d+", "#", error)
 
 
-def _text(address: IPAddress | None) -> str:
-    """An address as a hook's environment says it ("" for none)."""
+def _text(address: Addresses | None) -> str:
+    """An address (or several) as a hook's environment says it ("" for none)."""
     return "" if address is None else str(address)

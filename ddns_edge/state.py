@@ -51,6 +51,7 @@ def render(records: list[dict], now: float) -> str:
                 "failures": r.get("failures", 0),
                 "next_retry": _iso(r.get("next_retry")),
                 "echo": None if not r.get("echo") else {**r["echo"], "at": _iso(r["echo"].get("at"))},
+                "wans": r.get("wans"),
             }
         )
     return json.dumps({"version": VERSION, "pid": os.getpid(), "written_at": _iso(now), "records": out}, indent=2) + "\n"
@@ -135,6 +136,9 @@ def format_table(data: dict) -> str:
         echo = r.get("echo")
         if isinstance(echo, dict):
             lines.append(f"    echo {echo.get('at')}: {echo.get('address') or 'no agreement'} ({echo.get('reason')})")
+        wans = r.get("wans")
+        if isinstance(wans, dict):
+            lines.append(f"    WANs ({wans.get('policy')}): {wans.get('choice') or 'not decided yet'}: {wans.get('why') or ''}")
         if r.get("last_error"):
             lines.append(f"    last error {r.get('error_at')}: {r['last_error']}")
             if r.get("next_retry"):

@@ -122,3 +122,14 @@ class Listener:
                 self.proc.kill()
                 self.proc.wait()
         self._out.close()
+
+
+def mwan3_status(section: str, run=subprocess.run) -> str | None:
+    """`ubus call mwan3 status '{"section": SECTION}'` (interfaces, policies): its output, or
+    None when mwan3 does not answer (not installed, not running, no ubus)."""
+    try:
+        proc = run([UBUS, "call", "mwan3", "status", json.dumps({"section": section})],
+                   capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return proc.stdout if proc.returncode == 0 else None

@@ -50,7 +50,7 @@ def change_size(c: Change) -> int:
     rdata as known, or one for "absent"), the delete and the add."""
     owner, rdata = len(name_wire(c.name)), SIZES[c.rtype]
     prereq = owner + 10 if c.old.absent else len(c.old.rdatas) * (owner + 10 + rdata)
-    return prereq + (owner + 10) + (owner + 10 + rdata)
+    return prereq + (owner + 10) + len(c.new) * (owner + 10 + rdata)
 
 
 def overhead(zone: str, key: Key) -> int:
@@ -93,7 +93,7 @@ def encode(msg_id: int, zone: str, changes: Iterable[Change], key: Key, fudge: i
         else:
             prereq += [_rr(owner, rtype, IN, 0, address.packed) for address in sorted(c.old.rdatas)]
         update.append(_rr(owner, rtype, ANY, 0))
-        update.append(_rr(owner, rtype, IN, c.ttl, c.new.packed))
+        update += [_rr(owner, rtype, IN, c.ttl, address.packed) for address in sorted(c.new)]
     header = struct.pack("!HHHHHH", msg_id, OPCODE_UPDATE << 11, 1, len(prereq), len(update), 0)
     message = header + name_wire(zone) + struct.pack("!HH", SOA, IN) + b"".join(prereq) + b"".join(update)
     # RFC 8945 4.3.3: the MAC covers the message, then the TSIG variables, names in canonical (lower) case

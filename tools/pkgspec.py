@@ -308,6 +308,7 @@ def ddns_edge(root: str, release: Release, release_number: str | None = None, mt
     files = {
         "/usr/bin/ddns-edge": (0o755, LAUNCHER.encode()),
         "/etc/init.d/ddns-edge": (0o755, _read(root, "openwrt/files/ddns-edge.init")),
+        "/etc/hotplug.d/iface/95-ddns-edge": (0o644, _read(root, "openwrt/files/ddns-edge.hotplug")),
         "/etc/config/ddns-edge": (0o600, _read(root, "openwrt/files/ddns-edge.config")),
         BYTECODE_SCRIPT: (0o755, bytecode_script(release.python).encode()),
     }

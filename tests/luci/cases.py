@@ -49,7 +49,28 @@ CASES: list[tuple[str, str]] = [
     *(("mac", v) for v in ("aa:bb:cc:dd:ee:ff", "AA-BB-CC-DD-EE-FF", "02:00:00:00:00:01", "01:00:5e:00:00:01", "00:00:00:00:00:00",
                            "aa:bb:cc:dd:ee", "aa:bb-cc:dd:ee:ff", "aabb.ccdd.eeff")),
     *(("lan_host", v) for v in ("both", "type-A", "source-echo")),
+    *(("wans", v) for v in ("two-interfaces", "two-devices-all", "three-FAILOVER", "one-policy", "one-mwan3", "dup", "mix", "echo",
+                            "mwan3-dev", "mwan3-all", "mwan3-ok", "mwan3-bad", "policy-bad", "bad-dev", "bad-net")),
 ]
+
+# (devices, networks, policy, mwan3_policy, source) of each "wans" case
+WANS = {
+    "two-interfaces": ([], ["wan", "wanb"], "", "", "auto"),
+    "two-devices-all": (["wan0", "wan1"], [], "all", "", "auto"),
+    "three-FAILOVER": ([], ["wan", "wanb", "lte"], "FAILOVER", "", "interface"),
+    "one-policy": (["wan0"], [], "all", "", "auto"),
+    "one-mwan3": ([], ["wan"], "", "wan_wanb", "auto"),
+    "dup": ([], ["wan", "wanb", "wan"], "", "", "auto"),
+    "mix": (["wan0"], ["wanb"], "", "", "auto"),
+    "echo": (["wan0", "wan1"], [], "", "", "echo"),
+    "mwan3-dev": (["wan0", "wan1"], [], "", "wan_wanb", "auto"),
+    "mwan3-all": ([], ["wan", "wanb"], "all", "wan_wanb", "auto"),
+    "mwan3-ok": ([], ["wan", "wanb"], "failover", "wan_wanb", "auto"),
+    "mwan3-bad": ([], ["wan", "wanb"], "", "wan-b", "auto"),
+    "policy-bad": ([], ["wan", "wanb"], "first", "", "auto"),
+    "bad-dev": (["wan0", "a/b"], [], "", "", "auto"),
+    "bad-net": ([], ["wan", "wan.b"], "", "", "auto"),
+}
 
 
 def js(case: tuple[str, str]) -> str:
@@ -68,6 +89,9 @@ def js(case: tuple[str, str]) -> str:
     if option == "lan_host":
         return {"both": "v.lanHost('::1', 'aa:bb:cc:dd:ee:ff', 'AAAA', 'auto')", "type-A": "v.lanHost('::1', '', 'A', 'auto')",
                 "source-echo": "v.lanHost('::1', '', 'AAAA', 'echo')"}[value]
+    if option == "wans":
+        devices, networks, policy, mwan3, source = WANS[value]
+        return f"v.wans({json.dumps(devices)}, {json.dumps(networks)}, {json.dumps(policy)}, {json.dumps(mwan3)}, {json.dumps(source)}, '', '')"
     if option == "origin":
         device, network, source = {"device": ("wan0", "", "auto"), "interface": ("", "wan", "auto"), "both": ("wan0", "wan", "auto"),
                                    "neither": ("", "", "auto"), "neither-echo": ("", "", "echo")}[value]
@@ -107,7 +131,13 @@ def config(case: tuple[str, str], secret: str) -> str:
         record.pop("device")
         record.update({"device": {"device": "wan0"}, "interface": {"interface": "wan"}, "both": {"device": "wan0", "interface": "wan"},
                        "neither": {}, "neither-echo": {"source": "echo"}}[value])
+    lists: list[tuple[str, str]] = []
+    if option == "wans":
+        devices, networks, policy, mwan3, source = WANS[value]
+        record.pop("device")
+        lists = [("device", d) for d in devices] + [("interface", n) for n in networks]
+        record.update({k: v for k, v in (("policy", policy), ("mwan3_policy", mwan3), ("source", source)) if v})
     lines = ["config agent 'agent'", *(f"\toption {k} '{v}'" for k, v in agent.items()), *(f"\tlist echo '{e}'" for e in echo),
              "", "config key 'home'", *(f"\toption {k} '{v}'" for k, v in key.items()),
-             "", "config record 'www'", *(f"\toption {k} '{v}'" for k, v in record.items())]
+             "", "config record 'www'", *(f"\toption {k} '{v}'" for k, v in record.items()), *(f"\tlist {k} '{v}'" for k, v in lists)]
     return "\n".join(lines) + "\n"

@@ -60,7 +60,8 @@ function record(n) {
 		name: P(`name${n}`), type: P(`type${n}`), address: P(`address${n}`), source: P(`source${n}`),
 		changed_at: P(`changed_at${n}`), confirmed_at: P(`confirmed_at${n}`), last_error: P(`last_error${n}`),
 		error_at: P(`error_at${n}`), failures: P('failures'), next_retry: P(`next_retry${n}`),
-		echo: (n == 1) ? { at: P('echo.at'), address: P('echo.address'), reason: P('echo.reason') } : null
+		echo: (n == 1) ? { at: P('echo.at'), address: P('echo.address'), reason: P('echo.reason') } : null,
+		wans: (n == 2) ? { policy: P('wans.policy'), wans: [ P('wans.wan') ], choice: P('wans.choice'), why: P('wans.why') } : null
 	};
 }
 

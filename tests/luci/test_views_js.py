@@ -65,7 +65,7 @@ def test_the_status_view_is_fed_every_field_of_a_record(outcomes):
     for field in ("name", "type", "address", "source", "changed_at", "confirmed_at", "last_error", "error_at", "next_retry"):
         assert f"{field}1" in fed and f"{field}2" in fed
     assert {"echo.at", "echo.address", "echo.reason", "failures", "state.written_at", "state.pid", "service.pid",
-            "check.output", "detect.output"} <= fed
+            "check.output", "detect.output", "wans.policy", "wans.choice", "wans.why"} <= fed
 
 
 def test_the_status_page_polls_the_state_only_and_shows_detect_to_writers_only(outcomes):

@@ -1,7 +1,8 @@
-"""Issue 14's promises for records of hosts behind the router, in the LAN world (lan.py).
+"""Records of hosts behind the router (issue 14), in the LAN world (tools/netns/lan.py: Kea
+delegates a prefix, dhcpcd asks for it on the router and numbers br-lan, hosts take SLAAC
+addresses from the router's radvd).
 
-The config these tests assume (the agent half of issue 14 is not written yet; adapt the
-option names here if the agent names them otherwise):
+The two ways a record names a host:
 
     config record 'nas'
         option name 'nas.example.com'
@@ -15,11 +16,9 @@ option names here if the agent names them otherwise):
         option type 'AAAA'
         option device 'br-lan'
         option mac '02:dd:ed:00:00:22'           # by MAC: the host's global address from the
-                                                 # router's neighbour table on br-lan
-
-Until the agent accepts them, each test stops at its first step (`ddns-edge check` of its
-config must pass), before any world is built: they are xfail(strict) and cost little. The
-lead removes the mark when the feature lands.
+                                                 # router's neighbour table on br-lan, once the
+                                                 # kernel has confirmed it (test_lan_forged.py:
+                                                 # what a LAN host cannot make it publish)
 
 Published means: never a ULA (br-lan has one, as on OpenWrt), never a temporary address,
 never a deprecated prefix while a preferred one exists; a renumbering moves every record

@@ -118,11 +118,12 @@ def test_paths_hold_every_file_with_its_mode_owner_mtime_and_hash(apk):
     _, _, pkg = apk
     dirs = adbread.directories(pkg)
     assert list(dirs) == sorted(dirs)
-    assert list(dirs)[:6] == ["/", "/etc", "/etc/config", "/etc/init.d", "/etc/uci-defaults", "/lib"]
+    assert list(dirs)[:8] == ["/", "/etc", "/etc/config", "/etc/hotplug.d", "/etc/hotplug.d/iface", "/etc/init.d", "/etc/uci-defaults", "/lib"]
     assert all(acl == {"mode": 0o755, "user": b"root", "group": b"root"} for acl in dirs.values())
     files = adbread.files(pkg)
     expected = {
         "/etc/config/ddns-edge": 0o600, "/etc/init.d/ddns-edge": 0o755, "/usr/bin/ddns-edge": 0o755,
+        "/etc/hotplug.d/iface/95-ddns-edge": 0o644,
         "/etc/uci-defaults/ddns-edge-bytecode": 0o755,
         "/lib/apk/packages/ddns-edge.list": 0o644, "/lib/apk/packages/ddns-edge.rusers": 0o644,
         "/lib/apk/packages/ddns-edge.conffiles": 0o644, "/lib/apk/packages/ddns-edge.conffiles_static": 0o644,

@@ -61,6 +61,7 @@ INCLUDE_DIR:=$(TOPDIR)/include
 INSTALL_DIR:=install -d -m0755
 INSTALL_BIN:=install -m0755
 INSTALL_CONF:=install -m0600
+INSTALL_DATA:=install -m0644
 CP:=cp -fpR
 FIND:=find
 """
@@ -140,8 +141,8 @@ def test_makefile_install_rules_under_a_stand_in_sdk(fake_sdk, tmp_path):
     assert "ddns-edge-src: DEPENDS= USERID= PKGARCH=all" in proc.stdout
     root = tmp_path / "root" / "ddns-edge"
     assert (root / "usr/bin/ddns-edge").is_file()  # the wheel's console script, copied as it is
-    modes = {p: os.stat(root / p).st_mode & 0o777 for p in ("etc/init.d/ddns-edge", "etc/config/ddns-edge")}
-    assert modes == {"etc/init.d/ddns-edge": 0o755, "etc/config/ddns-edge": 0o600}
+    modes = {p: os.stat(root / p).st_mode & 0o777 for p in ("etc/init.d/ddns-edge", "etc/config/ddns-edge", "etc/hotplug.d/iface/95-ddns-edge")}
+    assert modes == {"etc/init.d/ddns-edge": 0o755, "etc/config/ddns-edge": 0o600, "etc/hotplug.d/iface/95-ddns-edge": 0o644}
     assert (root / "etc/init.d/ddns-edge").read_bytes() == open(INIT, "rb").read()
     # the SDK's package ships byte code only (sourceless .pyc, which the router's python imports)
     site = root / "usr/lib/python3.11/site-packages"

@@ -365,3 +365,17 @@ def test_render_table_gives_each_record_counts_start_up_and_checks_reads_per_rec
     assert "1,000 + 2" in text and "<= 1 a record met" in text
     missing = bench.render_table({"ddns_edge": _edge(records={"1000": None})})  # a phase that failed: no row, no crash
     assert "1,000 records" not in missing
+
+
+def test_the_failover_row_and_its_targets():
+    from tools.bench.failover import failover_targets, render_failover
+
+    f = {"failovers": 20, "returns": 20, "failover": bench.summarize([0.012, 0.018, 0.030]), "return": bench.summarize([0.011, 0.013]),
+         "updates_per_event": [1] * 40, "updates_max": 1, "wrong": [], "extra_updates": 0, "wrong_count": 0}
+    lines = render_failover(f)
+    assert lines[0] == "Two WANs (issue 23): policy failover, mwan3 stand-in; 20 failovers and 20 returns"
+    assert "p50 / max: 18.0 ms / 30.0 ms (target p50 <= 20 ms)" in lines[1]
+    assert [r["met"] for r in failover_targets({"failover": f})] == [True, True, True]
+    late = dict(f, failover=bench.summarize([0.025]), updates_max=2, wrong_count=1)
+    assert [r["met"] for r in failover_targets({"failover": late})] == [False, False, False]
+    assert render_failover(None) == []

@@ -22,10 +22,15 @@ import pytest
 
 from ddns_edge import dnsupdate
 from ddns_edge.algorithms import ALGORITHMS
-from ddns_edge.model import Current, Key
+from ddns_edge.model import Addresses, Current, Key
 from ddns_edge.plan import Change
 
 ip = ipaddress.ip_address  # addresses are values, from the kernel to the wire
+
+
+def one(address):
+    """A record's one address, as it travels (model.Addresses)."""
+    return Addresses.of(ipaddress.ip_address(address))
 
 SECRET = base64.b64decode("c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYg==")
 
@@ -49,7 +54,7 @@ def parsed(update):
 
 def test_swap_from_an_existing_rrset_requires_it_exactly_with_ttl_0():
     old = Current(frozenset({ip("198.51.100.7"), ip("198.51.100.8")}), 300)
-    msg = parsed(dnsupdate.build_update("example.com", [Change("www.example.com", "A", 60, old, ip("198.51.100.2"))], key()))
+    msg = parsed(dnsupdate.build_update("example.com", [Change("www.example.com", "A", 60, old, one("198.51.100.2"))], key()))
     # parsed UPDATEs hold one RR per RRset
     assert {rrset.ttl for rrset in msg.prerequisite} == {0}
     assert {rrset.rdclass for rrset in msg.prerequisite} == {dns.rdataclass.IN}  # "RRset exists (value dependent)"
@@ -61,13 +66,13 @@ def test_swap_from_an_existing_rrset_requires_it_exactly_with_ttl_0():
 
 
 def test_swap_from_nothing_requires_absence():
-    msg = parsed(dnsupdate.build_update("example.com", [Change("www.example.com", "AAAA", 60, Current(), ip("2001:db8::2"))], key()))
+    msg = parsed(dnsupdate.build_update("example.com", [Change("www.example.com", "AAAA", 60, Current(), one("2001:db8::2"))], key()))
     (prereq,) = msg.prerequisite
     assert prereq.deleting == dns.rdataclass.NONE and prereq.rdtype == dns.rdatatype.AAAA  # "RRset does not exist"
 
 
 def test_several_records_of_one_zone_go_in_one_message():
-    changes = [Change(f"h{i}.example.com", "A", 60, Current(), ip("198.51.100.2")) for i in range(3)]
+    changes = [Change(f"h{i}.example.com", "A", 60, Current(), one("198.51.100.2")) for i in range(3)]
     msg = parsed(dnsupdate.build_update("example.com", changes, key()))
     assert len(msg.prerequisite) == 3 and len(msg.update) == 6
 
@@ -101,7 +106,7 @@ def test_a_request_is_answered_by_what_dnspython_takes_as_its_response(kind, cha
         message = dns.message.make_query("www.example.com", "A")
         request = dnsupdate.Request.query(message, key())
     else:
-        request = dnsupdate.build_update("example.com", [Change("www.example.com", "A", 60, Current(), ip("198.51.100.2"))], key())
+        request = dnsupdate.build_update("example.com", [Change("www.example.com", "A", 60, Current(), one("198.51.100.2"))], key())
         message = dns.message.from_wire(request.wire, keyring=dnsupdate.tsig_key(key()))
     if "question" in change:  # (an UPDATE's answer parses only with SOA in its zone section)
         types = {"A": dns.rdatatype.A, "AAAA": dns.rdatatype.AAAA, "SOA": dns.rdatatype.SOA}
@@ -180,7 +185,7 @@ def run(reply, timeout=2.0):
     server = Responder(reply)
     try:
         target = dnsupdate.Target("example.com", "127.0.0.1", server.port)
-        return dnsupdate.exchange(dnsupdate.build_update("example.com", [Change("www.example.com", "A", 60, Current(), ip("198.51.100.2"))], key()),
+        return dnsupdate.exchange(dnsupdate.build_update("example.com", [Change("www.example.com", "A", 60, Current(), one("198.51.100.2"))], key()),
                                   target, timeout, QuietClock())
     finally:
         server.close()
@@ -277,7 +282,7 @@ def test_a_tsig_error_alone_is_the_verdict_after_a_short_grace(error, says):
     try:
         target = dnsupdate.Target("example.com", "127.0.0.1", server.port)
         with pytest.raises(dnsupdate.Rejected) as e:
-            dnsupdate.exchange(dnsupdate.build_update("example.com", [Change("www.example.com", "A", 60, Current(), ip("198.51.100.2"))], key()),
+            dnsupdate.exchange(dnsupdate.build_update("example.com", [Change("www.example.com", "A", 60, Current(), one("198.51.100.2"))], key()),
                                target, 30, QuietClock())
     finally:
         server.close()
@@ -369,7 +374,7 @@ def test_a_tcp_answer_sent_a_byte_at_a_time_ends_at_the_deadline():
                 pass
 
     threading.Thread(target=dribble, daemon=True).start()
-    changes = [Change(f"host{i}.example.com", "A", 60, Current(), ip("198.51.100.2")) for i in range(30)]
+    changes = [Change(f"host{i}.example.com", "A", 60, Current(), one("198.51.100.2")) for i in range(30)]
     request = dnsupdate.build_update("example.com", changes, key())
     assert len(request.wire) > dnsupdate.MAX_UDP_REQUEST  # straight to TCP
     try:
@@ -383,14 +388,14 @@ def test_a_tcp_connection_refused_is_said_as_such():
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    changes = [Change(f"host{i}.example.com", "A", 60, Current(), ip("198.51.100.2")) for i in range(30)]
+    changes = [Change(f"host{i}.example.com", "A", 60, Current(), one("198.51.100.2")) for i in range(30)]
     with pytest.raises(ConnectionRefusedError):
         dnsupdate.exchange(dnsupdate.build_update("example.com", changes, key()), dnsupdate.Target("example.com", "127.0.0.1", port), 1.0)
 
 
 def test_a_failed_update_of_many_records_names_a_few_and_counts_the_rest():
     """One line per failure: an UPDATE of 800 records used to name all 800 in it."""
-    changes = [Change(f"h{i}.example.com", "A", 60, Current(), ip("198.51.100.2")) for i in range(800)]
+    changes = [Change(f"h{i}.example.com", "A", 60, Current(), one("198.51.100.2")) for i in range(800)]
     assert dnsupdate._labels(changes) == "h0.example.com A, h1.example.com A, h2.example.com A and 797 more"
     assert dnsupdate._labels(changes[:4]) == "h0.example.com A, h1.example.com A, h2.example.com A, h3.example.com A"
 
@@ -409,7 +414,7 @@ def test_a_signal_ends_a_wait_for_the_server_only_within_interruptible():
     wake_r.setblocking(False)
     server = Responder(lambda q: [], count=True)  # never answers
     target = dnsupdate.Target("example.com", "127.0.0.1", server.port)
-    request = dnsupdate.build_update("example.com", [Change("www.example.com", "A", 60, Current(), ip("198.51.100.2"))], key())
+    request = dnsupdate.build_update("example.com", [Change("www.example.com", "A", 60, Current(), one("198.51.100.2"))], key())
     try:
         wake_w.send(b"\0")
         started = time.monotonic()
@@ -435,7 +440,7 @@ def test_a_server_that_never_answers_gets_resends_at_1_2_4_8_16_s_then_the_timeo
     started = time.monotonic()
     try:
         target = dnsupdate.Target("example.com", "127.0.0.1", server.port)
-        request = dnsupdate.build_update("example.com", [Change("www.example.com", "A", 60, Current(), ip("198.51.100.2"))], key())
+        request = dnsupdate.build_update("example.com", [Change("www.example.com", "A", 60, Current(), one("198.51.100.2"))], key())
         begun = clock.now()
         with pytest.raises(dnsupdate.NoAnswer) as e:
             dnsupdate.exchange(request, target, 30, clock)

@@ -314,3 +314,20 @@ R = {"dst_len": 0, "proto": 3, "scope": 0, "flags": 0}
 def test_routes_of_the_main_table_only(kind, fields, attrs, want):
     data = encode(kind, {**R, **fields}, attrs)
     assert netlink.parse(data) == meaning(data) == want
+
+
+@pytest.mark.parametrize("fields, attrs, want", [
+    ({"family": AF_INET, "table": 254, "type": 1}, [("RTA_GATEWAY", "192.0.2.1"), ("RTA_OIF", 3)], (4, 3, 0)),
+    ({"family": AF_INET, "table": 254, "type": 1}, [("RTA_GATEWAY", "203.0.113.1"), ("RTA_OIF", 5), ("RTA_PRIORITY", 20)], (4, 5, 20)),
+    ({"family": AF_INET6, "table": 252, "type": 1}, [("RTA_TABLE", 254), ("RTA_OIF", 4), ("RTA_PRIORITY", 1024)], (6, 4, 1024)),
+    ({"family": AF_INET, "table": 254, "type": 1, "dst_len": 24}, [("RTA_DST", "192.0.2.0"), ("RTA_OIF", 3)], None),  # not a default
+    ({"family": AF_INET, "table": 1, "type": 1}, [("RTA_OIF", 3)], None),  # mwan3's own tables: not the main one
+    ({"family": AF_INET, "table": 254, "type": 1}, [("RTA_GATEWAY", "192.0.2.1")], None),  # no device (multipath)
+], ids=["v4", "v4 metric", "v6 in RTA_TABLE", "not default", "table 1", "no oif"])
+def test_default_routes_of_the_main_table_with_device_and_metric(fields, attrs, want):
+    data = encode(RTM_NEWROUTE, {**R, **fields}, attrs)
+    assert netlink.default_route(data, 0) == want
+
+
+def test_the_kernel_s_default_routes_are_dumped():
+    assert all(f in (4, 6) and index > 0 and metric >= 0 for f, index, metric in netlink.default_routes())

@@ -107,3 +107,15 @@ def test_the_echo_of_a_record_is_written_and_shown():
     assert data["records"][0]["echo"] == {"address": "203.0.113.5", "agreed": ["a", "b"],
                                           "reason": "2 of 2 echo sources agree: a, b", "at": "1970-01-01T00:01:00Z"}
     assert "    echo 1970-01-01T00:01:00Z: 203.0.113.5 (2 of 2 echo sources agree: a, b)" in state.format_table(data)
+
+
+def test_a_record_of_several_wans_says_which_one_and_why():
+    wans = {"policy": "failover", "wans": ["wan", "wanb"], "choice": "network wanb (failover, backup)",
+            "why": "wan (wan0) offline (mwan3: offline); wanb (wan1) online (mwan3: online)"}
+    data = json.loads(state.render([dict(RECORD, address="203.0.113.2", source="network wanb (failover, backup)", wans=wans)], 0.0))
+    assert data["records"][0]["wans"] == wans
+    text = state.format_table(data)
+    assert "www.example.com A: 203.0.113.2 (from network wanb (failover, backup))" in text
+    assert ("    WANs (failover): network wanb (failover, backup): wan (wan0) offline (mwan3: offline); "
+            "wanb (wan1) online (mwan3: online)") in text
+    assert json.loads(state.render([RECORD], 0.0))["records"][0]["wans"] is None

@@ -16,18 +16,23 @@ import pytest
 
 from ddns_edge import dnsupdate, updatewire
 from ddns_edge.algorithms import ALGORITHMS
-from ddns_edge.model import Current, Key
+from ddns_edge.model import Addresses, Current, Key
 from ddns_edge.plan import Change
 
 ip = ipaddress.ip_address  # addresses are values, from the kernel to the wire
 
+
+def one(address):
+    """A record's one address, as it travels (model.Addresses)."""
+    return Addresses.of(ipaddress.ip_address(address))
+
 SECRET = base64.b64decode("c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYg==")
 CHANGES = {
-    "from absent": [Change("www.example.com", "A", 60, Current(), ip("198.51.100.2"))],
-    "from two rdatas": [Change("www.example.com", "A", 300, Current(frozenset({ip("198.51.100.7"), ip("198.51.100.8")}), 60), ip("198.51.100.2"))],
-    "AAAA": [Change("v6.example.com", "AAAA", 60, Current(frozenset({ip("2001:db8::1")}), 60), ip("2001:db8:1::2"))],
-    "several": [Change(f"h{i}.sub.example.com", "A", 60, Current(frozenset({ip("192.0.2.1")}), 60), ip(f"198.51.100.{i}")) for i in range(5)],
-    "wildcard and apex": [Change("*.example.com", "A", 60, Current(), ip("198.51.100.2")), Change("example.com", "A", 60, Current(), ip("198.51.100.2"))],
+    "from absent": [Change("www.example.com", "A", 60, Current(), one("198.51.100.2"))],
+    "from two rdatas": [Change("www.example.com", "A", 300, Current(frozenset({ip("198.51.100.7"), ip("198.51.100.8")}), 60), one("198.51.100.2"))],
+    "AAAA": [Change("v6.example.com", "AAAA", 60, Current(frozenset({ip("2001:db8::1")}), 60), one("2001:db8:1::2"))],
+    "several": [Change(f"h{i}.sub.example.com", "A", 60, Current(frozenset({ip("192.0.2.1")}), 60), one(f"198.51.100.{i}")) for i in range(5)],
+    "wildcard and apex": [Change("*.example.com", "A", 60, Current(), one("198.51.100.2")), Change("example.com", "A", 60, Current(), one("198.51.100.2"))],
 }
 
 
@@ -158,7 +163,7 @@ def test_batches_are_split_by_their_encoded_size_in_order():
     at the TCP length prefix, a traceback for `once`, every retry failing for `run`."""
     assert len(LONG) == 253
     key = Key("home", "ddns-key", "hmac-sha512", SECRET, "test")
-    changes = [Change(f"{i:03d}{LONG[3:]}", "AAAA", 60, Current(frozenset({ip("2001:db8::1")})), ip("2001:db8::2")) for i in range(200)]
+    changes = [Change(f"{i:03d}{LONG[3:]}", "AAAA", 60, Current(frozenset({ip("2001:db8::1")})), one("2001:db8::2")) for i in range(200)]
     out, too_large = updatewire.batches("example.com", changes, key)
     assert not too_large and [c for batch in out for c in batch] == changes
     sizes = [len(updatewire.encode(1, "example.com", batch, key, 10, int(time.time()))[0]) for batch in out]
@@ -169,7 +174,7 @@ def test_batches_are_split_by_their_encoded_size_in_order():
 def test_a_change_too_large_alone_is_set_apart():
     key = Key("home", "ddns-key", "hmac-sha256", SECRET, "test")
     crowded = Current(frozenset(ip(f"2001:db8::{i:x}") for i in range(300)))  # 300 addresses at the server, all in the prerequisite
-    changes = [Change("a.example.com", "AAAA", 60, Current(), ip("2001:db8::2")), Change(LONG, "AAAA", 60, crowded, ip("2001:db8::2"))]
+    changes = [Change("a.example.com", "AAAA", 60, Current(), one("2001:db8::2")), Change(LONG, "AAAA", 60, crowded, one("2001:db8::2"))]
     out, too_large = updatewire.batches("example.com", changes, key)
     assert out == [changes[:1]] and too_large == changes[1:]
     assert updatewire.batches("example.com", [], key) == ([], [])
@@ -179,5 +184,5 @@ def test_a_records_own_change_always_fits():
     """Why `check` has nothing to refuse: with what names.py allows (253 characters), the
     largest key name and MAC, a record's change from one address is a few hundred bytes."""
     key = Key("home", LONG, "hmac-sha512", SECRET, "test")
-    lone = updatewire.overhead(LONG, key) + updatewire.change_size(Change(LONG, "AAAA", 604800, Current(frozenset({ip("2001:db8::1")})), ip("2001:db8::2")))
+    lone = updatewire.overhead(LONG, key) + updatewire.change_size(Change(LONG, "AAAA", 604800, Current(frozenset({ip("2001:db8::1")})), one("2001:db8::2")))
     assert lone < 2048 < updatewire.MAX_MESSAGE

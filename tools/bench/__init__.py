@@ -101,4 +101,12 @@ How each figure is measured (the same words are printed under the table):
   started with the renumbering); BIND's UPDATE count per renumbering; wrong: what BIND's
   journal shows published that is not a host's address in a delegated prefix. "Not
   supported yet" while `ddns-edge check` refuses the options.
+- Failover (issue 23, tools/bench/failover.py; in a world of its own, after the rest;
+  --no-failover skips it, --only-failover runs it alone): one record on two WANs through
+  two ISPs, policy failover, with the mwan3 stand-in (tools/netns/twowan.py: mwan3's status,
+  then the iface hotplug scripts, as mwan3track does). 20 failovers (the primary's ISP stops
+  forwarding, links and routes stay; mwan3 says disconnected) and 20 returns (connected).
+  From the event (the stand-in running the hotplug scripts) to BIND answering the other
+  WAN's address (the poller); BIND's UPDATE count per event; wrong: what BIND's journal shows
+  published that is neither WAN's address, and UPDATEs beyond one an event.
 """

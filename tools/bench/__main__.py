@@ -14,6 +14,7 @@ from importlib.metadata import version
 
 import tools.bench
 from tools.netns.world import World, missing_tools
+from tools.bench.failover import failover_targets, measure_failover, render_failover
 from tools.bench.lan import lan_targets, measure_lan, render_lan
 from tools.bench.measure import CLIENT_LABELS, ROOT, Bench, measure_client, measure_ddclient
 from tools.bench.report import check_targets, render_table
@@ -48,7 +49,8 @@ def machine() -> dict:
     }
 
 
-PHASES = ("startup", "startup_cost", "main", "latency", "check", "noop", "idle", "replay", "scale", "records", "clients", "ddclient", "lan")
+PHASES = ("startup", "startup_cost", "main", "latency", "check", "noop", "idle", "replay", "scale", "records", "clients", "ddclient", "lan",
+          "failover")
 
 
 def run(args) -> dict:
@@ -56,6 +58,11 @@ def run(args) -> dict:
                      "method": tools.bench.__doc__.split("How each figure is measured (the same words are printed under the table):")[1].strip()}
     edge = results["ddns_edge"]
     World.sweep(prefix="ddnsbench-")  # what a killed bench left behind
+    if args.only_failover:
+        edge["failover"] = _failover(args, results)
+        results["machine"]["loadavg_end"] = f"{os.getloadavg()[0]:.2f}"
+        results["targets"] = failover_targets(edge) if edge.get("failover") else []
+        return results
     with World(prefix="ddnsbench-", handle_signals=True) as world:
         world.start_bind()
         bench = Bench(world, args)
@@ -86,9 +93,23 @@ def run(args) -> dict:
                 bench.stop_agent()
         finally:
             bench.close()
+    if not (args.no_failover or args.only_clients or args.only_lan or args.only_records):  # a world of its own
+        edge["failover"] = _failover(args, results)
     results["machine"]["loadavg_end"] = f"{os.getloadavg()[0]:.2f}"
-    results["targets"] = check_targets(edge) + (lan_targets(edge) if edge.get("lan") else [])
+    results["targets"] = (check_targets(edge) + (lan_targets(edge) if edge.get("lan") else [])
+                          + (failover_targets(edge) if edge.get("failover") else []))
     return results
+
+
+def _failover(args, results: dict) -> dict | None:
+    def say(message: str) -> None:
+        print(f"[{time.monotonic() - args.t0:6.1f}s] {message}", flush=True)
+    try:
+        return measure_failover(args, say)
+    except Exception as e:  # one phase failing must not lose the others' figures
+        results["errors"]["failover"] = f"{type(e).__name__}: {e}"
+        say(f"failover: {e}")
+        return None
 
 
 def veth_phases(bench, phase, edge: dict) -> None:
@@ -123,9 +144,12 @@ def parse_args(argv=None):
                    "the router, the delegated prefix renumbered 10 times)")
     p.add_argument("--only-lan", action="store_true", help="the LAN phase only")
     p.add_argument("--only-records", action="store_true", help="the start-up of 1,000 and 10,000 records only (issue 21)")
+    p.add_argument("--no-failover", action="store_true", help="skip the failover phase (issue 23: two WANs, mwan3's verdicts)")
+    p.add_argument("--only-failover", action="store_true", help="the failover phase only")
     p.add_argument("--record-counts", default="1000,10000", help="the record counts of the records phase (default: 1000,10000)")
     args = p.parse_args(argv)
-    for a, b in (("only_clients", "only_lan"), ("no_lan", "only_lan"), ("only_records", "only_clients"), ("only_records", "only_lan")):
+    for a, b in (("only_failover", "no_failover"), ("only_failover", "only_lan"), ("only_failover", "only_clients"),
+                 ("only_failover", "only_records"), ("only_clients", "only_lan"), ("no_lan", "only_lan"), ("only_records", "only_clients"), ("only_records", "only_lan")):
         if getattr(args, a) and getattr(args, b):
             p.error(f"--{a.replace('_', '-')} and --{b.replace('_', '-')} exclude each other")
     args.clients = [c for c in args.clients.split(",") if c]
@@ -133,9 +157,9 @@ def parse_args(argv=None):
     if unknown:
         p.error(f"unknown client {', '.join(unknown)}: choose from {', '.join(CLIENT_LABELS)}")
     full = dict(latency_changes=200, changes=1000, startup_runs=7, noop_reps=20, idle=60.0, records=100,
-                scale_changes=5, ddclient_changes=4, ddclient_idle=True, client_changes=20, lan_renumberings=10)
+                scale_changes=5, ddclient_changes=4, ddclient_idle=True, client_changes=20, lan_renumberings=10, failovers=20)
     quick = dict(latency_changes=100, changes=1000, startup_runs=3, noop_reps=5, idle=15.0, records=100,
-                 scale_changes=2, ddclient_changes=2, ddclient_idle=False, client_changes=5, lan_renumberings=3)
+                 scale_changes=2, ddclient_changes=2, ddclient_idle=False, client_changes=5, lan_renumberings=3, failovers=5)
     for k, v in (quick if args.quick else full).items():
         setattr(args, k, v)
     args.record_counts = [int(n) for n in args.record_counts.split(",") if n]
@@ -144,6 +168,7 @@ def parse_args(argv=None):
                     + (" --only-records" if args.only_records else "")
                     + (f" --record-counts {','.join(map(str, args.record_counts))}" if args.record_counts != [1000, 10000] else "")
                     + (" --no-lan" if args.no_lan else "")
+                    + (" --only-failover" if args.only_failover else "") + (" --no-failover" if args.no_failover else "")
                     + (f" --clients {','.join(args.clients)}" if args.clients != list(CLIENT_LABELS) else ""))
     args.t0 = time.monotonic()
     return args
@@ -158,7 +183,8 @@ def main(argv=None) -> int:
         print(f"bench: missing {', '.join(missing_tools())}: run `make bench` as root to install them", file=sys.stderr)
         return 2
     results = run(args)
-    table = "\n".join([render_table(results), *render_lan(results["ddns_edge"].get("lan"))])
+    table = "\n".join([render_table(results), *render_lan(results["ddns_edge"].get("lan")),
+                       *render_failover(results["ddns_edge"].get("failover"))])
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(results, f, indent=2, default=str)

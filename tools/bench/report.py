@@ -531,7 +531,7 @@ def render_table(results: dict) -> str:
              f"command: {results.get('command', '?')}",
              ""]
     fmt = "  ".join(f"{{:{'<' if i == 0 else '>'}{w}}}" for i, w in enumerate(widths))
-    if e:  # not with --only-clients
+    if set(e) - {"failover"}:  # not with --only-clients or --only-failover
         lines.append(fmt.format(*head).rstrip())
         lines.append("  ".join("-" * w for w in widths))
         lines += [fmt.format(*r).rstrip() for r in rows]

@@ -296,6 +296,44 @@ return baseclass.extend({
 		return true;
 	},
 
+	/* list device / list interface, option policy, option mwan3_policy: one WAN as ever, or
+	   two and more (config._wans); `devices` and `networks`: a value or a list of them */
+	wans(devices, networks, policy, mwan3Policy, source, hostId, mac) {
+		const list = v => [].concat(v ?? []).filter(x => x != null && x !== '');
+		const d = list(devices), n = list(networks), p = strip(policy ?? '').toLowerCase(), m = mwan3Policy ?? '';
+		if (p !== '' && p !== 'failover' && p !== 'all')
+			return "%s is not allowed; allowed: failover | all".format(show(policy));
+		if (d.length && n.length)
+			return (d.length + n.length > 2) ? 'names its WANs both by device and by interface; allowed: one way'
+				: 'has both option device and option interface; allowed: one of them';
+		const names = d.length ? d : n, kind = d.length ? 'device' : 'interface';
+		for (const x of names) {
+			const valid = (kind === 'device') ? this.device(x) : this.network(x);
+			if (valid !== true)
+				return valid;
+		}
+		if (new Set(names).size !== names.length)
+			return 'a WAN is named twice; allowed: each WAN once';
+		if (names.length < 2) {
+			if (p !== '' || m !== '')
+				return 'option %s needs two WANs or more'.format(p !== '' ? 'policy' : 'mwan3_policy');
+			return true;
+		}
+		if (strip(source).toLowerCase() === 'echo')
+			return "%d WANs and option source 'echo': the echo sees only the WAN the main table's default route takes; allowed: option source 'interface' or 'auto'".format(names.length);
+		if (strip(hostId ?? '') !== '' || strip(mac ?? '') !== '')
+			return 'a host behind the router is on one device; not with %d WANs'.format(names.length);
+		if (m !== '') {
+			if (kind === 'device')
+				return 'mwan3_policy: mwan3 ranks networks: name the WANs by interface, as mwan3\'s config does';
+			if (p === 'all')
+				return "mwan3_policy: only with option policy 'failover'";
+			if (!UCI_NAME_RE.test(m))
+				return "%s is not an mwan3 policy name; allowed: A-Z a-z 0-9 _ such as 'wan_wanb'".format(show(m));
+		}
+		return true;
+	},
+
 	/* option host_id and option mac: a host behind the router (config._lan_host) */
 	lanHost(hostId, mac, type, source) {
 		const h = strip(hostId), m = strip(mac);

@@ -67,6 +67,27 @@ function other(section, section_id, option) {
 	return (v != null) ? v : (uci.get(CONFIG, section_id, option) ?? '');
 }
 
+/* the record's WANs (one, or several with a policy), device/interface/source together:
+   `value` is the field being validated (its new value), the others as they are */
+function wansRule(section, section_id, option, value) {
+	const get = o => (o === option) ? value : other(section, section_id, o);
+	const devices = [].concat(get('device') ?? []).filter(x => x), networks = [].concat(get('interface') ?? []).filter(x => x);
+	const valid = validate.wans(devices, networks, get('policy'), get('mwan3_policy'), get('source'), get('host_id'), get('mac'));
+	if (valid !== true)
+		return valid;
+	return (devices.length + networks.length > 1) ? true : validate.origin(devices[0] ?? '', networks[0] ?? '', get('source'));
+}
+
+/* each value of a field that may hold several */
+function each(value, rule) {
+	for (const v of [].concat(value ?? [])) {
+		const valid = rule(v);
+		if (valid !== true)
+			return valid;
+	}
+	return true;
+}
+
 return view.extend({
 	load() {
 		return Promise.all([
@@ -130,24 +151,49 @@ return view.extend({
 		o.value('AAAA', _('AAAA (IPv6)'));
 		o.default = 'A';
 
-		o = s.option(widgets.DeviceSelect, 'device', _('Device'), _('The kernel interface that carries the WAN address, e.g. pppoe-wan.'));
+		o = s.option(widgets.DeviceSelect, 'device', _('Device'),
+			_('The kernel interface that carries the WAN address, e.g. pppoe-wan; several: the record follows them by its WAN policy.'));
 		o.noaliases = true;
 		o.optional = true;
+		o.multiple = true;
 		o.validate = function(section_id, value) {
-			revalidate(this.section, section_id, [ 'interface' ]);
-			const valid = validate.device(value);
-			return (valid !== true) ? valid :
-				validate.origin(value, other(this.section, section_id, 'interface'), other(this.section, section_id, 'source'));
+			revalidate(this.section, section_id, [ 'interface', 'policy', 'mwan3_policy' ]);
+			const valid = each(value, v => validate.device(v));
+			return (valid !== true) ? valid : wansRule(this.section, section_id, 'device', value);
 		};
 
-		o = s.option(widgets.NetworkSelect, 'interface', _('Or network'), _('An OpenWrt network such as wan: its device comes from netifd.'));
+		o = s.option(widgets.NetworkSelect, 'interface', _('Or network'),
+			_('An OpenWrt network such as wan: its device comes from netifd; several (two WANs, e.g. with mwan3): by the WAN policy.'));
 		o.optional = true;
 		o.modalonly = true;
+		o.multiple = true;
 		o.validate = function(section_id, value) {
-			revalidate(this.section, section_id, [ 'device' ]);
-			const valid = validate.network(value);
-			return (valid !== true) ? valid :
-				validate.origin(other(this.section, section_id, 'device'), value, other(this.section, section_id, 'source'));
+			revalidate(this.section, section_id, [ 'device', 'policy', 'mwan3_policy' ]);
+			const valid = each(value, v => validate.network(v));
+			return (valid !== true) ? valid : wansRule(this.section, section_id, 'interface', value);
+		};
+
+		o = s.option(form.ListValue, 'policy', _('WAN policy'),
+			_('With several WANs: failover publishes the first one online (as mwan3 says, when it runs); all publishes every online WAN\'s address.'));
+		o.value('', _('failover'));
+		o.value('all', _('all'));
+		o.optional = true;
+		o.rmempty = true;
+		o.modalonly = true;
+		o.validate = function(section_id, value) {
+			revalidate(this.section, section_id, [ 'device', 'interface', 'mwan3_policy' ]);
+			return wansRule(this.section, section_id, 'policy', value);
+		};
+
+		o = s.option(form.Value, 'mwan3_policy', _('mwan3 policy'),
+			_('failover in the order this mwan3 policy ranks the networks (else in the order given).'));
+		o.optional = true;
+		o.rmempty = true;
+		o.modalonly = true;
+		o.placeholder = 'wan_wanb';
+		o.validate = function(section_id, value) {
+			revalidate(this.section, section_id, [ 'device', 'interface', 'policy' ]);
+			return wansRule(this.section, section_id, 'mwan3_policy', value);
 		};
 
 		o = s.option(form.ListValue, 'source', _('Source'),

@@ -77,6 +77,9 @@ return view.extend({
 			r.address ? text(r.address) : E('em', {}, _('not set by this agent')),
 			r.echo ? E('span', {}, [ String(r.source || _('echo')), E('br'),
 				E('small', {}, [ _('echo at %s: %s (%s)').format(when(r.echo.at), r.echo.address || _('no agreement'), r.echo.reason) ]) ])
+				: r.wans ? E('span', {}, [ String(r.source || '-'), E('br'),
+					E('small', {}, [ _('WANs %s (%s): now %s: %s').format(Array.isArray(r.wans.wans) ? r.wans.wans.join(', ') : '-',
+						String(r.wans.policy), String(r.wans.choice || '-'), String(r.wans.why || '-')) ]) ])
 				: text(r.source),
 			text(when(r.changed_at)),
 			text(when(r.confirmed_at)),
