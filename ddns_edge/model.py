@@ -4,7 +4,7 @@
 - what the kernel says: Address, and netlink's events Link, LinkGone, AddressChange (folded
   by devices.View into a Device per name) and RouteChange;
 - what the echo says: Answer (one source), Agreement (a round);
-- what a record should carry: Detection;
+- what a record should carry: Detection, of Addresses (one, or one per online WAN);
 - what the server holds, what a sync should do and what it did: Current, Wanted, Outcome.
 
 Validation happens where these are made (config.py, echo_wire.py, netlink.py): a value of a
