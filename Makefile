@@ -8,7 +8,8 @@
 #   .venv-floor  what OpenWrt 24.10 and 25.12 ship: dnspython 2.4.1 and pyroute2 0.7.9 (the floors
 #                in setup.cfg), on Python 3.11 (24.10's);
 #   .venv        the newest dnspython and pyroute2 on PyPI, on the newest Python 3 found here
-#                (3.13, 25.12's, where pyenv or the system has it). demo, bench and lint use it.
+#                (3.13, 25.12's, where pyenv or the system has it). demo, bench and ruff use it.
+# `make lint` (ruff, and mypy in both venvs) runs first.
 # Without root it only warns about missing tools (tests/netns/conftest.py decides).
 
 PYTHON ?= python3
@@ -34,7 +35,7 @@ export PATH := $(PATH):/usr/sbin:/sbin
 
 .PHONY: test demo lint host-tools bench
 
-test: host-tools $(STAMP) $(FLOOR_STAMP)
+test: host-tools $(STAMP) $(FLOOR_STAMP) lint
 	$(FLOOR_VENV)/bin/python -m pytest -q $(PYTEST_ARGS) tests
 	$(PY) -m pytest -q $(PYTEST_ARGS) tests
 
@@ -53,10 +54,12 @@ bench: host-tools $(STAMP)
 			|| echo "make: ddclient not installed; the bench runs without it" >&2; fi
 	$(PY) -m tools.bench $(BENCH_ARGS)
 
-lint: $(STAMP)
-	@if $(PY) -m ruff --version >/dev/null 2>&1; then $(PY) -m ruff check ddns_edge tests tools; \
-	elif $(PY) -m pyflakes --version >/dev/null 2>&1; then $(PY) -m pyflakes ddns_edge tests tools; \
-	else echo "no ruff or pyflakes in $(VENV): byte-compiling only"; $(PY) -m compileall -q ddns_edge tests tools; fi
+# ruff (ruff.toml) over everything, and mypy (mypy.ini) over ddns_edge in both venvs: the types
+# hold against the newest dnspython and against 2.4.1. Both come with the test extra.
+lint: $(STAMP) $(FLOOR_STAMP)
+	$(PY) -m ruff check ddns_edge tests tools
+	$(PY) -m mypy
+	$(FLOOR_VENV)/bin/python -m mypy
 
 # Install what is missing, as root. A policy-rc.d that says "no" keeps the bind9 package
 # from starting a named of its own (Debian containers usually have one already).

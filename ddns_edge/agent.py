@@ -24,7 +24,8 @@ import signal
 import socket
 import subprocess
 import time
-from typing import Callable, Iterable, Mapping
+from types import FrameType
+from typing import Any, Callable, Iterable, Mapping
 
 from ddns_edge import config as config_mod
 from ddns_edge import dnsupdate, netlink, report, state, ubus, wans
@@ -66,6 +67,7 @@ class Loop:
         self.hooks: dict[int, subprocess.Popen] = {}
         self.sel: selectors.BaseSelector | None = None
         self.sub: Subscription | None = None
+        self.wake: int | None = None  # the signal wakeup socket, while run() runs
         self.reload_wanted = False
         self.mwan3_wanted = False  # SIGUSR1: mwan3track said connected/disconnected (the package's hotplug script)
         self.stopping = False
@@ -85,8 +87,8 @@ class Loop:
             self._run_hook(hook)
         if plan.follow_netifd:
             self._listen_ubus()
-        if plan.follow_neighbours and not self.sub.neighbours:
-            self.sub.follow_neighbours()  # a record by MAC is new: read the neighbour table too
+        if plan.follow_neighbours and not self._netlink().neighbours:
+            self._netlink().follow_neighbours()  # a record by MAC is new: read the neighbour table too
             self._reread(overflowed=False)
         if plan.ask_mwan3:
             self._ask_mwan3()
@@ -105,7 +107,8 @@ class Loop:
             outcomes: Mapping[Record, Outcome | None]
             dnsupdate.leave_by(dict(plan.sync.leave_by))
             try:
-                outcomes = self.sync(self.config, plan.sync.wanted, self.targets, timeout=plan.sync.timeout)
+                with dnsupdate.interruptible(self.wake, self._check_stop):  # a signal ends a wait for the server
+                    outcomes = self.sync(self.config, plan.sync.wanted, self.targets, timeout=plan.sync.timeout)
             except Exception as e:  # a bug must not end the daemon: log, back off, go on
                 log.error("update round failed unexpectedly: %s: %s", type(e).__name__, e, exc_info=log.isEnabledFor(10))
                 outcomes = {record: None for record in plan.sync.wanted}
@@ -185,7 +188,7 @@ class Loop:
             self.schedule.kernel(*self._devices(changes), routes, time.monotonic())
 
     def _reread(self, overflowed: bool) -> None:
-        changes = self.view.reset(self.sub.dump())
+        changes = self.view.reset(self._netlink().dump())
         self.schedule.reread(*self._devices(changes), time.monotonic(), overflowed)
 
     def _devices(self, changes: Iterable[Change]) -> tuple[dict[str, Device | None], set[str]]:
@@ -193,13 +196,26 @@ class Loop:
         changes = list(changes)
         return {c.name: self.view.device(c.name) for c in changes}, {c.name for c in changes if c.came_up}
 
+    def _netlink(self) -> Subscription:
+        if self.sub is None:
+            raise RuntimeError("the loop is not running")
+        return self.sub
+
+    def _selector(self) -> selectors.BaseSelector:
+        if self.sel is None:
+            raise RuntimeError("the loop is not running")
+        return self.sel
+
     def _on_ubus(self) -> None:
-        networks, alive = self.listener.read()
+        listener = self.listener
+        if listener is None:  # (only registered while there is one)
+            return
+        networks, alive = listener.read()
         self.schedule.netifd(networks)
         if not alive:
             self.schedule.netifd_lost()
-            self.sel.unregister(self.listener)
-            self.listener.close()
+            self._selector().unregister(listener)
+            listener.close()
             self.listener = None
 
     def _listen_ubus(self) -> None:
@@ -211,7 +227,7 @@ class Loop:
         except OSError as e:
             self.schedule.netifd_lost(e.strerror or str(e))
             return
-        self.sel.register(self.listener, selectors.EVENT_READ, "ubus")
+        self._selector().register(self.listener, selectors.EVENT_READ, "ubus")
 
     def _reload(self) -> None:
         self.reload_wanted = False
@@ -232,7 +248,7 @@ class Loop:
         wake_r, wake_w = socket.socketpair()
         wake_r.setblocking(False)
         wake_w.setblocking(False)
-        old_handlers = {}
+        old_handlers: dict[int, Callable[[int, FrameType | None], Any] | int | None] = {}
 
         def stop(signum, frame):
             self.stopping = True
@@ -251,7 +267,7 @@ class Loop:
                                 (signal.SIGUSR1, usr1)):
             old_handlers[signum] = signal.signal(signum, handler)
         old_wakeup = signal.set_wakeup_fd(wake_w.fileno(), warn_on_full_buffer=False)
-        dnsupdate.interrupt_with(wake_r.fileno(), self._check_stop)
+        self.wake = wake_r.fileno()
         sub = None
         try:
             sub = Subscription(self.rcvbuf)  # subscribe first, then dump: no event falls between
@@ -289,10 +305,10 @@ class Loop:
             log.info("stopping")
             return 0
         finally:
-            dnsupdate.interrupt_with(None)
+            self.wake = None
             signal.set_wakeup_fd(old_wakeup)
-            for signum, handler in old_handlers.items():
-                signal.signal(signum, handler)
+            for number, previous in old_handlers.items():
+                signal.signal(number, previous)
             if sub is not None:
                 sub.close()
             if self.listener is not None:

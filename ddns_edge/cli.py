@@ -12,10 +12,14 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from typing import TYPE_CHECKING, Callable
 
-from ddns_edge import __version__, lean, report
+from ddns_edge import __version__, algorithms, lean, report
 from ddns_edge.errors import DdnsEdgeError
 from ddns_edge.model import Agreement, Config, Detection, EchoKey, Record, Wanted
+
+if TYPE_CHECKING:
+    from ddns_edge.devices import View
 
 DEFAULT_CONFIG = "/etc/config/ddns-edge"
 SPEAKS_DNS = ("once", "detect", "run")  # and check --online: dnspython is loaded lean (lean.py) before them only
@@ -28,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-c", "--config", default=DEFAULT_CONFIG, metavar="PATH", help=f"uci config file (default {DEFAULT_CONFIG})")
     parser.add_argument("-v", "--verbose", action="store_const", const="debug", dest="log_level", help="log level debug")
-    parser.add_argument("--log-level", choices=sorted(report.LEVELS, key=report.LEVELS.get), help="override the config's log_level")
+    parser.add_argument("--log-level", choices=sorted(report.LEVELS, key=report.LEVELS.__getitem__), help="override the config's log_level")
     parser.add_argument("--syslog", action="store_true",
                         help="log to the system log, each line at its own priority (the procd init script does this)")
     parser.add_argument("--syslog-socket", default=report.SYSLOG_SOCKET, metavar="PATH",
@@ -48,8 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     shown.add_argument("--json", action="store_true", help="as {\"sections\": [...]}, for scripts (LuCI's read-only view)")
     keygen = sub.add_parser("keygen", help="print a new TSIG key as a BIND key clause, with the server side as comments")
     keygen.add_argument("name", metavar="NAME", help="the TSIG key name, e.g. ddns-key")
-    keygen.add_argument("-a", "--algorithm", default="hmac-sha256", metavar="ALG",
-                        help="hmac-md5, hmac-sha1, hmac-sha224, hmac-sha256 (default), hmac-sha384 or hmac-sha512")
+    *others, last = [name + (" (default)" if name == algorithms.DEFAULT else "") for name in algorithms.ALGORITHMS]
+    keygen.add_argument("-a", "--algorithm", default=algorithms.DEFAULT, metavar="ALG", help=f"{', '.join(others)} or {last}")
     keygen.add_argument("--zone", metavar="ZONE", help="fill the server-side examples in for this zone (default: example.com)")
     return parser
 
@@ -115,10 +119,11 @@ def _detect_all(cfg: Config, say_rejections: bool = True) -> dict[Record, Detect
     resolve = ubus.Resolver()
     rounds: dict[EchoKey, Agreement] = {}
     out = {}
-    wans_now = _wans_now(view) if any(r.wans for r in cfg.enabled_records()) else None
+    wans_now = None  # made (mwan3 asked, routes read) for the first record of several WANs
     for config_record in cfg.enabled_records():
         record = config_record
         if record.wans:
+            wans_now = wans_now or _wans_now(view)
             out[record] = wans_now(record, resolve)
             continue
         if record.interface is not None:
@@ -134,7 +139,7 @@ def _detect_all(cfg: Config, say_rejections: bool = True) -> dict[Record, Detect
     return out
 
 
-def _wans_now(view):
+def _wans_now(view: View) -> Callable[[Record, Callable[[str], str | None]], Detection]:
     """For records of several WANs: what mwan3 says (once), the default routes now, and a
     function of a record and a network resolver to its Detection (wans.detect_wans)."""
     from ddns_edge import netlink, ubus, wans

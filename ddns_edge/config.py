@@ -14,9 +14,9 @@ import difflib
 import ipaddress
 import os
 import re
-from typing import Callable
+from typing import Callable, overload
 
-from ddns_edge import echo_wire, files, keys, names, uci
+from ddns_edge import algorithms, echo_wire, files, keys, names, uci
 from ddns_edge.addresses import ip_literal
 from ddns_edge.errors import ConfigError
 from ddns_edge.model import Agent, Config, EchoSource, Key, Record
@@ -213,6 +213,11 @@ class _Section:
                 return a
         raise self.error(v, name, f"{_show(v.value)} is not allowed; allowed: {_or(allowed)}")
 
+    @overload
+    def integer(self, name: str, default: int, lo: int, hi: int, unit: str = "") -> int: ...
+    @overload
+    def integer(self, name: str, default: None, lo: int, hi: int, unit: str = "") -> int | None: ...
+
     def integer(self, name: str, default: int | None, lo: int, hi: int, unit: str = "") -> int | None:
         v = self.get(name)
         if v is None:
@@ -246,6 +251,11 @@ class _Section:
         except ValueError as e:
             raise self.error(v, name, f"{_show(v.value)} is not a valid DNS name: {e}") from None
 
+    @overload
+    def absolute_path(self, name: str, default: str) -> str: ...
+    @overload
+    def absolute_path(self, name: str, default: None) -> str | None: ...
+
     def absolute_path(self, name: str, default: str | None) -> str | None:
         v = self.get(name)
         if v is None:
@@ -274,8 +284,9 @@ def _hint(word: str, allowed) -> str:
 
 def _agent(s: _Section) -> Agent:
     echo_values = list(s.raw.lists.get("echo", []))
-    if s.get("echo") is not None:
-        echo_values.append(s.get("echo"))
+    single = s.get("echo")
+    if single is not None:
+        echo_values.append(single)
     echo = tuple(_echo_source(s, v, n) for n, v in enumerate(echo_values, 1))
     quorum = s.get("echo_quorum")
     echo_quorum = None
@@ -305,7 +316,7 @@ def _state_dir(s: _Section) -> str:
     v = s.get("state_dir")
     if v is None:
         return Agent.state_dir
-    path = s.absolute_path("state_dir", None)
+    path = s.absolute_path("state_dir", Agent.state_dir)  # (v is there: the default is never taken)
     parts = path.rstrip("/").split("/")[1:]
     below = next((len(root.split("/")) - 1 for root in STATE_ROOTS if path.startswith(root + "/")), None)
     if below is None or len(parts) <= below or any(p in ("", ".", "..") or not p.isprintable() for p in parts):
@@ -335,9 +346,9 @@ def _key(s: _Section, base: str, read_file: ReadFile) -> Key:
             raise s.error(name_v, "name", f"{_show(name_v.value)} is not a valid TSIG key name; allowed: a DNS name such as ddns-key or ddns-key.example.com")
     algorithm = None
     if alg_v is not None:
-        algorithm = keys.canonical_algorithm(alg_v.value)
+        algorithm = algorithms.canonical(alg_v.value)
         if algorithm is None:
-            raise s.error(alg_v, "algorithm", f"{_show(alg_v.value)} is not a TSIG algorithm; allowed: {_or(keys.ALGORITHMS)}")
+            raise s.error(alg_v, "algorithm", f"{_show(alg_v.value)} is not a TSIG algorithm; allowed: {_or(algorithms.ALGORITHMS)}")
     if secret_v is not None and file_v is not None:
         later = max(secret_v, file_v, key=lambda v: v.line)
         raise ConfigError(f"{s.label} has both option secret and option file; allowed: exactly one of them", s.path, later.line)
@@ -349,10 +360,11 @@ def _key(s: _Section, base: str, read_file: ReadFile) -> Key:
             secret = keys.decode_secret(secret_v.value)
         except ValueError as e:
             raise s.error(secret_v, "secret", f"the secret is {e}; allowed: the base64 key as ddns-edge keygen or tsig-keygen prints it") from None
-        algorithm = algorithm or keys.DEFAULT_ALGORITHM
+        algorithm = algorithm or algorithms.DEFAULT
         name = want
         origin = f"{s.path}:{secret_v.line}"
     else:
+        assert file_v is not None  # one of secret and file is there (checked above)
         file_path = os.path.join(base, file_v.value) if base and not file_v.value.startswith("/") else file_v.value
         try:
             text = read_file(file_path)
@@ -416,13 +428,13 @@ _MAC_RE = re.compile(r"[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2}){4}
 
 def _lan_host(s: _Section, rtype: str, source: str) -> dict:
     """option host_id / option mac: a host behind the router, on the record's (LAN) device."""
-    host_v, mac_v = s.get("host_id"), s.get("mac")
-    if host_v is None and mac_v is None:
+    given = [(n, v) for n in ("host_id", "mac") if (v := s.get(n)) is not None]
+    if not given:
         return {}
-    if host_v is not None and mac_v is not None:
-        later = max(host_v, mac_v, key=lambda v: v.line)
+    if len(given) > 1:
+        later = max((v for _, v in given), key=lambda v: v.line)
         raise ConfigError(f"{s.label} has both option host_id and option mac; allowed: one of them", s.path, later.line)
-    name, v = ("host_id", host_v) if host_v is not None else ("mac", mac_v)
+    ((name, v),) = given
     if rtype != "AAAA":
         raise s.error(v, name, "only for type AAAA: a host behind the router has its own IPv6 address (its A record is "
                                "the router's WAN address, as a record without host_id or mac gives it); allowed: option type 'AAAA'")
@@ -447,8 +459,9 @@ def _lan_host(s: _Section, rtype: str, source: str) -> dict:
 def _values(s: _Section, name: str) -> list[uci.Value]:
     """An option given once or as a list, its non-empty values in the file's order."""
     values = [v for v in s.raw.lists.get(name, []) if v.value != ""]
-    if s.get(name) is not None:
-        values.append(s.get(name))
+    single = s.get(name)
+    if single is not None:
+        values.append(single)
     return sorted(values, key=lambda v: v.line)
 
 
@@ -473,9 +486,9 @@ def _wans(s: _Section, source: str) -> tuple[str | None, str | None, dict]:
             raise ConfigError(f"{s.label}: {kind} {text!r} is named twice (first at line {seen[text]}); allowed: each WAN once", path, v.line)
         seen[text] = v.line
     if len(names) < 2:
-        for v, option in ((policy_v, "policy"), (mwan3_v, "mwan3_policy")):
-            if v is not None:
-                raise s.error(v, option, f"needs two WANs or more (list {kind} given twice or more); this record names "
+        for given, option in ((policy_v, "policy"), (mwan3_v, "mwan3_policy")):
+            if given is not None:
+                raise s.error(given, option, f"needs two WANs or more (list {kind} given twice or more); this record names "
                                          f"{'one' if names else 'none'}")
         if not names and source != "echo":
             raise ConfigError(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 
 from ddns_edge.addresses import FAMILY_OF_TYPE, choose, choose_host_id, choose_neighbour
-from ddns_edge.model import Agreement, Detection, Device, EchoKey, IPAddress, Record
+from ddns_edge.model import Addresses, Agreement, Detection, Device, EchoKey, IPAddress, Record
 
 
 def echo_key(record: Record) -> EchoKey:
@@ -42,13 +42,13 @@ def detect(record: Record, device: Device | None, published: IPAddress | None = 
         return Detection(None, origin, "no such device" if record.device else "netifd names no device for it now")
     if record.host_id is not None:
         choice = choose_host_id(device.addresses, record.host_id, published)
-        return Detection(None if choice.address is None else str(choice.address), origin, choice.reason)
+        return Detection(Addresses.of(choice.address), origin, choice.reason)
     if record.mac is not None:
         choice = choose_neighbour(device.neighbours, record.mac, device.addresses, published)
-        return Detection(None if choice.address is None else str(choice.address), origin, choice.reason)
+        return Detection(Addresses.of(choice.address), origin, choice.reason)
     choice = choose(record.type, device.addresses, published)
     if choice.address is not None:
-        return Detection(str(choice.address), origin, choice.reason)
+        return Detection(Addresses.of(choice.address), origin, choice.reason)
     if choice.private is not None and record.source == "auto":
         return _from_echo(f"only a private address ({choice.private}) on {record.device}", echo)
     return Detection(None, origin, choice.reason)
@@ -59,4 +59,4 @@ def _from_echo(why: str, echo: Agreement | None) -> Detection:
         return Detection(None, "echo", f"{why}; the echo has not answered yet", needs_echo=True, awaiting_echo=True)
     if echo.address is None:
         return Detection(None, "echo", f"{why}; {echo.reason}", needs_echo=True, answers=echo.answers)
-    return Detection(str(echo.address), "echo", f"{why}; {echo.reason}", needs_echo=True, agreed=echo.agreed, answers=echo.answers)
+    return Detection(Addresses.of(echo.address), "echo", f"{why}; {echo.reason}", needs_echo=True, agreed=echo.agreed, answers=echo.answers)

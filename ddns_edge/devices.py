@@ -123,10 +123,10 @@ class View:
                 table[event.address] = Neighbour(old.address, old.mac, False, old.seen)
             changed = old is not None and old.usable
         else:
-            same = before is not None and before.mac == event.mac
-            usable = bool(event.state & NUD_CONFIRMED) or bool(event.state & NUD_AGEING and same and before.usable)
-            if same:
-                seen = before.seen
+            same = before if before is not None and before.mac == event.mac else None  # the same neighbour as before
+            usable = bool(event.state & NUD_CONFIRMED) or bool(event.state & NUD_AGEING and same is not None and same.usable)
+            if same is not None:
+                seen = same.seen
             else:
                 self.seen += 1
                 seen = self.seen
@@ -143,13 +143,14 @@ class View:
     def device(self, name: str) -> Device | None:
         """What `name` is now, or None when no such device exists."""
         index = self.index_of(name)
-        if index is None:
-            return None
-        return Device(name, self.up.get(index, False), tuple(self.addrs.get(index, {}).values()),
-                      tuple(self.neighbours.get(index, {}).values()))
+        return None if index is None else self._device(index, name)
 
     def all(self) -> dict[str, Device]:
-        return {name: self.device(name) for name in self.names.values()}
+        return {name: self._device(index, name) for index, name in self.names.items()}
+
+    def _device(self, index: int, name: str) -> Device:
+        return Device(name, self.up.get(index, False), tuple(self.addrs.get(index, {}).values()),
+                      tuple(self.neighbours.get(index, {}).values()))
 
 
 def _fingerprint(table: dict[IPAddress, Address]) -> tuple[bytes, bytes]:

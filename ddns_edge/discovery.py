@@ -13,7 +13,7 @@ import dns.exception
 import dns.name
 import dns.resolver
 
-from ddns_edge.dnsupdate import TIMEOUT, Target, _absolute, _short, _text
+from ddns_edge.dnsupdate import TIMEOUT, Target, absolute, first_line, name_text
 from ddns_edge.addresses import ip_literal
 from ddns_edge.errors import UpdateError
 from ddns_edge.model import Record
@@ -30,20 +30,20 @@ def discover(record: Record, resolver: dns.resolver.Resolver | None = None, time
     resolver = resolver or system_resolver(what, timeout)
     try:
         if record.zone:
-            zone = _absolute(record.zone)
+            zone = absolute(record.zone)
         else:
-            zone = dns.resolver.zone_for_name(_absolute(record.name), resolver=resolver, lifetime=timeout)
+            zone = dns.resolver.zone_for_name(absolute(record.name), resolver=resolver, lifetime=timeout)
         server = record.server
         if server is None:
             soa = resolver.resolve(zone, "SOA", lifetime=timeout)
-            server = _text(soa[0].mname)
+            server = name_text(soa[0].mname)
     except dns.resolver.NoNameservers as e:
-        raise UpdateError(f"{what}: cannot find its zone: the resolvers in /etc/resolv.conf failed ({_short(e)}); set option zone and option server") from None
+        raise UpdateError(f"{what}: cannot find its zone: the resolvers in /etc/resolv.conf failed ({first_line(e)}); set option zone and option server") from None
     except dns.exception.Timeout:
         raise UpdateError(f"{what}: cannot find its zone: no answer from the resolvers in /etc/resolv.conf within {timeout:g} s; set option zone and option server") from None
     except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer, dns.resolver.NoRootSOA):
         raise UpdateError(f"{what}: cannot find its zone: no SOA above this name through the system resolver; set option zone and option server") from None
-    return Target(_text(zone), _address_of(server, resolver, what), record.port, server)
+    return Target(name_text(zone), _address_of(server, resolver, what), record.port, server)
 
 
 def system_resolver(what: str, timeout: float = TIMEOUT) -> dns.resolver.Resolver:
@@ -66,5 +66,5 @@ def _address_of(host: str, resolver: dns.resolver.Resolver | None, what: str) ->
         except (dns.resolver.NoAnswer, dns.resolver.NXDOMAIN):
             continue
         except dns.exception.DNSException as e:
-            raise UpdateError(f"{what}: cannot resolve the server name {host}: {_short(e)}") from None
+            raise UpdateError(f"{what}: cannot resolve the server name {host}: {first_line(e)}") from None
     raise UpdateError(f"{what}: the server name {host} has no A or AAAA record; set option server to its address")

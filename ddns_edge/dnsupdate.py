@@ -2,35 +2,39 @@
 
 The I/O shell around plan.py. Every request is TSIG-signed; an answer counts only when
 it comes from the server asked, matches the request's ID and question, and carries a
-valid signature. Every failure becomes one line for the operator (an UpdateError, or a
-Result.error): what failed, at which server, with which key, and what to check.
+valid signature. Every failure becomes one line for the operator (an UpdateError, or an
+Outcome.error): what failed, at which server, with which key, and what to check.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
+import ipaddress
 import os
 import select
 import socket
 import time
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
+import dns.entropy
 import dns.exception
 import dns.flags
 import dns.message
 import dns.name
+import dns.opcode
 import dns.rcode
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.tsig
-import dns.update
 
 from ddns_edge import plan, report, updatewire
+from ddns_edge.algorithms import ALGORITHMS
 from ddns_edge.errors import UpdateError, no_route
-from ddns_edge.model import Current, Key
+from ddns_edge.model import Current, Key, Outcome, Record, Wanted
 from ddns_edge.plan import CAS_ATTEMPTS, Change, needs_change
 
 TIMEOUT = 5.0  # seconds for one exchange with the server
@@ -60,8 +64,8 @@ class Rejected(Exception):
     `ignored`: when no correctly signed answer came before the deadline, what came instead
     (this answer among them), as the operator reads it; "" otherwise."""
 
-    def __init__(self, rcode: int, tsig_error: int = 0, server_time: int | None = None, detail: str = "", ignored: str = "",
-                 resent: bool = False):
+    def __init__(self, rcode: dns.rcode.Rcode, tsig_error: dns.rcode.Rcode | None = None, server_time: int | None = None,
+                 detail: str = "", ignored: str = "", resent: bool = False):
         super().__init__(dns.rcode.to_text(rcode))
         self.rcode = rcode
         self.tsig_error = tsig_error
@@ -80,25 +84,81 @@ class NoAnswer(socket.timeout):
         self.ignored = ignored
 
 
-def _absolute(name: str) -> dns.name.Name:
+def absolute(name: str) -> dns.name.Name:
+    """A checked name (names.py: no final dot) as dnspython's, absolute."""
     return dns.name.from_text(name)
 
 
-def _text(name: dns.name.Name) -> str:
+def name_text(name: dns.name.Name) -> str:
+    """dnspython's name as ddns-edge writes names: without the final dot."""
     return name.to_text(omit_final_dot=True)
 
 
 @functools.lru_cache(maxsize=64)
 def tsig_key(key: Key) -> dns.tsig.Key:
     """The dnspython key to sign with (made once per key)."""
-    algorithm = dns.tsig.HMAC_MD5 if key.algorithm == "hmac-md5" else key.algorithm
-    return dns.tsig.Key(key.name, key.secret, algorithm)
+    return dns.tsig.Key(key.name, key.secret, ALGORITHMS[key.algorithm].wire)
 
 
 # ---------------------------------------------------------------- exchange
 
 
-def exchange(request: dns.message.Message, target: Target, timeout: float = TIMEOUT) -> dns.message.Message:
+@dataclass(frozen=True)
+class Request:
+    """A signed request as exchange() sends it: its wire, what an answer must match (its ID,
+    opcode and question: the zone section of an UPDATE), and the key and MAC its answer's
+    signature is checked with (RFC 8945 4.3.1: the answer's MAC covers the request's)."""
+
+    wire: bytes
+    id: int
+    opcode: dns.opcode.Opcode
+    question: tuple[tuple[dns.name.Name, dns.rdataclass.RdataClass, dns.rdatatype.RdataType], ...]  # name, class, type
+    key: Key
+    mac: bytes
+
+    @classmethod
+    def query(cls, message: dns.message.Message, key: Key) -> Request:
+        """A query dnspython built, signed with `key` now."""
+        message.use_tsig(tsig_key(key))
+        wire = message.to_wire()
+        assert message.mac is not None  # to_wire() signed it
+        return cls(wire, message.id, message.opcode(), tuple((q.name, q.rdclass, q.rdtype) for q in message.question),
+                   key, message.mac)
+
+    def answered_by(self, answer: dns.message.Message) -> bool:
+        """Whether `answer` (parsed, not trusted yet) is a response to this request: QR set, the
+        same ID and opcode, and the same question, except where dnspython's is_response does
+        not ask for one (an UPDATE's answer; a FORMERR, SERVFAIL, NOTIMP or REFUSED without)."""
+        if not answer.flags & dns.flags.QR or answer.id != self.id or answer.opcode() != self.opcode:
+            return False
+        if answer.rcode() in _MAY_LACK_QUESTION and not answer.question:
+            return True
+        if self.opcode == dns.opcode.UPDATE:
+            return True
+        theirs = {(q.name, q.rdclass, q.rdtype) for q in answer.question}
+        return theirs == set(self.question)
+
+
+_MAY_LACK_QUESTION = {dns.rcode.FORMERR, dns.rcode.SERVFAIL, dns.rcode.NOTIMP, dns.rcode.REFUSED}
+
+
+class Clock:
+    """The time an exchange runs by: monotonic seconds (`now`), and a wait on sockets until a
+    time on it (`select`). This one is the real clock; tests hand in one that jumps over a
+    quiet wait, so that a timeout is tested without waiting for it."""
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def select(self, reading: list, writing: list, until: float) -> tuple[list, list]:
+        readable, writable, _ = select.select(reading, writing, [], max(0.0, until - self.now()))
+        return readable, writable
+
+
+REAL_CLOCK = Clock()
+
+
+def exchange(request: Request, target: Target, timeout: float = TIMEOUT, clock: Clock = REAL_CLOCK) -> dns.message.Message:
     """Send `request` to the target and return the verified answer.
 
     UDP, or TCP when the answer is truncated or the request too large for one datagram;
@@ -114,15 +174,15 @@ def exchange(request: dns.message.Message, target: Target, timeout: float = TIME
     query), or, at the deadline, for the most telling of the answers ignored; NoAnswer (a
     socket.timeout) when nothing came that answers the request; OSError for network errors.
     """
-    wire = request.to_wire()
-    deadline = time.monotonic() + timeout
+    wire = request.wire
+    deadline = clock.now() + timeout
     answer = None
     ignored = _Ignored()
     if len(wire) <= MAX_UDP_REQUEST:
-        answer = _udp(wire, target, request, deadline, ignored)  # None: truncated, ask again over TCP
+        answer = _udp(wire, target, request, deadline, ignored, clock)  # None: truncated, ask again over TCP
     if answer is None:
         ignored.copies += 1
-        raw = _tcp(wire, target, deadline, ignored)
+        raw = _tcp(wire, target, deadline, ignored, clock)
         parsed = _answering(raw, request)
         if parsed is None:
             raise Rejected(dns.rcode.FORMERR, detail="answer not correctly signed (it does not answer the request)")
@@ -130,7 +190,7 @@ def exchange(request: dns.message.Message, target: Target, timeout: float = TIME
     if ignored:
         report.log.warning("%s: %s before its correctly signed answer; someone else may be answering in its name", target, ignored)
     rcode = answer.rcode()
-    if rcode == dns.rcode.NOERROR or (rcode == dns.rcode.NXDOMAIN and request.opcode() == 0):
+    if rcode == dns.rcode.NOERROR or (rcode == dns.rcode.NXDOMAIN and request.opcode == dns.opcode.QUERY):
         return answer
     raise Rejected(rcode, resent=ignored.copies > 1)
 
@@ -165,18 +225,25 @@ RETRANSMIT = 1.0  # seconds before the first resend; doubles within the exchange
 GRACE_ROUND_TRIPS = 4  # after a TSIG error, wait this many times the exchange's time so far for a signed answer
 GRACE_MIN = 0.25  # seconds: ... and at least this long (a forger next to the router answers in microseconds)
 
-_interrupt: tuple[int, Callable[[], None]] | None = None
+_interrupt: tuple[int, Callable[[], None]] | None = None  # only ever set by interruptible(), for its block
 
 
-def interrupt_with(fd: int | None, check: Callable[[], None] | None = None) -> None:
-    """Let a wait for an answer end early: when `fd` becomes readable (the agent's signal
-    wakeup socket), drain it and call `check()`, which raises to abandon the exchange."""
+@contextlib.contextmanager
+def interruptible(fd: int | None, check: Callable[[], None]) -> Iterator[None]:
+    """Within the block, a wait for an answer ends early: when `fd` becomes readable (the
+    agent's signal wakeup socket), it is drained and `check()` called, which raises to
+    abandon the exchange. With `fd` None, waits are as they were."""
     global _interrupt
+    before = _interrupt
     _interrupt = None if fd is None else (fd, check)
+    try:
+        yield
+    finally:
+        _interrupt = before
 
 
-def _udp(wire: bytes, target: Target, request: dns.message.Message, deadline: float,
-         ignored: _Ignored | None = None) -> dns.message.Message | None:
+def _udp(wire: bytes, target: Target, request: Request, deadline: float,
+         ignored: _Ignored | None = None, clock: Clock = REAL_CLOCK) -> dns.message.Message | None:
     """Send over UDP and wait for the server's correctly signed answer (None: it came
     truncated, ask over TCP); resend from a fresh socket after 1 s, 2 s, ...: the answer to
     the first send may have gone to a WAN address that is gone. What is not that answer is
@@ -185,10 +252,10 @@ def _udp(wire: bytes, target: Target, request: dns.message.Message, deadline: fl
     ignored = _Ignored() if ignored is None else ignored
     socks: list[socket.socket] = []
     try:
-        start = next_send = time.monotonic()
+        start = next_send = clock.now()
         interval, grace_end = RETRANSMIT, None
         while True:
-            now = time.monotonic()
+            now = clock.now()
             if grace_end is not None and now >= grace_end:
                 raise ignored.verdict()
             if now >= deadline:
@@ -200,7 +267,7 @@ def _udp(wire: bytes, target: Target, request: dns.message.Message, deadline: fl
                 sock.send(wire)
                 ignored.copies += 1
                 next_send, interval = now + interval, interval * 2
-            for ready in _wait(socks, [], min(deadline, next_send, grace_end or deadline)):
+            for ready in _wait(socks, [], min(deadline, next_send, grace_end or deadline), clock):
                 raw = ready.recv(MAX_UDP)
                 parsed = _answering(raw, request)
                 if parsed is None:
@@ -213,7 +280,7 @@ def _udp(wire: bytes, target: Target, request: dns.message.Message, deadline: fl
                 except Rejected as e:
                     ignored.unsigned.append(e)  # proves nothing; the server's own may be right behind it
                     if e.tsig_error and grace_end is None:
-                        grace_end = min(deadline, _grace(start, time.monotonic()))
+                        grace_end = min(deadline, _grace(start, clock.now()))
     finally:
         for sock in socks:
             sock.close()
@@ -226,21 +293,22 @@ def _grace(start: float, now: float) -> float:
     return now + max(GRACE_MIN, GRACE_ROUND_TRIPS * (now - start))
 
 
-def _wait(reading: list[socket.socket], writing: list[socket.socket], until: float) -> list[socket.socket]:
+def _wait(reading: list[socket.socket], writing: list[socket.socket], until: float, clock: Clock) -> list[socket.socket]:
     """select() on the sockets until `until` (monotonic), watching the interrupt too (the
     agent's signal wakeup socket: drained, then its check may raise); returns the sockets
     ready, [] when `until` has come."""
-    watch: list = list(reading)
-    if _interrupt is not None:
-        watch.append(_interrupt[0])
-    readable, writable, _ = select.select(watch, writing, [], max(0.0, until - time.monotonic()))
+    interrupt = _interrupt
+    watch: list[socket.socket | int] = list(reading)
+    if interrupt is not None:
+        watch.append(interrupt[0])
+    readable, writable = clock.select(watch, writing, until)
     ready = []
     for fd in readable:
         if isinstance(fd, socket.socket):
             ready.append(fd)
-        else:
+        elif interrupt is not None:
             _drain(fd)
-            _interrupt[1]()
+            interrupt[1]()
     return ready + writable
 
 
@@ -302,7 +370,7 @@ def _drain(fd: int) -> None:
         pass
 
 
-def _tcp(wire: bytes, target: Target, deadline: float, ignored: _Ignored) -> bytes:
+def _tcp(wire: bytes, target: Target, deadline: float, ignored: _Ignored, clock: Clock = REAL_CLOCK) -> bytes:
     """The answer over TCP, by `deadline` or never: connecting, sending and every read wait
     only until then (a per-read timeout would let a byte every few seconds hold the exchange
     for as long as the sender likes). NoAnswer at the deadline, carrying what UDP ignored."""
@@ -312,26 +380,26 @@ def _tcp(wire: bytes, target: Target, deadline: float, ignored: _Ignored) -> byt
         if code not in (0, errno.EINPROGRESS):
             raise OSError(code, os.strerror(code))
         if code:
-            if not _wait([], [sock], deadline):
+            if not _wait([], [sock], deadline, clock):
                 raise NoAnswer(str(ignored) if ignored else "")
             code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
             if code:
                 raise OSError(code, os.strerror(code))  # (OSError gives ConnectionRefusedError and the like)
         out = memoryview(len(wire).to_bytes(2, "big") + wire)
         while out:
-            if not _wait([], [sock], deadline):
+            if not _wait([], [sock], deadline, clock):
                 raise NoAnswer(str(ignored) if ignored else "")
             out = out[sock.send(out):]
-        size = int.from_bytes(_read_exactly(sock, 2, deadline, ignored), "big")
-        return _read_exactly(sock, size, deadline, ignored)
+        size = int.from_bytes(_read_exactly(sock, 2, deadline, ignored, clock), "big")
+        return _read_exactly(sock, size, deadline, ignored, clock)
     finally:
         sock.close()
 
 
-def _read_exactly(sock: socket.socket, n: int, deadline: float, ignored: _Ignored) -> bytes:
+def _read_exactly(sock: socket.socket, n: int, deadline: float, ignored: _Ignored, clock: Clock) -> bytes:
     data = b""
     while len(data) < n:
-        if not _wait([sock], [], deadline):
+        if not _wait([sock], [], deadline, clock):
             raise NoAnswer(str(ignored) if ignored else "")
         chunk = sock.recv(n - len(data))
         if not chunk:
@@ -347,17 +415,17 @@ def _unsigned(raw: bytes) -> tuple[dns.message.Message, updatewire.TsigRecord | 
     return dns.message.from_wire(stripped, ignore_trailing=False), tsig
 
 
-def _answering(raw: bytes, request: dns.message.Message) -> tuple[dns.message.Message, updatewire.TsigRecord | None] | None:
+def _answering(raw: bytes, request: Request) -> tuple[dns.message.Message, updatewire.TsigRecord | None] | None:
     """`raw` parsed without its TSIG, and that TSIG, when it answers `request` (ID, QR,
     opcode, question); None when it does not. Not trusted yet: _verify() decides that."""
     try:
         answer, tsig = _unsigned(raw)
     except (ValueError, dns.exception.DNSException):
         return None
-    return (answer, tsig) if request.is_response(answer) else None
+    return (answer, tsig) if request.answered_by(answer) else None
 
 
-def _verify(raw: bytes, request: dns.message.Message, unsigned: dns.message.Message,
+def _verify(raw: bytes, request: Request, unsigned: dns.message.Message,
             tsig: updatewire.TsigRecord | None) -> dns.message.Message:
     """Parse with the request's key: the answer must be correctly signed. `unsigned` and
     `tsig`: what _answering() made of it (parsed once without the key, not again here).
@@ -366,24 +434,24 @@ def _verify(raw: bytes, request: dns.message.Message, unsigned: dns.message.Mess
     answer without a TSIG record as it is, even to a signed request."""
     if tsig is None:
         if unsigned.rcode() != dns.rcode.NOERROR:
-            raise Rejected(unsigned.rcode(), 0, None, "unsigned")
-        raise Rejected(dns.rcode.NOERROR, 0, None, "answer not correctly signed (it has no TSIG record)")
+            raise Rejected(unsigned.rcode(), None, None, "unsigned")
+        raise Rejected(dns.rcode.NOERROR, None, None, "answer not correctly signed (it has no TSIG record)")
     try:
-        answer = dns.message.from_wire(raw, keyring=request.keyring, request_mac=request.mac)
+        answer = dns.message.from_wire(raw, keyring=tsig_key(request.key), request_mac=request.mac)
     except dns.tsig.PeerError as e:
         raise Rejected(unsigned.rcode(), _tsig_error(e), _server_time(tsig)) from None
     except dns.tsig.BadTime:
         raise Rejected(unsigned.rcode(), dns.rcode.BADTIME, _server_time(tsig), "local check") from None
     except dns.exception.DNSException as e:  # a bad signature, another key or algorithm, a misplaced TSIG
         if unsigned.rcode() != dns.rcode.NOERROR:
-            raise Rejected(unsigned.rcode(), 0, None, "unsigned") from None
-        raise Rejected(dns.rcode.NOERROR, 0, None, f"answer not correctly signed ({_short(e)})") from None
+            raise Rejected(unsigned.rcode(), None, None, "unsigned") from None
+        raise Rejected(dns.rcode.NOERROR, None, None, f"answer not correctly signed ({first_line(e)})") from None
     if not answer.had_tsig:  # it had a TSIG record: dnspython must have checked it
-        raise Rejected(dns.rcode.NOERROR, 0, None, "answer not correctly signed (its TSIG was not checked)")
+        raise Rejected(dns.rcode.NOERROR, None, None, "answer not correctly signed (its TSIG was not checked)")
     return answer
 
 
-def _tsig_error(e: Exception) -> int:
+def _tsig_error(e: Exception) -> dns.rcode.Rcode:
     if isinstance(e, dns.tsig.PeerBadKey):
         return dns.rcode.BADKEY
     if isinstance(e, dns.tsig.PeerBadSignature):
@@ -419,72 +487,30 @@ class ServerClock:
 def read(target: Target, name: str, rtype: str, key: Key, timeout: float = TIMEOUT,
          clock: ServerClock | None = None) -> Current:
     """The record's RRset as the primary holds it now, with a signed query (no cache between)."""
-    query = dns.message.make_query(_absolute(name), rtype, want_dnssec=False)
+    query = dns.message.make_query(absolute(name), rtype, want_dnssec=False)
     query.flags &= ~dns.flags.RD
-    query.use_tsig(tsig_key(key))
-    answer = exchange(query, target, timeout)
+    answer = exchange(Request.query(query, key), target, timeout)
     if clock is not None:
         clock.saw(answer, time.time())
     rdtype = dns.rdatatype.from_text(rtype)
     try:
-        rrset = answer.find_rrset(answer.answer, _absolute(name), dns.rdataclass.IN, rdtype)
+        rrset = answer.find_rrset(answer.answer, absolute(name), dns.rdataclass.IN, rdtype)
     except KeyError:
-        cname = answer.get_rrset(answer.answer, _absolute(name), dns.rdataclass.IN, dns.rdatatype.CNAME)
-        return Current(cname=_text(cname[0].target) if cname else None)
-    return Current(frozenset(rd.to_text() for rd in rrset), rrset.ttl)
+        cname = answer.get_rrset(answer.answer, absolute(name), dns.rdataclass.IN, dns.rdatatype.CNAME)
+        return Current(cname=name_text(cname[0].target) if cname else None)
+    return Current(frozenset(ipaddress.ip_address(rd.address) for rd in rrset), rrset.ttl)
 
 
-class SignedUpdate(dns.update.UpdateMessage):
-    """An UPDATE as exchange() needs a request: dnspython's message for its ID, zone, key and
-    MAC (answers are matched and verified against them), its wire written and signed by
-    updatewire.encode, which is about ten times faster than rendering it with dnspython."""
-
-    def __init__(self, zone: str, changes: Iterable[Change], key: Key, fudge: int):
-        super().__init__(_absolute(zone))
-        self.zone_text, self.changes, self.key, self.fudge = zone, list(changes), key, fudge
-        self.keyring = tsig_key(key)  # what the answer's signature is checked with
-
-        self._mac: bytes | None = None
-
-    @property
-    def mac(self) -> bytes | None:  # the request MAC an answer's signature covers (RFC 8945 4.3.1)
-        return self._mac
-
-    def to_wire(self, *args, **kwargs) -> bytes:
-        wire, self._mac = updatewire.encode(self.id, self.zone_text, self.changes, self.key, self.fudge, int(time.time()))
-        return wire
-
-
-def build_update(zone: str, changes: Iterable[Change], key: Key, fudge: int = plan.FUDGE_MAX) -> SignedUpdate:
+def build_update(zone: str, changes: Iterable[Change], key: Key, fudge: int = plan.FUDGE_MAX, now: float | None = None,
+                 msg_id: int | None = None) -> Request:
     """One UPDATE for `changes` in `zone`: each RRset must be exactly as known, then is
-    replaced; signed with `fudge` (plan.fudge: how long the server will take a copy of it)."""
-    return SignedUpdate(zone, changes, key, fudge)
-
-
-@dataclass(frozen=True)
-class Want:
-    """A record, the address it should carry, and the RRset the server holds as this agent
-    knows it (None: read it first)."""
-
-    name: str
-    rtype: str
-    ttl: int
-    address: str
-    known: Current | None = None
-
-
-@dataclass(frozen=True)
-class Result:
-    """What happened to one record: `changed` (an UPDATE landed), already right, or `error`.
-    `sent`: an UPDATE for it left, and a copy may land within `window` seconds."""
-
-    want: Want
-    changed: bool = False
-    old: Current = Current()
-    error: str | None = None  # the operator's line when the record could not be made right
-    sent: bool = False
-    window: float = 0.0
-    no_route: bool = False  # the exchange failed for want of a route or source address (no_route())
+    replaced; signed with `fudge` (plan.fudge: how long the server will take a copy of it)
+    at `now` (the wall clock's, by default). Written and signed by updatewire.encode, which
+    is about ten times faster than rendering it with dnspython."""
+    msg_id = dns.entropy.random_16() if msg_id is None else msg_id
+    signed_at = int(time.time() if now is None else now)
+    wire, mac = updatewire.encode(msg_id, zone, changes, key, fudge, signed_at)
+    return Request(wire, msg_id, dns.opcode.UPDATE, ((absolute(zone), dns.rdataclass.IN, dns.rdatatype.SOA),), key, mac)
 
 
 # Failures of a several-record UPDATE that may be one record's fault (a policy that refuses
@@ -492,8 +518,8 @@ class Result:
 _SPLIT_ON = (dns.rcode.REFUSED, dns.rcode.NOTZONE)
 
 
-def sync_zone(target: Target, key: Key, wants: list[Want], timeout: float = TIMEOUT,
-              clock: ServerClock | None = None) -> list[Result]:
+def sync_zone(target: Target, key: Key, wants: list[tuple[Record, Wanted]], timeout: float = TIMEOUT,
+              clock: ServerClock | None = None) -> list[Outcome]:
     """Bring every record in `wants` (all in target.zone, one key) to its address.
 
     A record whose RRset is known (as this agent left or read it) is swapped from that at
@@ -502,9 +528,9 @@ def sync_zone(target: Target, key: Key, wants: list[Want], timeout: float = TIME
     their encoded size allows (updatewire.batches), each atomic. A failed prerequisite
     (NXRRSET/YXRRSET: someone, or a delayed copy of an UPDATE, changed a record) reads that
     message's records again and retries it, CAS_ATTEMPTS times at most. So messages grow
-    with the records, never with their square. Returns one Result per want, in order; a
-    failure is a Result with `error` set, never an exception."""
-    return _ZoneSync(target, key, timeout, clock if clock is not None else ServerClock()).run(wants)
+    with the records, never with their square. Returns one Outcome per want, in order; a
+    failure is an Outcome with `error` set, never an exception."""
+    return _ZoneSync(target, key, timeout, clock if clock is not None else ServerClock(), dict(wants)).run()
 
 
 def _labels(changes: Iterable[Change]) -> str:
@@ -523,49 +549,58 @@ class _Failed(Exception):
 class _ZoneSync:
     """One sync_zone: what is done, and the replay window of each record an UPDATE carried."""
 
-    def __init__(self, target: Target, key: Key, timeout: float, clock: ServerClock):
+    def __init__(self, target: Target, key: Key, timeout: float, clock: ServerClock, wanted: dict[Record, Wanted]):
         self.target, self.key, self.timeout, self.clock = target, key, timeout, clock
-        self.done: dict[Want, Result] = {}
-        self.sent: dict[Want, float] = {}  # the records in an UPDATE that left, and its replay window
+        self.wanted = wanted
+        self.done: dict[Record, Outcome] = {}
+        self.sent: dict[Record, float] = {}  # the records in an UPDATE that left, and its replay window
 
-    def run(self, wants: list[Want]) -> list[Result]:
+    def _outcome(self, r: Record, changed: bool = False, old: Current | None = None, error: str | None = None,
+                 no_route: bool = False) -> Outcome:
+        return Outcome(self.wanted[r].address, changed, old or Current(), error, no_route=no_route, server=str(self.target))
+
+    def run(self) -> list[Outcome]:
+        records = list(self.wanted)
         try:
-            held = {w: w.known for w in wants if w.known is not None}
-            held.update(self._read([w for w in wants if w.known is None]))
-            changes = self._changes(wants, held)
+            held = {r: w.known for r, w in self.wanted.items() if w.known is not None}
+            held.update(self._read([r for r, w in self.wanted.items() if w.known is None]))
+            changes = self._changes(records, held)
             batches, too_large = updatewire.batches(self.target.zone, changes.values(), self.key)
-            want_of = {change: w for w, change in changes.items()}
+            record_of = {change: r for r, change in changes.items()}
             for change in too_large:
-                self.done[want_of[change]] = Result(want_of[change], error=self._too_large(change))
+                self.done[record_of[change]] = self._outcome(record_of[change], error=self._too_large(change))
             for batch in batches:
-                self._swap([want_of[c] for c in batch], held)
+                self._swap([record_of[c] for c in batch], held)
         except _Failed as e:
-            for w in wants:
-                self.done.setdefault(w, Result(w, error=e.line, no_route=e.unreachable))
-        return [replace(self.done[w], sent=True, window=max(self.done[w].window, self.sent[w])) if w in self.sent else self.done[w]
-                for w in wants]
+            for r in records:
+                self.done.setdefault(r, self._outcome(r, error=e.line, no_route=e.unreachable))
+        return [replace(self.done[r], sent=True, window=max(self.done[r].window, self.sent[r])) if r in self.sent else self.done[r]
+                for r in records]
 
-    def _read(self, wants: list[Want]) -> dict[Want, Current]:
+    def _read(self, records: list[Record]) -> dict[Record, Current]:
         held = {}
-        for w in wants:
+        for r in records:
             try:
-                held[w] = read(self.target, w.name, w.rtype, self.key, self.timeout, self.clock)
+                held[r] = read(self.target, r.name, r.type, self.key, self.timeout, self.clock)
             except (Rejected, OSError) as e:
-                raise _Failed(explain(e, f"{w.name} {w.rtype}", "read", self.target, self.key, self.timeout), no_route(e)) from None
+                raise _Failed(explain(e, f"{r.name} {r.type}", "read", self.target, self.key, self.timeout), no_route(e)) from None
         return held
 
-    def _changes(self, wants: list[Want], held: dict[Want, Current]) -> dict[Want, Change]:
+    def _changes(self, records: list[Record], held: dict[Record, Current]) -> dict[Record, Change]:
         """The swaps to send; the records already right are done (nothing sent for them)."""
         changes = {}
-        for w in wants:
-            change = needs_change(w.name, w.rtype, w.ttl, held[w], w.address)
+        for r in records:
+            change = needs_change(r.name, r.type, r.ttl, held[r], self.wanted[r].address)
             if change is None:
-                self.done[w] = Result(w, False, held[w])
+                self.done[r] = self._outcome(r, False, held[r])
             else:
-                changes[w] = change
+                changes[r] = change
         return changes
 
-    def _swap(self, batch: list[Want], held: dict[Want, Current]) -> None:
+    def _right(self, r: Record, now: Current) -> bool:
+        return plan.is_right(now, self.wanted[r].address, r.ttl)
+
+    def _swap(self, batch: list[Record], held: dict[Record, Current]) -> None:
         """One UPDATE for `batch` (compare-and-swap from `held`), retried after a lost race."""
         for attempt in range(1, CAS_ATTEMPTS + 1):
             changes = self._changes(batch, held)
@@ -574,8 +609,8 @@ class _ZoneSync:
             names = _labels(changes.values())
             fudge = plan.fudge(self.clock.offset)
             window = plan.replay_window(fudge, self.clock.offset)
-            for w in changes:
-                self.sent[w] = max(self.sent.get(w, 0.0), window)
+            for r in changes:
+                self.sent[r] = max(self.sent.get(r, 0.0), window)
             try:
                 answer = exchange(build_update(self.target.zone, changes.values(), self.key, fudge), self.target, self.timeout)
             except Rejected as e:
@@ -584,7 +619,7 @@ class _ZoneSync:
                         self._fail(changes, explain(e, names, "update", self.target, self.key, self.timeout))
                         return
                     now = self._read(list(changes))
-                    if e.resent and all(plan.is_right(now[w], w.address, w.ttl) for w in changes):
+                    if e.resent and all(self._right(r, now[r]) for r in changes):
                         # a copy sent before the one answered landed, its answer lost: the
                         # resend found its own prerequisite gone. Ordinary packet loss: landed.
                         self._landed(changes, held)
@@ -595,8 +630,8 @@ class _ZoneSync:
                     self._fail(changes, explain(e, names, "update", self.target, self.key, self.timeout))
                     return
                 if e.rcode in _SPLIT_ON and not e.tsig_error and len(changes) > 1:
-                    for w in changes:
-                        self._swap([w], held)
+                    for r in changes:
+                        self._swap([r], held)
                     return
                 # the server answered: this message's records fail, and the next message is tried
                 self._fail(changes, explain(e, names, "update", self.target, self.key, self.timeout))
@@ -607,26 +642,26 @@ class _ZoneSync:
             self._landed(changes, held)
             return
 
-    def _landed(self, changes: dict[Want, Change], held: dict[Want, Current]) -> None:
+    def _landed(self, changes: dict[Record, Change], held: dict[Record, Current]) -> None:
         """The UPDATE for `changes` landed. A record the server had answered for with a CNAME
         is read once more: beside a real CNAME the add was ignored (and NOERROR answered)."""
-        beside_cname = [w for w in changes if held[w].cname is not None]
-        for w in changes:
-            if w not in beside_cname:
-                self.done[w] = Result(w, True, held[w])
-        for w, now in self._read(beside_cname).items():
-            if plan.is_right(now, w.address, w.ttl):
-                self.done[w] = Result(w, True, held[w])  # a wildcard's CNAME: the name exists now, with the record
+        beside_cname = {r: cname for r in changes if (cname := held[r].cname) is not None}
+        for r in changes:
+            if r not in beside_cname:
+                self.done[r] = self._outcome(r, True, held[r])
+        for r, now in self._read(list(beside_cname)).items():
+            if self._right(r, now):
+                self.done[r] = self._outcome(r, True, held[r])  # a wildcard's CNAME: the name exists now, with the record
             else:
-                self.done[w] = Result(w, error=self._beside_cname(w, now.cname or held[w].cname))
+                self.done[r] = self._outcome(r, error=self._beside_cname(r, now.cname or beside_cname[r]))
 
-    def _fail(self, changes: dict[Want, Change], line: str) -> None:
-        for w in changes:
-            self.done[w] = Result(w, error=line)
+    def _fail(self, changes: dict[Record, Change], line: str) -> None:
+        for r in changes:
+            self.done[r] = self._outcome(r, error=line)
 
-    def _beside_cname(self, w: Want, cname: str) -> str:
-        return (f"{w.name} {w.rtype}: update at {self.target} with key {self.key.name}: the name is a CNAME (to {cname}) at the "
-                f"server, which keeps nothing else beside it and ignored the {w.rtype} record; remove the CNAME from zone "
+    def _beside_cname(self, r: Record, cname: str) -> str:
+        return (f"{r.name} {r.type}: update at {self.target} with key {self.key.name}: the name is a CNAME (to {cname}) at the "
+                f"server, which keeps nothing else beside it and ignored the {r.type} record; remove the CNAME from zone "
                 f"{self.target.zone}, or give the record a name of its own")
 
     def _too_large(self, change: Change) -> str:
@@ -638,12 +673,11 @@ class _ZoneSync:
 
 def prove_key(target: Target, key: Key, timeout: float = TIMEOUT) -> int:
     """A TSIG-signed SOA query for the zone: proves the key and the server; returns the serial."""
-    query = dns.message.make_query(_absolute(target.zone), "SOA")
+    query = dns.message.make_query(absolute(target.zone), "SOA")
     query.flags &= ~dns.flags.RD
-    query.use_tsig(tsig_key(key))
     try:
-        answer = exchange(query, target, timeout)
-        rrset = answer.find_rrset(answer.answer, _absolute(target.zone), dns.rdataclass.IN, dns.rdatatype.SOA)
+        answer = exchange(Request.query(query, key), target, timeout)
+        rrset = answer.find_rrset(answer.answer, absolute(target.zone), dns.rdataclass.IN, dns.rdatatype.SOA)
     except KeyError:
         raise UpdateError(f"zone {target.zone}: {target} has no SOA for it: it does not serve this zone; check option zone and option server") from None
     except (Rejected, OSError) as e:
@@ -660,7 +694,8 @@ def explain(error: Exception, what: str, action: str, target: Target, key: Key, 
     """One line: what failed, where, with which key (never its secret), and what to check."""
     head = f"{what}: {action} at {target} with key {key.name}"
     if isinstance(error, socket.timeout):
-        ignored = f" ({error.ignored})" if getattr(error, "ignored", "") else ""
+        said = getattr(error, "ignored", "")  # (NoAnswer's)
+        ignored = f" ({said})" if said else ""
         return f"{head}: no answer within {timeout:g} s{ignored}; check that the server is up and reachable on port {target.port} (firewall, address)"
     if isinstance(error, ConnectionRefusedError):
         return f"{head}: connection refused; nothing listens on port {target.port} there: check the server address and port"
@@ -670,7 +705,7 @@ def explain(error: Exception, what: str, action: str, target: Target, key: Key, 
         return f"{head}: network error: {error.strerror or error}; check the router's route to the server"
     assert isinstance(error, Rejected)
     if error.tsig_error:
-        return f"{head}: {_tsig_line(error, key)}"
+        return f"{head}: {_tsig_line(error, error.tsig_error, key)}"
     if error.detail == "unsigned" or error.detail.startswith("answer not correctly signed"):
         said = error.ignored or f"ignored {_unsigned_kind(error) if error.detail == 'unsigned' else error.detail}"
         return (f"{head}: no correctly signed answer within {timeout:g} s; {said}: an answer to a signed request "
@@ -680,21 +715,21 @@ def explain(error: Exception, what: str, action: str, target: Target, key: Key, 
     return f"{head}: " + advice.format(rcode=dns.rcode.to_text(error.rcode), key=key.name, zone=target.zone, attempts=CAS_ATTEMPTS)
 
 
-def _tsig_line(error: Rejected, key: Key) -> str:
-    """What a TSIG error says, and what to check; said as unproven when it is (the grace's verdict)."""
-    if error.tsig_error == dns.rcode.BADKEY:
+def _tsig_line(error: Rejected, tsig_error: dns.rcode.Rcode, key: Key) -> str:
+    """What a TSIG error (error.tsig_error) says, and what to check; said as unproven when it is (the grace's verdict)."""
+    if tsig_error == dns.rcode.BADKEY:
         line = (f"the server does not know this key (BADKEY); "
                 f"check that key name {key.name} and algorithm {key.algorithm} match the server's key clause")
-    elif error.tsig_error == dns.rcode.BADSIG:
+    elif tsig_error == dns.rcode.BADSIG:
         line = f"signature rejected (BADSIG); the secret differs from the server's for key {key.name}"
-    elif error.tsig_error == dns.rcode.BADTIME:
+    elif tsig_error == dns.rcode.BADTIME:
         local = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
         server = f", the server's {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(error.server_time))}" if error.server_time else ""
         line = f"clocks disagree (BADTIME): local time is {local}{server}; set the router's clock (NTP), routers without an RTC boot with a wrong one"
     else:
-        line = f"TSIG error {dns.rcode.to_text(error.tsig_error)}"
+        line = f"TSIG error {dns.rcode.to_text(tsig_error)}"
     if error.unproven:  # BADSIG and BADKEY come without a MAC (RFC 8945 5.3.2); BADTIME's is not checked (dnspython)
-        how = "whose signature is not checked" if error.tsig_error == dns.rcode.BADTIME else "that is unsigned"
+        how = "whose signature is not checked" if tsig_error == dns.rcode.BADTIME else "that is unsigned"
         line += f" (said in an answer {how}, so unproven: anyone on the path could send one)"
     return line
 
@@ -719,6 +754,7 @@ _READ_ADVICE = {
 }
 
 
-def _short(error: Exception) -> str:
+def first_line(error: Exception) -> str:
+    """An exception as a line may quote it: its first line, at most 200 characters."""
     text = str(error).splitlines()[0] if str(error) else type(error).__name__
     return text[:200]

@@ -131,7 +131,7 @@ class Round:
         so_far = agree(self.answers, self.quorum)
         if so_far.address is not None:
             return None
-        counts = {}
+        counts: dict[IPAddress, int] = {}
         for _, answer in self.answers:
             if answer.address is not None:
                 counts[answer.address] = counts.get(answer.address, 0) + 1
@@ -316,7 +316,9 @@ def _ask_exec(source: EchoSource, family: int, device: str | None, timeout: floa
     env = dict(os.environ, DDNS_EDGE_FAMILY=str(family), DDNS_EDGE_TYPE=TYPE_OF_FAMILY[family], DDNS_EDGE_DEVICE=device or "")
     proc = subprocess.Popen(["/bin/sh", "-c", source.command], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, env=env, start_new_session=True, close_fds=True)
-    fd = proc.stdout.fileno()
+    assert proc.stdout is not None  # stdout=PIPE
+    stdout = proc.stdout
+    fd = stdout.fileno()
     os.set_blocking(fd, False)
     exited = _pidfd(proc.pid)
     output = bytearray()
@@ -345,7 +347,7 @@ def _ask_exec(source: EchoSource, family: int, device: str | None, timeout: floa
         except OSError:
             pass
         proc.wait()
-        proc.stdout.close()
+        stdout.close()
 
 
 EXIT_POLL = 0.05  # seconds between looks at a command's exit where the kernel has no pidfd (Linux < 5.3)

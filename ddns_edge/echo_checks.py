@@ -41,7 +41,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Collection
 
-from ddns_edge import report
+from ddns_edge import plan, report
 from ddns_edge.detect import echo_label
 from ddns_edge.model import Agreement, Answer, EchoKey, EchoSource
 from ddns_edge.phases import DEBUG, INFO, ROUTE_PATIENCE, WARNING, backoff
@@ -54,8 +54,7 @@ def source_backoff(failures: int, rand: float) -> float:
     """Seconds a source that failed `failures` times in a row waits at the end of the line."""
     if failures < 1:
         return 0.0
-    base = min(SOURCE_BACKOFF_CAP, SOURCE_BACKOFF_FIRST * 2 ** min(failures - 1, 20))
-    return min(SOURCE_BACKOFF_CAP, base * (0.8 + 0.4 * rand))
+    return plan.doubling(SOURCE_BACKOFF_FIRST, SOURCE_BACKOFF_CAP, failures - 1, rand)
 
 
 def echo_delay(agreed: bool, failures: int, interval: float, rand: float) -> float:

@@ -7,6 +7,7 @@ Each error knows its exit status: 2 for what the user must fix (usage, config, k
 from __future__ import annotations
 
 import errno
+from typing import TypeGuard
 
 
 # The errnos of "no route to it (yet)": a network or host unreachable, no source address.
@@ -15,7 +16,7 @@ import errno
 NO_ROUTE_ERRNOS = (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL)
 
 
-def no_route(error: BaseException) -> bool:
+def no_route(error: BaseException) -> TypeGuard[OSError]:
     """Whether an exchange (with the server, or an echo source) failed for want of a route or
     a source address."""
     return isinstance(error, OSError) and error.errno in NO_ROUTE_ERRNOS

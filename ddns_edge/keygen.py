@@ -18,10 +18,10 @@ import base64
 import secrets
 from typing import Callable
 
-from ddns_edge import keys, names
+from ddns_edge import algorithms, names
 from ddns_edge.errors import UsageError
 
-DEFAULT_ALGORITHM = keys.DEFAULT_ALGORITHM
+DEFAULT_ALGORITHM = algorithms.DEFAULT
 EXAMPLE_ZONE = "example.com"
 
 
@@ -39,15 +39,15 @@ def check_name(text: str, what: str = "key name") -> str:
 
 def check_algorithm(text: str) -> str:
     """The canonical algorithm name ('HMAC-SHA256' -> 'hmac-sha256'), or UsageError."""
-    name = keys.canonical_algorithm(text)
+    name = algorithms.canonical(text)
     if name is None:
-        raise UsageError(f"algorithm {text!r} is not a TSIG HMAC algorithm; allowed: {keys.ALLOWED_ALGORITHMS}")
+        raise UsageError(f"algorithm {text!r} is not a TSIG HMAC algorithm; allowed: {algorithms.ALLOWED}")
     return name
 
 
 def new_secret(algorithm: str, token_bytes: Callable[[int], bytes] = secrets.token_bytes) -> bytes:
     """Fresh random key material: as many bytes as the algorithm's digest."""
-    return token_bytes(keys.ALGORITHMS[check_algorithm(algorithm)])
+    return token_bytes(algorithms.ALGORITHMS[check_algorithm(algorithm)].size)
 
 
 def render(name: str, algorithm: str, secret: bytes, zone: str | None = None) -> str:

@@ -26,17 +26,8 @@ import shlex
 import stat
 from typing import NamedTuple
 
-from ddns_edge import files, names, uci
+from ddns_edge import algorithms, files, names, uci
 from ddns_edge.errors import ConfigError
-
-# The TSIG HMAC algorithms, with their digest size in bytes (keygen draws secrets that long,
-# as tsig-keygen does; RFC 2104 recommends at least that much).
-ALGORITHMS = {"hmac-md5": 16, "hmac-sha1": 20, "hmac-sha224": 28, "hmac-sha256": 32, "hmac-sha384": 48, "hmac-sha512": 64}
-ALLOWED_ALGORITHMS = ", ".join(ALGORITHMS)
-DEFAULT_ALGORITHM = "hmac-sha256"
-# DNSSEC algorithm numbers dnssec-keygen used for HMAC keys (BIND < 9.13).
-DNSSEC_NUMBERS = {157: "hmac-md5", 161: "hmac-sha1", 162: "hmac-sha224", 163: "hmac-sha256", 164: "hmac-sha384", 165: "hmac-sha512"}
-ALLOWED_NUMBERS = ", ".join(f"{n} ({a})" for n, a in DNSSEC_NUMBERS.items())
 
 MAX_KEY_FILE = 64 * 1024
 FORMATS = "a BIND key clause (tsig-keygen, ddns-confgen, ddns-edge keygen) or a dnssec-keygen K*.private / K*.key file"
@@ -61,16 +52,6 @@ class KeyFile(NamedTuple):
 
     def __repr__(self) -> str:
         return f"KeyFile(name={self.name!r}, algorithm={self.algorithm!r}, secret=<{len(self.secret)} bytes>, line={self.line})"
-
-
-def canonical_algorithm(text: str) -> str | None:
-    """'HMAC-SHA512', 'hmac-md5.sig-alg.reg.int.' ... -> 'hmac-sha512', 'hmac-md5'; None if not a TSIG HMAC."""
-    name = text.strip().lower()
-    if name.endswith("."):
-        name = name[:-1]
-    if name == "hmac-md5.sig-alg.reg.int":
-        name = "hmac-md5"
-    return name if name in ALGORITHMS else None
 
 
 # Base64 as BIND reads a secret (RFC 4648 4): groups of four, and padding only to fill the
@@ -156,10 +137,11 @@ def _name_from_file_name(path: str) -> str | None:
 def _hmac_number(field: str, path: str, line: int) -> str:
     m = re.match(r"\s*(\d+)", field)
     number = int(m.group(1)) if m else None
-    if number not in DNSSEC_NUMBERS:
+    found = algorithms.BY_NUMBER.get(number) if number is not None else None
+    if found is None:
         shown = f" {number}" if number is not None else ""
-        raise ConfigError(f"algorithm{shown} is not a TSIG HMAC algorithm (a DNSSEC key?); allowed: {ALLOWED_NUMBERS}", path, line)
-    return DNSSEC_NUMBERS[number]
+        raise ConfigError(f"algorithm{shown} is not a TSIG HMAC algorithm (a DNSSEC key?); allowed: {algorithms.ALLOWED_NUMBERS}", path, line)
+    return found.name
 
 
 def _decode(text: str, path: str, line: int, where: str) -> bytes:
@@ -171,9 +153,9 @@ def _decode(text: str, path: str, line: int, where: str) -> bytes:
 
 def _parse_private(text: str, path: str, want_name: str | None) -> KeyFile:
     fields: dict[str, tuple[str, int]] = {}
-    for number, line in enumerate(text.split("\n"), 1):
-        if ":" in line:
-            name, value = line.split(":", 1)
+    for number, text_line in enumerate(text.split("\n"), 1):
+        if ":" in text_line:
+            name, value = text_line.split(":", 1)
             fields.setdefault(name.strip().lower(), (value.strip(), number))
     version, line = fields["private-key-format"]
     if not re.fullmatch(r"v1\.\d+", version):
@@ -297,12 +279,12 @@ def _parse_clause(toks: list[_Token], i: int, path: str) -> tuple[_Clause, int]:
         if (word == "algorithm" and algorithm is not None) or (word == "secret" and secret):
             raise _clause_error(f"{word} is given twice in the key clause", path, tok.line)
         j += 1
-        values = []
+        values: list[_Token] = []
         while at(j).kind in ("word", "string") and (word == "secret" or not values):
             values.append(at(j))
             j += 1
         if word == "algorithm" and not values:
-            raise _clause_error(f"algorithm needs a name; allowed: {ALLOWED_ALGORITHMS}", path, tok.line)
+            raise _clause_error(f"algorithm needs a name; allowed: {algorithms.ALLOWED}", path, tok.line)
         if word == "secret" and (not values or any(v.kind != "string" for v in values)):
             raise _clause_error("the secret must be a quoted base64 string", path, tok.line)
         if at(j).kind != ";":
@@ -348,10 +330,10 @@ def _parse_clauses(text: str, path: str, want_name: str | None) -> KeyFile:
     else:
         clause = clauses[0]
     if clause.algorithm is None:
-        raise _clause_error(f"the key clause has no algorithm; allowed: {ALLOWED_ALGORITHMS}", path, clause.line)
-    algorithm = canonical_algorithm(clause.algorithm.text)
+        raise _clause_error(f"the key clause has no algorithm; allowed: {algorithms.ALLOWED}", path, clause.line)
+    algorithm = algorithms.canonical(clause.algorithm.text)
     if algorithm is None:
-        raise ConfigError(f"algorithm {clause.algorithm.text!r} is not a TSIG algorithm; allowed: {ALLOWED_ALGORITHMS}", path, clause.algorithm.line)
+        raise ConfigError(f"algorithm {clause.algorithm.text!r} is not a TSIG algorithm; allowed: {algorithms.ALLOWED}", path, clause.algorithm.line)
     if not clause.secret:
         raise _clause_error("the key clause has no secret", path, clause.line)
     secret = _decode("".join(t.text for t in clause.secret), path, clause.secret_line, "secret")

@@ -4,11 +4,13 @@
 - what the kernel says: Address, and netlink's events Link, LinkGone, AddressChange (folded
   by devices.View into a Device per name) and RouteChange;
 - what the echo says: Answer (one source), Agreement (a round);
-- what a record should carry: Detection;
+- what a record should carry: Detection, of Addresses (one, or one per online WAN);
 - what the server holds, what a sync should do and what it did: Current, Wanted, Outcome.
 
 Validation happens where these are made (config.py, echo_wire.py, netlink.py): a value of a
-type below is already checked, and the rest of the agent never re-reads strings.
+type below is already checked, and the rest of the agent never re-reads strings. An address
+is an IPAddress from the kernel (netlink.py) and the echo to the wire (updatewire.py) and back
+(a read); it becomes text only where it leaves: a log line, a hook's environment, the state file.
 """
 
 from __future__ import annotations
@@ -18,6 +20,30 @@ from dataclasses import dataclass, field
 from typing import Union
 
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+
+
+class Addresses(frozenset[IPAddress]):
+    """The address(es) a record carries: one, or one per online WAN (policy all: one RRset).
+    A set of addresses, compared as one; its text is the addresses by family, then value,
+    comma-separated ("A, B"), as the log, the hooks and the state file show it."""
+
+    __slots__ = ()
+
+    @classmethod
+    def of(cls, address: IPAddress | None) -> Addresses | None:
+        """The one address as Addresses (None: none)."""
+        return None if address is None else cls((address,))
+
+    @property
+    def single(self) -> IPAddress | None:
+        """The address, when there is exactly one."""
+        return next(iter(self)) if len(self) == 1 else None
+
+    def __str__(self) -> str:
+        return ", ".join(str(a) for a in sorted(self, key=lambda a: (a.version, a)))
+
+    def __repr__(self) -> str:
+        return f"Addresses({str(self)!r})"
 
 FOREVER = 0xFFFFFFFF  # the kernel's "infinite" address lifetime
 
@@ -65,7 +91,7 @@ class Key:
 
     section: str  # uci section name ("@key[N]" for an anonymous one)
     name: str  # TSIG key name, no trailing dot
-    algorithm: str  # one of keys.ALGORITHMS
+    algorithm: str  # one of algorithms.ALGORITHMS
     secret: bytes = field(repr=False)  # never shown
     origin: str  # "PATH:LINE" where the secret was defined (config option or key file)
 
@@ -250,8 +276,8 @@ class Detection:
     answered yet; `agreed`: the echo sources that agreed on it; `answers`: what each source
     asked said."""
 
-    address: str | None
-    origin: str  # "interface wan0", "network wan", "echo"
+    address: Addresses | None
+    origin: str  # "interface wan0", "network wan", "echo", "all online WANs (wan, wanb)"
     reason: str
     needs_echo: bool = False
     agreed: tuple[str, ...] = ()
@@ -269,14 +295,14 @@ class Detection:
 
 @dataclass(frozen=True)
 class Current:
-    """A record's RRset as read from the primary: its rdata texts and TTL (None when absent).
+    """A record's RRset as read from the primary: its addresses and TTL (None when absent).
 
     `cname`: the read was answered with a CNAME for the name instead (its target). The server
     then ignores an add beside it, unless the CNAME is a wildcard's, synthesized for the name
     (an add makes the name exist, and the wildcard no longer answers for it). Not part of
     equality: two reads of the same RRset are equal."""
 
-    rdatas: frozenset[str] = frozenset()
+    rdatas: frozenset[IPAddress] = frozenset()
     ttl: int | None = None
     cname: str | None = field(default=None, compare=False)
 
@@ -284,13 +310,17 @@ class Current:
     def absent(self) -> bool:
         return not self.rdatas
 
+    def __str__(self) -> str:
+        """The addresses as the log names them: in text order, comma-separated ("" for none)."""
+        return ", ".join(sorted(map(str, self.rdatas)))
+
 
 @dataclass(frozen=True)
 class Wanted:
     """What a sync should make of a record: `address`, from `known` (the RRset the server holds,
     as this agent last left or read it; None: read it first)."""
 
-    address: str
+    address: Addresses
     known: Current | None = None
 
 
@@ -302,7 +332,7 @@ class Outcome:
     the server within `window` seconds (its TSIG fudge, plan.replay_window), so the record is
     read once more after that."""
 
-    address: str | None
+    address: Addresses | None
     changed: bool = False
     old: Current = Current()
     error: str | None = None

@@ -209,6 +209,8 @@ def _classes() -> dict:
         stub = None
         if "pyroute2" not in sys.modules:
             spec = importlib.util.find_spec("pyroute2")
+            if spec is None:
+                raise ModuleNotFoundError("No module named 'pyroute2'", name="pyroute2")
             stub = importlib.util.module_from_spec(spec)  # the package, its __init__ not run
             sys.modules["pyroute2"] = stub
         try:

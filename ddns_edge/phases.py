@@ -111,16 +111,14 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Union
 
-from ddns_edge import report
-from ddns_edge.model import Current, Detection, Outcome, Record, Wanted
-from ddns_edge.wans import rdatas
+from ddns_edge import plan, report
+from ddns_edge.model import Addresses, Current, Detection, Outcome, Record, Wanted
 
 EXCHANGE_TIMEOUT_FIRST = 5.0  # seconds one exchange with the server may take, at first
 EXCHANGE_TIMEOUT_CAP = 20.0  # ... growing with the failures in a row, up to this
 
 BACKOFF_FIRST = 1.0  # seconds before the first retry
 BACKOFF_CAP = 300.0  # never wait longer than five minutes
-BACKOFF_JITTER = 0.2  # +-20 %, so that routers that lost the server together do not return together
 ROUTE_PATIENCE = 10.0  # seconds a record waits for a route (or a source address) before that is an error
 NO_ADDRESS_PATIENCE = 60.0  # seconds a record goes without an address before that is a warning
 
@@ -133,15 +131,14 @@ def backoff(failures: int, rand: float) -> float:
     `rand` is uniform in [0, 1): the jitter. The cap holds after the jitter too."""
     if failures < 1:
         return 0.0
-    base = min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** min(failures - 1, 30))
-    return min(BACKOFF_CAP, base * (1 - BACKOFF_JITTER + 2 * BACKOFF_JITTER * rand))
+    return plan.doubling(BACKOFF_FIRST, BACKOFF_CAP, failures - 1, rand)
 
 
 def exchange_timeout(failures: int) -> float:
     """Seconds one exchange with the server may take after `failures` failures in a row:
     5, 10, then 20 at most. A server slower than 5 s gets through at a retry, and one that
     does not answer holds the loop no longer than the cap."""
-    return min(EXCHANGE_TIMEOUT_CAP, EXCHANGE_TIMEOUT_FIRST * 2 ** min(max(failures, 0), 10))
+    return plan.doubling(EXCHANGE_TIMEOUT_FIRST, EXCHANGE_TIMEOUT_CAP, failures)
 
 
 # ------------------------------------------------------------------ the phases
@@ -200,12 +197,12 @@ PHASES = (Undecided, AwaitingNetifd, AwaitingEcho, NoAddress, Confirmed, Due, Ba
 class Held:
     """What this agent believes the server holds for a record."""
 
-    address: str | None = None  # the address this agent last confirmed there
+    address: Addresses | None = None  # the address(es) this agent last confirmed there
     known: bool = False  # exactly that, with the record's TTL, and nothing since says otherwise
 
     def rrset(self, ttl: int) -> Current | None:
         """The RRset as known (None: read it before a swap)."""
-        return Current(rdatas(self.address), ttl) if self.known and self.address is not None else None
+        return Current(self.address, ttl) if self.known and self.address is not None else None
 
 
 @dataclass(frozen=True)
@@ -235,7 +232,7 @@ class Track:
         return getattr(self.phase, "at", None)
 
     @property
-    def target(self) -> str | None:
+    def target(self) -> Addresses | None:
         """The address a sync of it makes: the one it should carry, else (a read after a
         window, with none of its own) what it holds."""
         if self.wanted is not None and self.wanted.address is not None:
@@ -473,10 +470,10 @@ class Rules:
         held, ttl = track.held, track.record.ttl
         left = held.rrset(ttl)
         if left is None and reading and held.address is not None:
-            left = Current(rdatas(held.address), ttl)
+            left = Current(held.address, ttl)
         if left is None or outcome.old == left:
             return
-        was = ", ".join(sorted(outcome.old.rdatas)) or "nothing"
+        was = str(outcome.old) or "nothing"
         if outcome.old.rdatas == left.rdatas:
             was += f" with TTL {outcome.old.ttl}"
         done = f"set back to {outcome.address}" if outcome.changed else f"it is {outcome.address} as wanted"

@@ -9,30 +9,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ddns_edge.model import Current
-from ddns_edge.wans import rdatas
+from ddns_edge.model import Addresses, Current
 
 CAS_ATTEMPTS = 3  # read-and-swap rounds before a lost race counts as a failure
 
 
 @dataclass(frozen=True)
 class Change:
-    """One record to swap: from exactly `old` (compare) to the address `new` (swap): one, or
-    several of a record of several WANs ("A, B": wans.rdatas)."""
+    """One record to swap: from exactly `old` (compare) to the addresses `new` (swap): one, or
+    several of a record of several WANs (policy all)."""
 
     name: str
     rtype: str
     ttl: int
     old: Current
-    new: str
+    new: Addresses
 
 
-def is_right(current: Current, wanted: str, ttl: int) -> bool:
-    """True when the RRset already holds exactly `wanted` (its addresses), with the configured TTL."""
-    return current.rdatas == rdatas(wanted) and current.ttl == ttl
+def is_right(current: Current, wanted: Addresses, ttl: int) -> bool:
+    """True when the RRset already holds exactly `wanted` (the addresses, not a text of
+    them), with the configured TTL."""
+    return current.rdatas == wanted and current.ttl == ttl
 
 
-def needs_change(name: str, rtype: str, ttl: int, current: Current, wanted: str) -> Change | None:
+def needs_change(name: str, rtype: str, ttl: int, current: Current, wanted: Addresses) -> Change | None:
     """The compare-and-swap to send, or None when the record is already right."""
     if is_right(current, wanted, ttl):
         return None
@@ -64,3 +64,18 @@ def replay_window(fudge: int, offset: float | None) -> float:
     and then lets a delayed copy in later. Unknown offset: as far behind as a fudge allows."""
     behind = FUDGE_MAX if offset is None else max(0.0, -offset)
     return fudge + behind + WINDOW_MARGIN
+
+
+# ------------------------------------------------------------------ the one backoff formula
+
+JITTER = 0.2  # +-20 %, so that routers that lost a server (or an echo) together do not return together
+
+
+def doubling(first: float, cap: float, n: int, rand: float | None = None) -> float:
+    """`first` doubled `n` times, never more than `cap`: every growing wait of the agent (a
+    record's retries, an exchange's timeout, a failing echo source's rest). With `rand`
+    (uniform in [0, 1)) it is spread by +-JITTER, and the cap holds after the jitter too."""
+    base = min(cap, first * 2 ** min(max(n, 0), 64))
+    if rand is None:
+        return base
+    return min(cap, base * (1 - JITTER + 2 * JITTER * rand))

@@ -15,7 +15,10 @@ import os
 import socket
 import sys
 import time
-from typing import Callable, Hashable
+from typing import TYPE_CHECKING, Callable, Hashable
+
+if TYPE_CHECKING:
+    from ddns_edge.model import Addresses, Current
 
 
 NOTICE = 25
@@ -151,14 +154,13 @@ def notice(message: str, *args) -> None:
     log.log(NOTICE, message, *args)
 
 
-def landed(name: str, rtype: str, old: frozenset[str], new: str, old_ttl: int | None = None, ttl: int | None = None) -> None:
+def landed(name: str, rtype: str, old: Current, new: Addresses, ttl: int | None = None) -> None:
     """A change that landed; one that only corrected the TTL says so (not "now X (was X)")."""
-    if old == frozenset(new.split(", ")) and ttl is not None and old_ttl != ttl:
-        notice("%s %s: TTL now %d (was %s); the address %s is unchanged", name, rtype, ttl, old_ttl, new)
+    if old.rdatas == new and ttl is not None and old.ttl != ttl:
+        notice("%s %s: TTL now %d (was %s); the address %s is unchanged", name, rtype, ttl, old.ttl, new)
         return
-    was = ", ".join(sorted(old)) if old else "nothing"
-    notice("%s %s: now %s (was %s)", name, rtype, new, was)
+    notice("%s %s: now %s (was %s)", name, rtype, new, str(old) or "nothing")
 
 
-def already(name: str, rtype: str, address: str) -> None:
+def already(name: str, rtype: str, address: Addresses) -> None:
     log.info("%s %s: already %s at the server; nothing sent", name, rtype, address)

@@ -76,7 +76,6 @@ that waits on the outside: once per step, when it has settled.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass, field, replace
 from typing import Collection, Mapping
@@ -84,7 +83,7 @@ from typing import Collection, Mapping
 from ddns_edge import report
 from ddns_edge.detect import detect, echo_key
 from ddns_edge.echo_checks import EchoRound, Echoes, Health
-from ddns_edge.model import Agreement, Config, Device, EchoKey, Outcome, Record, RouteChange, Wanted
+from ddns_edge.model import Addresses, Agreement, Config, Device, EchoKey, Outcome, Record, RouteChange, Wanted
 from ddns_edge.wans import Mwan3, Wan, detect_wans
 from ddns_edge.phases import (
     DEBUG,
@@ -198,7 +197,7 @@ class Schedule:
         self.mwan3: Mwan3 | None = None  # what mwan3 said last (None: it does not run, or has not answered)
         self.defaults: tuple[tuple[int, str, int], ...] = ()  # the main table's default routes: (family, device, metric)
         self._ask_mwan3 = self._read_routes = False
-        self._wans_known = set()  # of "mwan3", "routes": asked once since start (records of several WANs wait for both)
+        self._wans_known: set[str] = set()  # of "mwan3", "routes": asked once since start (records of several WANs wait for both)
         self._adopt(config)
 
     # ---------------------------------------------------------- inputs
@@ -308,9 +307,9 @@ class Schedule:
             if event is Event.FAILED and outcome is not None:
                 self._forget[record] = None  # the primary may have moved: found afresh
             if event is Event.LANDED and outcome is not None and outcome.changed and self.config.agent.hook:
-                was = ", ".join(sorted(outcome.old.rdatas)) or track.held.address or ""
+                was = str(outcome.old) or _text(track.held.address)
                 source = track.wanted.origin if track.wanted is not None else ""
-                self._to_run.append(Hook(record, was, outcome.address or "", source, self.config.agent.hook))
+                self._to_run.append(Hook(record, was, _text(outcome.address), source, self.config.agent.hook))
 
     def hook_started(self, pid: int, hook: Hook, now: float) -> None:
         self.hooks[pid] = RunningHook(now + self.config.agent.hook_timeout, self._hook_name(hook))
@@ -471,7 +470,7 @@ class Schedule:
         elif record.interface is not None and record.interface not in self.networks:
             found = None  # netifd has not been asked yet: decided when it answers
         else:
-            published = ipaddress.ip_address(track.held.address) if track.held.address else None
+            published = track.held.address.single if track.held.address is not None else None
             device = self.devices.get(track.device) if track.device is not None else None
             found = detect(record, device, published)
             if found.needs_echo:
@@ -581,7 +580,7 @@ class Schedule:
         return {
             "name": track.record.name,
             "type": track.record.type,
-            "address": held.address,
+            "address": None if held.address is None else str(held.address),
             "source": wanted.origin if wanted is not None and held.address is not None and wanted.address == held.address else None,
             "changed_at": track.changed_at,
             "confirmed_at": track.confirmed_at,
@@ -602,3 +601,8 @@ class Schedule:
 def _shape(error: str) -> str:
     """An error without its numbers (times, counts): the same failure again has the same shape."""
     return re.sub(r"\d+", "#", error)
+
+
+def _text(address: Addresses | None) -> str:
+    """An address (or several) as a hook's environment says it ("" for none)."""
+    return "" if address is None else str(address)

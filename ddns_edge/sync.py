@@ -18,7 +18,7 @@ from ddns_edge.model import Config, Outcome, Record, Wanted
 if TYPE_CHECKING:
     import dns.resolver
 
-SyncZone = Callable[..., list[dnsupdate.Result]]  # dnsupdate.sync_zone(target, key, wants, timeout, clock=...)
+SyncZone = Callable[..., list[Outcome]]  # dnsupdate.sync_zone(target, key, [(record, wanted)], timeout, clock=...)
 Timeout = Callable[[list[Record]], float]  # how long each exchange of a sync of these records may take
 
 
@@ -49,8 +49,9 @@ class Targets:
     def __call__(self, record: Record) -> dnsupdate.Target:
         key = (record.name, record.zone, record.server, record.port)
         if key not in self._found:
-            if self._discover is None and not _needs_lookup(record):
-                self._found[key] = dnsupdate.Target(record.zone, record.server, record.port, record.server)  # nothing to look up
+            configured = _configured(record)
+            if self._discover is None and configured is not None:
+                self._found[key] = configured  # nothing to look up
             else:
                 discover = self._discover or _discovery().discover
                 self._found[key] = discover(record, self._resolver(record))
@@ -95,24 +96,19 @@ def sync(config: Config, wanted: Mapping[Record, Wanted], targets: Targets,
     waits = {group: timeout(records) for group, records in groups.items()}
     for (target, key_section), records in sorted(groups.items(), key=lambda item: waits[item[0]]):
         key = config.keys[key_section]
-        wants = [dnsupdate.Want(r.name, r.type, r.ttl, wanted[r].address, wanted[r].known) for r in records]
         try:
-            results = sync_zone(target, key, wants, waits[target, key_section], clock=targets.clock(target))
+            results = sync_zone(target, key, [(r, wanted[r]) for r in records], waits[target, key_section], clock=targets.clock(target))
         except Exception as e:  # a bug must fail its zone only: log it, the others still land
             report.log.debug("sync of zone %s at %s failed unexpectedly", target.zone, target, exc_info=True)
             error = f"zone {target.zone} at {target}: unexpected error ({type(e).__name__}: {e}); this is a bug, please report it"
-            results = [dnsupdate.Result(w, error=error) for w in wants]
-        for record, result in zip(records, results, strict=True):
-            address = wanted[record].address
-            if result.error:
-                outcomes[record] = Outcome(address, error=result.error, sent=result.sent, window=result.window,
-                                           no_route=result.no_route, server=str(target))
-                continue
-            if result.changed:
-                report.landed(record.name, record.type, result.old.rdatas, address, result.old.ttl, record.ttl)
-            else:
-                report.already(record.name, record.type, address)
-            outcomes[record] = Outcome(address, result.changed, result.old, sent=result.sent, window=result.window, server=str(target))
+            results = [Outcome(wanted[r].address, error=error, server=str(target)) for r in records]
+        for record, outcome in zip(records, results, strict=True):
+            if outcome.ok:
+                if outcome.changed:
+                    report.landed(record.name, record.type, outcome.old, wanted[record].address, record.ttl)
+                else:
+                    report.already(record.name, record.type, wanted[record].address)
+            outcomes[record] = outcome
     return outcomes
 
 
@@ -124,6 +120,14 @@ def _discovery():
     return discovery
 
 
+def _configured(record: Record) -> dnsupdate.Target | None:
+    """The record's target as its config names it (zone, and the server's address), None
+    when finding it asks the resolver: its zone, or its server's address."""
+    if record.zone and record.server and ip_literal(record.server) is not None:
+        return dnsupdate.Target(record.zone, record.server, record.port, record.server)
+    return None
+
+
 def _needs_lookup(record: Record) -> bool:
     """Whether finding the record's target asks the resolver: its zone, or its server's address."""
-    return not (record.zone and record.server and ip_literal(record.server) is not None)
+    return _configured(record) is None

@@ -85,11 +85,13 @@ class Listener:
             [UBUS, "listen", "network.interface"],
             stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, close_fds=True,
         )
-        os.set_blocking(self.proc.stdout.fileno(), False)
+        assert self.proc.stdout is not None  # stdout=PIPE
+        self._out = self.proc.stdout
+        os.set_blocking(self._out.fileno(), False)
         self._partial = b""
 
     def fileno(self) -> int:
-        return self.proc.stdout.fileno()
+        return self._out.fileno()
 
     def read(self) -> tuple[set[str], bool]:
         """The networks named by what arrived, and whether ubus is still there."""
@@ -119,7 +121,7 @@ class Listener:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self.proc.stdout.close()
+        self._out.close()
 
 
 def mwan3_status(section: str, run=subprocess.run) -> str | None:

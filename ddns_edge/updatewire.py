@@ -17,16 +17,14 @@ signed request as it is, and reads `keyring=False` as a key before 2.7).
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import ipaddress
 import struct
 from dataclasses import dataclass
 from typing import Iterable
 
+from ddns_edge.algorithms import ALGORITHMS
 from ddns_edge.model import Key
 from ddns_edge.plan import Change
-from ddns_edge.wans import rdatas
 
 TYPES = {"A": 1, "AAAA": 28}
 SIZES = {"A": 4, "AAAA": 16}  # rdata bytes
@@ -34,9 +32,6 @@ MAX_MESSAGE = 65535  # bytes: a DNS message's length over TCP is two bytes (RFC 
 SOA, TSIG = 6, 250
 IN, NONE, ANY = 1, 254, 255
 OPCODE_UPDATE = 5
-HASHES = {"hmac-md5": hashlib.md5, "hmac-sha1": hashlib.sha1, "hmac-sha224": hashlib.sha224,
-          "hmac-sha256": hashlib.sha256, "hmac-sha384": hashlib.sha384, "hmac-sha512": hashlib.sha512}
-WIRE_ALGORITHM = {"hmac-md5": "hmac-md5.sig-alg.reg.int"}  # the others are their own name
 
 
 def name_wire(name: str) -> bytes:
@@ -44,10 +39,6 @@ def name_wire(name: str) -> bytes:
     if not name or name == ".":
         return b"\x00"
     return b"".join(bytes([len(label)]) + label.encode("ascii") for label in name.rstrip(".").split(".")) + b"\x00"
-
-
-def _rdata(rtype: str, text: str) -> bytes:
-    return ipaddress.ip_address(text).packed if rtype in TYPES else b""
 
 
 def _rr(owner: bytes, rtype: int, rclass: int, ttl: int, rdata: bytes = b"") -> bytes:
@@ -59,14 +50,14 @@ def change_size(c: Change) -> int:
     rdata as known, or one for "absent"), the delete and the add."""
     owner, rdata = len(name_wire(c.name)), SIZES[c.rtype]
     prereq = owner + 10 if c.old.absent else len(c.old.rdatas) * (owner + 10 + rdata)
-    return prereq + (owner + 10) + len(rdatas(c.new)) * (owner + 10 + rdata)
+    return prereq + (owner + 10) + len(c.new) * (owner + 10 + rdata)
 
 
 def overhead(zone: str, key: Key) -> int:
     """The bytes of an UPDATE of `zone` signed with `key` besides its changes: the header,
     the zone section and the TSIG record (RFC 8945 4.2)."""
-    algorithm = len(name_wire(WIRE_ALGORITHM.get(key.algorithm, key.algorithm)))
-    tsig_rdata = algorithm + 10 + HASHES[key.algorithm]().digest_size + 6
+    algorithm = ALGORITHMS[key.algorithm]
+    tsig_rdata = len(name_wire(algorithm.wire)) + 10 + algorithm.size + 6
     return 12 + len(name_wire(zone)) + 4 + len(name_wire(key.name)) + 10 + tsig_rdata
 
 
@@ -100,17 +91,17 @@ def encode(msg_id: int, zone: str, changes: Iterable[Change], key: Key, fudge: i
         if c.old.absent:
             prereq.append(_rr(owner, rtype, NONE, 0))
         else:
-            prereq += [_rr(owner, rtype, IN, 0, _rdata(c.rtype, text)) for text in sorted(c.old.rdatas)]
+            prereq += [_rr(owner, rtype, IN, 0, address.packed) for address in sorted(c.old.rdatas)]
         update.append(_rr(owner, rtype, ANY, 0))
-        update += [_rr(owner, rtype, IN, c.ttl, _rdata(c.rtype, text)) for text in sorted(rdatas(c.new))]
+        update += [_rr(owner, rtype, IN, c.ttl, address.packed) for address in sorted(c.new)]
     header = struct.pack("!HHHHHH", msg_id, OPCODE_UPDATE << 11, 1, len(prereq), len(update), 0)
     message = header + name_wire(zone) + struct.pack("!HH", SOA, IN) + b"".join(prereq) + b"".join(update)
     # RFC 8945 4.3.3: the MAC covers the message, then the TSIG variables, names in canonical (lower) case
     key_name = name_wire(key.name.lower())
-    algorithm = name_wire(WIRE_ALGORITHM.get(key.algorithm, key.algorithm))
+    algorithm = name_wire(ALGORITHMS[key.algorithm].wire)
     when = struct.pack("!HIH", now >> 32, now & 0xFFFFFFFF, fudge)
     variables = key_name + struct.pack("!HI", ANY, 0) + algorithm + when + struct.pack("!HH", 0, 0)
-    mac = hmac.new(key.secret, message + variables, HASHES[key.algorithm]).digest()
+    mac = hmac.new(key.secret, message + variables, ALGORITHMS[key.algorithm].hash).digest()
     rdata = algorithm + when + struct.pack("!H", len(mac)) + mac + struct.pack("!HHH", msg_id, 0, 0)
     signed = message[:10] + struct.pack("!H", 1) + message[12:] + _rr(key_name, TSIG, ANY, 0, rdata)
     return signed, mac

@@ -12,21 +12,19 @@ status`: status "online"); otherwise, the WAN's device is up, has a default rout
 main table, and (in either case) carries a public address of the record's family. No WAN
 online: nothing to publish, the record is left as it is.
 
-Addresses of several WANs travel as one text, "A, B" (sorted): plan.rdatas() makes the
-RRset of it, and every comparison of addresses stays a comparison of texts.
+Addresses of several WANs travel as one value, model.Addresses (a set of addresses, its
+text "A, B"): the RRset is made of it, and comparisons compare addresses.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 from ddns_edge.addresses import FAMILY_OF_TYPE, choose
-from ddns_edge.model import Detection, Device, Record
+from ddns_edge.model import Addresses, Detection, Device, IPAddress, Record
 
-SEPARATOR = ", "
 ONLINE = "online"
 
 
@@ -104,22 +102,12 @@ def order(record: Record, mwan3: Mwan3 | None) -> tuple[str, ...]:
     return first + tuple(w for w in record.wans if w not in first)
 
 
-def rdatas(text: str | None) -> frozenset[str]:
-    """The addresses in an address text ("A" or "A, B")."""
-    return frozenset(text.split(SEPARATOR)) if text else frozenset()
-
-
-def joined(addresses) -> str:
-    """The address text of several addresses: sorted, so that the same set is the same text."""
-    return SEPARATOR.join(sorted({str(a) for a in addresses}, key=lambda a: (ipaddress.ip_address(a).version, ipaddress.ip_address(a))))
-
-
-def verdict(record: Record, wan: Wan, mwan3: Mwan3 | None) -> tuple[str | None, str]:
+def verdict(record: Record, wan: Wan, mwan3: Mwan3 | None) -> tuple[IPAddress | None, str]:
     """The WAN's address if it is online (None if not), and why, as the status shows it."""
     family = FAMILY_OF_TYPE[record.type]
-    by_mwan3 = mwan3 is not None and record.wans_are == "interface" and wan.name in mwan3.interfaces
-    if by_mwan3:
-        status = mwan3.interfaces[wan.name]
+    status = mwan3.interfaces.get(wan.name) if mwan3 is not None and record.wans_are == "interface" else None
+    by_mwan3 = status is not None  # mwan3 runs and knows the network
+    if status is not None:
         if status != ONLINE:
             return None, f"mwan3: {status}"
     if wan.device is None:
@@ -134,7 +122,7 @@ def verdict(record: Record, wan: Wan, mwan3: Mwan3 | None) -> tuple[str | None, 
     choice = choose(record.type, wan.kernel.addresses)
     if choice.address is None:
         return None, f"{wan.device}: {choice.reason}"
-    return str(choice.address), ("mwan3: online" if by_mwan3 else "address and default route")
+    return choice.address, ("mwan3: online" if by_mwan3 else "address and default route")
 
 
 def detect_wans(record: Record, wans: Sequence[Wan], mwan3: Mwan3 | None) -> Detection:
@@ -142,7 +130,7 @@ def detect_wans(record: Record, wans: Sequence[Wan], mwan3: Mwan3 | None) -> Det
     in the record's order, `mwan3` None when mwan3 does not run (or has not answered)."""
     by_name = {w.name: w for w in wans}
     tried = []
-    online: list[tuple[str, str]] = []
+    online: list[tuple[str, IPAddress]] = []
     for name in order(record, mwan3):
         address, why = verdict(record, by_name[name], mwan3)
         tried.append(f"{_shown(record, by_name[name])} {'online' if address else 'offline'} ({why})")
@@ -153,10 +141,10 @@ def detect_wans(record: Record, wans: Sequence[Wan], mwan3: Mwan3 | None) -> Det
         return Detection(None, f"{record.policy} of {', '.join(record.wans)}", f"no WAN online: {said}")
     if record.policy == "all":
         names = ", ".join(n for n, _ in online)
-        return Detection(joined(a for _, a in online), f"all online WANs ({names})", said)
+        return Detection(Addresses(a for _, a in online), f"all online WANs ({names})", said)
     name, address = online[0]
     kind = "interface" if record.wans_are == "device" else "network"
-    return Detection(address, f"{kind} {name} "
+    return Detection(Addresses.of(address), f"{kind} {name} "
                               f"(failover, {'first' if name == order(record, mwan3)[0] else 'backup'})", said)
 
 

@@ -64,7 +64,7 @@ def test_what_is_due_is_done_and_fed_back(tmp_path, oplog):
         return Agreement(ipaddress.ip_address("203.0.113.5"), "from http://192.0.2.80/ip"), health
 
     def sync(cfg, wanted, targets, timeout):
-        synced.append({r.name: w.address for r, w in wanted.items()})
+        synced.append({r.name: str(w.address) for r, w in wanted.items()})
         assert timeout(list(wanted)) == 5.0  # no failure yet: the first exchange timeout
         return {r: Outcome(w.address, True) for r, w in wanted.items()}
 

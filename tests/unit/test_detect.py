@@ -58,12 +58,13 @@ CASES = [
 def test_detect(source, rtype, addresses, echo, want):
     found = detect(rec(source, rtype), addresses, None, echo)
     address, origin, needs_echo, words = want
-    assert (found.address, found.origin, found.needs_echo) == (address, origin, needs_echo), found
+    assert found.address is None or found.address.single is not None  # one device: one address
+    assert (found.address, found.origin, found.needs_echo) == (None if address is None else {A(address)}, origin, needs_echo), found
     assert words in found.reason, found.reason
     if address is not None and origin == "echo":
         assert found.agreed == echo.agreed and found.answers == echo.answers
     if address is not None:
-        assert ipaddress.ip_address(address).is_global or address.startswith(("198.51.100.", "203.0.113.", "2001:db8:"))
+        assert found.address.single.is_global or address.startswith(("198.51.100.", "203.0.113.", "2001:db8:"))
 
 
 def test_a_private_address_is_never_published_whatever_the_source():

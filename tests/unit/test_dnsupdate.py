@@ -1,12 +1,18 @@
 """The UPDATE message and answer checks of dnsupdate, without a server."""
 
+import ipaddress
 import base64
+import select
 import socket
 import struct
 import threading
 import time
 
+import dns.flags
 import dns.message
+import dns.name
+import dns.opcode
+import dns.rrset
 import dns.rdataclass
 import dns.rcode
 import dns.rdatatype
@@ -15,9 +21,16 @@ import dns.update
 import pytest
 
 from ddns_edge import dnsupdate
-from ddns_edge.keys import ALGORITHMS
-from ddns_edge.model import Current, Key
+from ddns_edge.algorithms import ALGORITHMS
+from ddns_edge.model import Addresses, Current, Key
 from ddns_edge.plan import Change
+
+ip = ipaddress.ip_address  # addresses are values, from the kernel to the wire
+
+
+def one(address):
+    """A record's one address, as it travels (model.Addresses)."""
+    return Addresses.of(ipaddress.ip_address(address))
 
 SECRET = base64.b64decode("c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYg==")
 
@@ -36,12 +49,12 @@ def test_tsig_key(algorithm):
 
 
 def parsed(update):
-    return dns.message.from_wire(update.to_wire(), keyring=update.keyring)
+    return dns.message.from_wire(update.wire, keyring=dnsupdate.tsig_key(update.key))
 
 
 def test_swap_from_an_existing_rrset_requires_it_exactly_with_ttl_0():
-    old = Current(frozenset({"198.51.100.7", "198.51.100.8"}), 300)
-    msg = parsed(dnsupdate.build_update("example.com", [Change("www.example.com", "A", 60, old, "198.51.100.2")], key()))
+    old = Current(frozenset({ip("198.51.100.7"), ip("198.51.100.8")}), 300)
+    msg = parsed(dnsupdate.build_update("example.com", [Change("www.example.com", "A", 60, old, one("198.51.100.2"))], key()))
     # parsed UPDATEs hold one RR per RRset
     assert {rrset.ttl for rrset in msg.prerequisite} == {0}
     assert {rrset.rdclass for rrset in msg.prerequisite} == {dns.rdataclass.IN}  # "RRset exists (value dependent)"
@@ -53,15 +66,54 @@ def test_swap_from_an_existing_rrset_requires_it_exactly_with_ttl_0():
 
 
 def test_swap_from_nothing_requires_absence():
-    msg = parsed(dnsupdate.build_update("example.com", [Change("www.example.com", "AAAA", 60, Current(), "2001:db8::2")], key()))
+    msg = parsed(dnsupdate.build_update("example.com", [Change("www.example.com", "AAAA", 60, Current(), one("2001:db8::2"))], key()))
     (prereq,) = msg.prerequisite
     assert prereq.deleting == dns.rdataclass.NONE and prereq.rdtype == dns.rdatatype.AAAA  # "RRset does not exist"
 
 
 def test_several_records_of_one_zone_go_in_one_message():
-    changes = [Change(f"h{i}.example.com", "A", 60, Current(), "198.51.100.2") for i in range(3)]
+    changes = [Change(f"h{i}.example.com", "A", 60, Current(), one("198.51.100.2")) for i in range(3)]
     msg = parsed(dnsupdate.build_update("example.com", changes, key()))
     assert len(msg.prerequisite) == 3 and len(msg.update) == 6
+
+
+def _answer_to(query, rcode=dns.rcode.NOERROR, qr=True, id_delta=0, opcode=None, question=None):
+    answer = dns.message.make_response(query, our_payload=0)
+    answer.keyring = None  # unsigned: what is matched is read before the signature
+    answer.tsig = None
+    answer.set_rcode(rcode)
+    if not qr:
+        answer.flags &= ~dns.flags.QR
+    answer.id = (answer.id + id_delta) % 65536
+    if opcode is not None:
+        answer.set_opcode(opcode)
+    if question is not None:
+        answer.question = question
+    return dns.message.from_wire(answer.to_wire())
+
+
+@pytest.mark.parametrize("kind", ["query", "update"])
+@pytest.mark.parametrize("change", [
+    {}, {"qr": False}, {"id_delta": 1}, {"opcode": dns.opcode.NOTIFY},
+    {"question": []}, {"rcode": dns.rcode.REFUSED, "question": []}, {"rcode": dns.rcode.NXDOMAIN, "question": []},
+    {"question": [("other.example.com", "A")]}, {"question": [("WWW.Example.COM", "A")]}, {"question": [("www.example.com", "AAAA")]},
+    {"question": [("example.com", "SOA")]}, {"question": [("Example.COM", "SOA")]}, {"question": [("example.net", "SOA")]},
+], ids=repr)
+def test_a_request_is_answered_by_what_dnspython_takes_as_its_response(kind, change):
+    """Request.answered_by is dnspython's Message.is_response (differential): the request stopped
+    being a dnspython message, the rule of what answers it did not change."""
+    if kind == "query":
+        message = dns.message.make_query("www.example.com", "A")
+        request = dnsupdate.Request.query(message, key())
+    else:
+        request = dnsupdate.build_update("example.com", [Change("www.example.com", "A", 60, Current(), one("198.51.100.2"))], key())
+        message = dns.message.from_wire(request.wire, keyring=dnsupdate.tsig_key(key()))
+    if "question" in change:  # (an UPDATE's answer parses only with SOA in its zone section)
+        types = {"A": dns.rdatatype.A, "AAAA": dns.rdatatype.AAAA, "SOA": dns.rdatatype.SOA}
+        change = dict(change, question=[dns.rrset.RRset(dns.name.from_text(n), dns.rdataclass.IN, types[t] if kind == "query" else dns.rdatatype.SOA)
+                                        for n, t in change["question"]])
+    answer = _answer_to(message, **change)
+    assert request.answered_by(answer) == message.is_response(answer)
 
 
 class Responder:
@@ -108,11 +160,33 @@ def unsigned_answer(query):
     return answer.to_wire()
 
 
+class QuietClock(dnsupdate.Clock):
+    """An exchange's clock that runs as the real one, but jumps over a quiet wait: when
+    nothing comes for QUIET real seconds, the wait ends as if its time had passed. What comes
+    (a Responder's answers, on loopback) is seen as on the real clock, and a 30 s timeout
+    costs a fraction of a second. The waiting is the real select(), as on a router."""
+
+    QUIET = 0.25
+
+    def __init__(self):
+        self.skipped = 0.0  # seconds jumped over
+
+    def now(self) -> float:
+        return time.monotonic() + self.skipped
+
+    def select(self, reading, writing, until):
+        readable, writable, _ = select.select(reading, writing, [], min(self.QUIET, max(0.0, until - self.now())))
+        if not readable and not writable:
+            self.skipped += max(0.0, until - self.now())
+        return readable, writable
+
+
 def run(reply, timeout=2.0):
     server = Responder(reply)
     try:
         target = dnsupdate.Target("example.com", "127.0.0.1", server.port)
-        return dnsupdate.exchange(dnsupdate.build_update("example.com", [Change("www.example.com", "A", 60, Current(), "198.51.100.2")], key()), target, timeout)
+        return dnsupdate.exchange(dnsupdate.build_update("example.com", [Change("www.example.com", "A", 60, Current(), one("198.51.100.2"))], key()),
+                                  target, timeout, QuietClock())
     finally:
         server.close()
 
@@ -208,8 +282,8 @@ def test_a_tsig_error_alone_is_the_verdict_after_a_short_grace(error, says):
     try:
         target = dnsupdate.Target("example.com", "127.0.0.1", server.port)
         with pytest.raises(dnsupdate.Rejected) as e:
-            dnsupdate.exchange(dnsupdate.build_update("example.com", [Change("www.example.com", "A", 60, Current(), "198.51.100.2")], key()),
-                               target, 30)
+            dnsupdate.exchange(dnsupdate.build_update("example.com", [Change("www.example.com", "A", 60, Current(), one("198.51.100.2"))], key()),
+                               target, 30, QuietClock())
     finally:
         server.close()
     assert e.value.tsig_error == error and e.value.unproven
@@ -300,9 +374,9 @@ def test_a_tcp_answer_sent_a_byte_at_a_time_ends_at_the_deadline():
                 pass
 
     threading.Thread(target=dribble, daemon=True).start()
-    changes = [Change(f"host{i}.example.com", "A", 60, Current(), "198.51.100.2") for i in range(30)]
+    changes = [Change(f"host{i}.example.com", "A", 60, Current(), one("198.51.100.2")) for i in range(30)]
     request = dnsupdate.build_update("example.com", changes, key())
-    assert len(request.to_wire()) > dnsupdate.MAX_UDP_REQUEST  # straight to TCP
+    assert len(request.wire) > dnsupdate.MAX_UDP_REQUEST  # straight to TCP
     try:
         with pytest.raises(dnsupdate.NoAnswer):
             dnsupdate.exchange(request, dnsupdate.Target("example.com", "127.0.0.1", server.getsockname()[1]), 1.0)
@@ -314,13 +388,66 @@ def test_a_tcp_connection_refused_is_said_as_such():
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    changes = [Change(f"host{i}.example.com", "A", 60, Current(), "198.51.100.2") for i in range(30)]
+    changes = [Change(f"host{i}.example.com", "A", 60, Current(), one("198.51.100.2")) for i in range(30)]
     with pytest.raises(ConnectionRefusedError):
         dnsupdate.exchange(dnsupdate.build_update("example.com", changes, key()), dnsupdate.Target("example.com", "127.0.0.1", port), 1.0)
 
 
 def test_a_failed_update_of_many_records_names_a_few_and_counts_the_rest():
     """One line per failure: an UPDATE of 800 records used to name all 800 in it."""
-    changes = [Change(f"h{i}.example.com", "A", 60, Current(), "198.51.100.2") for i in range(800)]
+    changes = [Change(f"h{i}.example.com", "A", 60, Current(), one("198.51.100.2")) for i in range(800)]
     assert dnsupdate._labels(changes) == "h0.example.com A, h1.example.com A, h2.example.com A and 797 more"
     assert dnsupdate._labels(changes[:4]) == "h0.example.com A, h1.example.com A, h2.example.com A, h3.example.com A"
+
+
+def test_a_signal_ends_a_wait_for_the_server_only_within_interruptible():
+    """The agent's signal wakeup socket ends an exchange (SIGTERM mid-update) while, and only
+    while, the sync runs inside dnsupdate.interruptible: it was a global set for good."""
+
+    class Stop(BaseException):
+        pass
+
+    def check():
+        raise Stop()
+
+    wake_r, wake_w = socket.socketpair()
+    wake_r.setblocking(False)
+    server = Responder(lambda q: [], count=True)  # never answers
+    target = dnsupdate.Target("example.com", "127.0.0.1", server.port)
+    request = dnsupdate.build_update("example.com", [Change("www.example.com", "A", 60, Current(), one("198.51.100.2"))], key())
+    try:
+        wake_w.send(b"\0")
+        started = time.monotonic()
+        with pytest.raises(Stop), dnsupdate.interruptible(wake_r.fileno(), check):
+            dnsupdate.exchange(request, target, 30)
+        assert time.monotonic() - started < 5  # not the 30 s of the exchange
+        assert dnsupdate._interrupt is None  # the block's end restored it
+        wake_w.send(b"\0")  # outside the block: the exchange waits as it always did
+        with pytest.raises(dnsupdate.NoAnswer):
+            dnsupdate.exchange(request, target, 0.3, QuietClock())
+    finally:
+        server.close()
+        wake_r.close()
+        wake_w.close()
+
+
+def test_a_server_that_never_answers_gets_resends_at_1_2_4_8_16_s_then_the_timeout():
+    """The whole 30 s of an exchange with a silent server, without waiting for it: the request
+    leaves at 0 s, again at 1, 3, 7 and 15 s (from a fresh socket each time), and the
+    exchange ends at 30 s with NoAnswer."""
+    server = Responder(lambda q: [], count=True)
+    clock = QuietClock()
+    started = time.monotonic()
+    try:
+        target = dnsupdate.Target("example.com", "127.0.0.1", server.port)
+        request = dnsupdate.build_update("example.com", [Change("www.example.com", "A", 60, Current(), one("198.51.100.2"))], key())
+        begun = clock.now()
+        with pytest.raises(dnsupdate.NoAnswer) as e:
+            dnsupdate.exchange(request, target, 30, clock)
+        ended = clock.now()
+        time.sleep(0.05)  # (the last copy's way to the Responder)
+    finally:
+        server.close()
+    assert e.value.ignored == "" and 30 <= ended - begun < 31
+    assert server.received == 5
+    assert time.monotonic() - started < 10  # not the 30 s: the timeout is tested, not waited for

@@ -183,7 +183,7 @@ def test_a_forged_entry_is_never_published_and_the_confirmed_host_is():
     v.apply(neigh(5, f"{OLD}:dd:edff:fe00:22", state=NUD_DELAY))  # the router answers: DELAY, then its probe
     v.apply(neigh(5, f"{OLD}:dd:edff:fe00:22", state=NUD_PROBE))
     v.apply(neigh(5, f"{OLD}:dd:edff:fe00:22", state=NUD_REACHABLE))  # the NAS answers the probe
-    assert detect(nas, v.device("br-lan")).address == f"{OLD}:dd:edff:fe00:22"
+    assert detect(nas, v.device("br-lan")).address == {ipaddress.ip_address(f"{OLD}:dd:edff:fe00:22")}
 
 
 def test_netlink_reads_an_ipv6_neighbour():

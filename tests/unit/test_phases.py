@@ -4,13 +4,14 @@ changes nothing. The moves' effects on a record's life are test_schedule.py's.""
 
 from __future__ import annotations
 
+import ipaddress
 import dataclasses
 import inspect
 
 import pytest
 
 from ddns_edge import config, phases, report, schedule
-from ddns_edge.model import Current, Detection, Outcome
+from ddns_edge.model import Addresses, Current, Detection, Outcome
 from ddns_edge.phases import (
     ANY,
     AS_DECIDED,
@@ -29,6 +30,13 @@ from ddns_edge.phases import (
     Rules,
     Track,
 )
+
+ip = ipaddress.ip_address  # addresses are values, from the kernel to the wire
+
+
+def one(address):
+    """A record's one address, as it travels (model.Addresses)."""
+    return Addresses.of(ipaddress.ip_address(address))
 
 S256 = "Wi28mLDG6l5YrDIg27zPh5tvG2jWR4GBt1Sq3WUUop8="
 (RECORD,) = config.parse(f"config key 'k'\n\toption secret '{S256}'\n"
@@ -103,15 +111,15 @@ AT = {Due: Due(T - 1), BackingOff: BackingOff(T + 4), AwaitingRoute: AwaitingRou
 FOUND = {
     Event.ECHO_FIRST: Detection(None, "echo", "only a private address; the echo has not answered yet", True, awaiting_echo=True),
     Event.NO_ADDRESS: Detection(None, "interface wan0", "no IPv4 address"),
-    Event.THE_CONFIRMED: Detection(WAN, "interface wan0", "public address on the interface"),
-    Event.NEW_ADDRESS: Detection("198.51.100.9", "interface wan0", "public address on the interface"),
-    Event.SAME_ADDRESS: Detection(NEW, "interface wan0", "public address on the interface, again"),
+    Event.THE_CONFIRMED: Detection(one(WAN), "interface wan0", "public address on the interface"),
+    Event.NEW_ADDRESS: Detection(one("198.51.100.9"), "interface wan0", "public address on the interface"),
+    Event.SAME_ADDRESS: Detection(one(NEW), "interface wan0", "public address on the interface, again"),
 }
 SOME = {NoAddress: NoAddress(T - 61)}
 OUTCOME = {
-    Event.LANDED: Outcome(NEW, True, Current(frozenset({WAN}), 60), sent=True, window=12.0),
-    Event.FAILED: Outcome(NEW, error="no answer within 5 s"),
-    Event.NO_ROUTE: Outcome(NEW, error="no route to the server", no_route=True),
+    Event.LANDED: Outcome(one(NEW), True, Current(frozenset({WAN}), 60), sent=True, window=12.0),
+    Event.FAILED: Outcome(one(NEW), error="no answer within 5 s"),
+    Event.NO_ROUTE: Outcome(one(NEW), error="no route to the server", no_route=True),
 }
 
 
@@ -120,8 +128,8 @@ def in_phase(cls) -> Track:
     server, and NEW wanted where a sync is planned."""
     wanted = {AwaitingEcho: FOUND[Event.ECHO_FIRST], NoAddress: FOUND[Event.NO_ADDRESS], Confirmed: FOUND[Event.THE_CONFIRMED]}
     phase = AT.get(cls) or SOME.get(cls) or cls()
-    want = wanted.get(cls, Detection(NEW, "interface wan0", "public address on the interface") if cls in AT else None)
-    return Track(RECORD, "wan0", phase, want, Held(WAN, True), check_at=T - 1, failures=2 if cls in (BackingOff, AwaitingRoute) else 0)
+    want = wanted.get(cls, Detection(one(NEW), "interface wan0", "public address on the interface") if cls in AT else None)
+    return Track(RECORD, "wan0", phase, want, Held(one(WAN), True), check_at=T - 1, failures=2 if cls in (BackingOff, AwaitingRoute) else 0)
 
 
 def inputs(event: Event) -> Input:

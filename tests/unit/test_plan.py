@@ -1,19 +1,29 @@
 """What must change (pure)."""
 
+import ipaddress
 import pytest
 
-from ddns_edge.model import Current
-from ddns_edge.plan import FUDGE_MAX, fudge, is_right, needs_change, replay_window
+from ddns_edge.model import Addresses, Current
+from ddns_edge.plan import FUDGE_MAX, doubling, fudge, is_right, needs_change, replay_window
+
+ip = ipaddress.ip_address  # addresses are values, from the kernel to the wire
+
+
+def one(address):
+    """A record's one address, as it travels (model.Addresses)."""
+    return Addresses.of(ip(address))
 
 
 @pytest.mark.parametrize(
     "current, wanted, ttl, right",
     [
-        (Current(frozenset({"198.51.100.2"}), 60), "198.51.100.2", 60, True),
-        (Current(frozenset({"198.51.100.2"}), 300), "198.51.100.2", 60, False),  # TTL differs
-        (Current(frozenset({"198.51.100.3"}), 60), "198.51.100.2", 60, False),
-        (Current(frozenset({"198.51.100.2", "198.51.100.3"}), 60), "198.51.100.2", 60, False),  # extra rdata
-        (Current(), "198.51.100.2", 60, False),  # absent
+        (Current(frozenset({ip("198.51.100.2")}), 60), one("198.51.100.2"), 60, True),
+        (Current(frozenset({ip("198.51.100.2")}), 300), one("198.51.100.2"), 60, False),  # TTL differs
+        (Current(frozenset({ip("198.51.100.3")}), 60), one("198.51.100.2"), 60, False),
+        (Current(frozenset({ip("198.51.100.2"), ip("198.51.100.3")}), 60), one("198.51.100.2"), 60, False),  # extra rdata
+        (Current(), one("198.51.100.2"), 60, False),  # absent
+        (Current(frozenset({ip("2001:0db8:0000::0002")}), 60), one("2001:db8::2"), 60, True),  # addresses, not their texts
+        (Current(frozenset({ip("::ffff:198.51.100.2")}), 60), one("198.51.100.2"), 60, False),  # an AAAA is not the A
     ],
 )
 def test_is_right(current, wanted, ttl, right):
@@ -69,3 +79,26 @@ def test_no_copy_lands_after_the_window(offset):
     f = fudge(offset)
     last = f - (offset or 0.0) if offset is not None else f + FUDGE_MAX
     assert replay_window(f, offset) >= last
+
+
+# ------------------------------------------------------------------ the one backoff formula
+
+
+@pytest.mark.parametrize(
+    "first, cap, n, rand, want",
+    [
+        (1.0, 300.0, 0, None, 1.0),  # the first wait
+        (1.0, 300.0, 3, None, 8.0),  # doubled three times
+        (1.0, 300.0, 8, None, 256.0),
+        (1.0, 300.0, 9, None, 300.0),  # the cap
+        (1.0, 300.0, 10_000, None, 300.0),  # however many failures
+        (5.0, 20.0, -1, None, 5.0),  # never below the first
+        (1.0, 300.0, 3, 0.0, 6.4),  # -20 %
+        (1.0, 300.0, 3, 0.5, 8.0),  # the middle of the spread
+        (1.0, 300.0, 3, 0.999999, 9.599998),  # just under +20 %
+        (30.0, 3600.0, 7, 0.999999, 3600.0),  # the cap holds after the jitter too
+        (30.0, 3600.0, 6, 0.0, 1536.0),
+    ],
+)
+def test_doubling(first, cap, n, rand, want):
+    assert doubling(first, cap, n, rand) == pytest.approx(want)

@@ -4,14 +4,22 @@
 dnsupdate's discovery and sync_zone are handed in (their own tests, and the netns tests,
 run them against real servers); here they are recording stand-ins."""
 
+import ipaddress
 import logging
 
 import pytest
 
 from ddns_edge import config, dnsupdate
 from ddns_edge.errors import UpdateError
-from ddns_edge.model import Current, Outcome, Wanted
+from ddns_edge.model import Addresses, Current, Outcome, Wanted
 from ddns_edge.sync import Targets, sync
+
+ip = ipaddress.ip_address  # addresses are values, from the kernel to the wire
+
+
+def one(address):
+    """A record's one address, as it travels (model.Addresses)."""
+    return Addresses.of(ipaddress.ip_address(address))
 
 S256 = "Wi28mLDG6l5YrDIg27zPh5tvG2jWR4GBt1Sq3WUUop8="
 TEXT = (
@@ -27,7 +35,7 @@ WWW, MAIL, FTP, NET = CFG.records
 
 
 class Server:
-    """Records each sync_zone call; answers from `results` (name -> Result fields)."""
+    """Records each sync_zone call; answers from `results` (name -> Outcome fields)."""
 
     def __init__(self, **results):
         self.calls = []
@@ -35,10 +43,10 @@ class Server:
         self.results = results
 
     def __call__(self, target, key, wants, timeout, clock=None):
-        self.calls.append((target.zone, key.name, [w.name for w in wants]))
+        self.calls.append((target.zone, key.name, [r.name for r, _ in wants]))
         self.timeouts.append(timeout)
-        return [dnsupdate.Result(w, **self.results.get(w.name, {"changed": True, "old": Current(frozenset({"192.0.2.9"}), 60)}))
-                for w in wants]
+        return [Outcome(w.address, server=str(target), **self.results.get(r.name, {"changed": True, "old": Current(frozenset({ip("192.0.2.9")}), 60)}))
+                for r, w in wants]
 
 
 def discover(found):
@@ -51,20 +59,20 @@ def discover(found):
 
 def test_one_call_per_zone_server_and_key(oplog):
     found, server = [], Server()
-    out = sync(CFG, {r: Wanted("198.51.100.2") for r in CFG.records}, Targets(discover(found)), server)
+    out = sync(CFG, {r: Wanted(one("198.51.100.2")) for r in CFG.records}, Targets(discover(found)), server)
     assert sorted(server.calls) == [
         ("example.com", "home", ["www.example.com", "mail.example.com"]),
         ("example.com", "other-key", ["ftp.example.com"]),
         ("example.net", "home", ["www.example.net"]),
     ]
-    assert all(o == Outcome("198.51.100.2", True, Current(frozenset({"192.0.2.9"}), 60), server="192.0.2.53") for o in out.values())
+    assert all(o == Outcome(one("198.51.100.2"), True, Current(frozenset({ip("192.0.2.9")}), 60), server="192.0.2.53") for o in out.values())
     assert "www.example.com A: now 198.51.100.2 (was 192.0.2.9)" in oplog.text
 
 
 def test_a_ttl_only_correction_is_said_as_a_ttl_change(oplog):
     """It used to read "now 198.51.100.2 (was 198.51.100.2)"."""
-    server = Server(**{"www.example.com": {"changed": True, "old": Current(frozenset({"198.51.100.2"}), 300)}})
-    out = sync(CFG, {WWW: Wanted("198.51.100.2")}, Targets(discover([])), server)
+    server = Server(**{"www.example.com": {"changed": True, "old": Current(frozenset({ip("198.51.100.2")}), 300)}})
+    out = sync(CFG, {WWW: Wanted(one("198.51.100.2"))}, Targets(discover([])), server)
     assert out[WWW].ok and out[WWW].changed
     assert "www.example.com A: TTL now 60 (was 300); the address 198.51.100.2 is unchanged" in oplog.text
     assert "(was 198.51.100.2)" not in oplog.text
@@ -72,14 +80,14 @@ def test_a_ttl_only_correction_is_said_as_a_ttl_change(oplog):
 
 def test_the_timeout_goes_down_to_each_exchange():
     server = Server()
-    sync(CFG, {WWW: Wanted("198.51.100.2")}, Targets(discover([])), server)
-    sync(CFG, {WWW: Wanted("198.51.100.2")}, Targets(discover([])), server, timeout=lambda records: 20.0)
+    sync(CFG, {WWW: Wanted(one("198.51.100.2"))}, Targets(discover([])), server)
+    sync(CFG, {WWW: Wanted(one("198.51.100.2"))}, Targets(discover([])), server, timeout=lambda records: 20.0)
     assert server.timeouts == [dnsupdate.TIMEOUT, 20.0]
 
 
 def test_already_right_is_said_and_sends_nothing_more(oplog):
-    server = Server(**{"www.example.com": {"changed": False, "old": Current(frozenset({"198.51.100.2"}), 60)}})
-    out = sync(CFG, {WWW: Wanted("198.51.100.2")}, Targets(discover([])), server)
+    server = Server(**{"www.example.com": {"changed": False, "old": Current(frozenset({ip("198.51.100.2")}), 60)}})
+    out = sync(CFG, {WWW: Wanted(one("198.51.100.2"))}, Targets(discover([])), server)
     assert out[WWW].ok and not out[WWW].changed
     assert "www.example.com A: already 198.51.100.2 at the server; nothing sent" in oplog.text
 
@@ -88,14 +96,14 @@ def test_a_failure_is_returned_and_not_said_and_the_target_is_kept(oplog):
     found = []
     targets = Targets(discover(found))
     server = Server(**{"www.example.com": {"error": "www.example.com A: update: no answer within 5 s", "sent": True, "window": 12.0}})
-    out = sync(CFG, {WWW: Wanted("198.51.100.2")}, targets, server)
-    assert out[WWW] == Outcome("198.51.100.2", error="www.example.com A: update: no answer within 5 s", sent=True, window=12.0,
+    out = sync(CFG, {WWW: Wanted(one("198.51.100.2"))}, targets, server)
+    assert out[WWW] == Outcome(one("198.51.100.2"), error="www.example.com A: update: no answer within 5 s", sent=True, window=12.0,
                                server="192.0.2.53")
     assert oplog.records == []  # the schedule says it (once, then "still failing"), or `once` does
-    sync(CFG, {WWW: Wanted("198.51.100.2")}, targets, server)
+    sync(CFG, {WWW: Wanted(one("198.51.100.2"))}, targets, server)
     assert found == ["www.example.com"]  # found once: whether to find it afresh is the schedule's to say
     targets.forget(WWW)
-    sync(CFG, {WWW: Wanted("198.51.100.2")}, targets, server)
+    sync(CFG, {WWW: Wanted(one("198.51.100.2"))}, targets, server)
     assert found == ["www.example.com", "www.example.com"]
 
 
@@ -106,8 +114,8 @@ def test_a_record_whose_target_cannot_be_found_fails_alone(oplog):
         return dnsupdate.Target("example.com", "192.0.2.53")
 
     server = Server()
-    out = sync(CFG, {WWW: Wanted("198.51.100.2"), MAIL: Wanted("198.51.100.2")}, Targets(discover_some), server)
-    assert out[MAIL] == Outcome("198.51.100.2", error="mail.example.com A: cannot find its zone") and out[WWW].ok
+    out = sync(CFG, {WWW: Wanted(one("198.51.100.2")), MAIL: Wanted(one("198.51.100.2"))}, Targets(discover_some), server)
+    assert out[MAIL] == Outcome(one("198.51.100.2"), error="mail.example.com A: cannot find its zone") and out[WWW].ok
     assert server.calls == [("example.com", "home", ["www.example.com"])]
     assert "cannot find its zone" not in oplog.text  # the caller's to say
 
@@ -143,7 +151,7 @@ def test_a_zone_that_fails_in_a_way_no_one_foresaw_fails_alone(oplog):
             raise OverflowError("int too big to convert")
         return server(target, key, wants, timeout, clock)
 
-    out = sync(CFG, {r: Wanted("198.51.100.2") for r in CFG.records}, Targets(discover([])), sync_zone)
+    out = sync(CFG, {r: Wanted(one("198.51.100.2")) for r in CFG.records}, Targets(discover([])), sync_zone)
     assert out[NET].error == ("zone example.net at 192.0.2.53: unexpected error (OverflowError: int too big to convert); "
                               "this is a bug, please report it")
     assert all(out[r].ok and out[r].changed for r in (WWW, MAIL, FTP))
@@ -156,7 +164,7 @@ def test_each_zone_has_its_own_timeout_and_those_not_failing_go_first():
     failures) must not hold up, or lend its long timeout to, a zone that is not."""
     server = Server()
     failing = {"www.example.net"}
-    sync(CFG, {r: Wanted("198.51.100.2") for r in CFG.records}, Targets(discover([])), server,
+    sync(CFG, {r: Wanted(one("198.51.100.2")) for r in CFG.records}, Targets(discover([])), server,
          timeout=lambda records: 20.0 if any(r.name in failing for r in records) else 5.0)
     assert [zone for zone, _, _ in server.calls] == ["example.com", "example.com", "example.net"]
     assert server.timeouts == [5.0, 5.0, 20.0]

@@ -1,5 +1,6 @@
 """updatewire.encode against dnspython: the same UPDATE, and a MAC dnspython accepts with the key."""
 
+import ipaddress
 import base64
 import time
 
@@ -14,17 +15,24 @@ import dns.update
 import pytest
 
 from ddns_edge import dnsupdate, updatewire
-from ddns_edge.keys import ALGORITHMS
-from ddns_edge.model import Current, Key
+from ddns_edge.algorithms import ALGORITHMS
+from ddns_edge.model import Addresses, Current, Key
 from ddns_edge.plan import Change
+
+ip = ipaddress.ip_address  # addresses are values, from the kernel to the wire
+
+
+def one(address):
+    """A record's one address, as it travels (model.Addresses)."""
+    return Addresses.of(ipaddress.ip_address(address))
 
 SECRET = base64.b64decode("c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYg==")
 CHANGES = {
-    "from absent": [Change("www.example.com", "A", 60, Current(), "198.51.100.2")],
-    "from two rdatas": [Change("www.example.com", "A", 300, Current(frozenset({"198.51.100.7", "198.51.100.8"}), 60), "198.51.100.2")],
-    "AAAA": [Change("v6.example.com", "AAAA", 60, Current(frozenset({"2001:db8::1"}), 60), "2001:db8:1::2")],
-    "several": [Change(f"h{i}.sub.example.com", "A", 60, Current(frozenset({"192.0.2.1"}), 60), f"198.51.100.{i}") for i in range(5)],
-    "wildcard and apex": [Change("*.example.com", "A", 60, Current(), "198.51.100.2"), Change("example.com", "A", 60, Current(), "198.51.100.2")],
+    "from absent": [Change("www.example.com", "A", 60, Current(), one("198.51.100.2"))],
+    "from two rdatas": [Change("www.example.com", "A", 300, Current(frozenset({ip("198.51.100.7"), ip("198.51.100.8")}), 60), one("198.51.100.2"))],
+    "AAAA": [Change("v6.example.com", "AAAA", 60, Current(frozenset({ip("2001:db8::1")}), 60), one("2001:db8:1::2"))],
+    "several": [Change(f"h{i}.sub.example.com", "A", 60, Current(frozenset({ip("192.0.2.1")}), 60), one(f"198.51.100.{i}")) for i in range(5)],
+    "wildcard and apex": [Change("*.example.com", "A", 60, Current(), one("198.51.100.2")), Change("example.com", "A", 60, Current(), one("198.51.100.2"))],
 }
 
 
@@ -36,9 +44,9 @@ def dnspython_update(zone, changes, key):
         if c.old.absent:
             update.absent(name, rdtype)
         else:
-            update.present(name, *[dns.rdata.from_text(dns.rdataclass.IN, rdtype, t) for t in sorted(c.old.rdatas)])
+            update.present(name, *[dns.rdata.from_text(dns.rdataclass.IN, rdtype, str(a)) for a in sorted(c.old.rdatas)])
         update.delete(name, rdtype)
-        update.add(name, c.ttl, rdtype, c.new)
+        update.add(name, c.ttl, rdtype, str(c.new))
     return update
 
 
@@ -76,11 +84,11 @@ def test_the_time_signed_is_what_the_server_checks_against_the_fudge():
 def test_signed_update_answers_are_matched_against_its_mac():
     key = Key("home", "ddns-key", "hmac-sha256", SECRET, "test")
     request = dnsupdate.build_update("example.com", CHANGES["from absent"], key, 10)
-    wire = request.to_wire()
+    wire = request.wire
     query = dns.message.from_wire(wire, keyring=dnsupdate.tsig_key(key))
     answer = dns.message.make_response(query).to_wire()
-    assert request.is_response(dns.message.from_wire(updatewire.split_tsig(answer)[0]))
-    assert dns.message.from_wire(answer, keyring=request.keyring, request_mac=request.mac).rcode() == 0
+    assert request.answered_by(dns.message.from_wire(updatewire.split_tsig(answer)[0]))
+    assert dns.message.from_wire(answer, keyring=dnsupdate.tsig_key(request.key), request_mac=request.mac).rcode() == 0
 
 
 # --- split_tsig: the TSIG record taken off an answer, without dnspython's key handling ---------------
@@ -89,7 +97,7 @@ def test_signed_update_answers_are_matched_against_its_mac():
 def answers(rcode=0, tsig_error=0, other=b""):
     """(a signed answer's wire, the same answer unsigned) to a signed UPDATE."""
     key = Key("home", "ddns-key", "hmac-sha256", SECRET, "test")
-    wire = dnsupdate.build_update("example.com", CHANGES["several"], key, 10).to_wire()
+    wire = dnsupdate.build_update("example.com", CHANGES["several"], key, 10).wire
     signed = dns.message.make_response(dns.message.from_wire(wire, keyring=dnsupdate.tsig_key(key)))
     unsigned = dns.message.make_response(dns.message.from_wire(wire[:10] + b"\0\0" + wire[12:wire.rindex(b"\x08ddns-key")]))
     for answer in (signed, unsigned):
@@ -155,7 +163,7 @@ def test_batches_are_split_by_their_encoded_size_in_order():
     at the TCP length prefix, a traceback for `once`, every retry failing for `run`."""
     assert len(LONG) == 253
     key = Key("home", "ddns-key", "hmac-sha512", SECRET, "test")
-    changes = [Change(f"{i:03d}{LONG[3:]}", "AAAA", 60, Current(frozenset({"2001:db8::1"})), "2001:db8::2") for i in range(200)]
+    changes = [Change(f"{i:03d}{LONG[3:]}", "AAAA", 60, Current(frozenset({ip("2001:db8::1")})), one("2001:db8::2")) for i in range(200)]
     out, too_large = updatewire.batches("example.com", changes, key)
     assert not too_large and [c for batch in out for c in batch] == changes
     sizes = [len(updatewire.encode(1, "example.com", batch, key, 10, int(time.time()))[0]) for batch in out]
@@ -165,8 +173,8 @@ def test_batches_are_split_by_their_encoded_size_in_order():
 
 def test_a_change_too_large_alone_is_set_apart():
     key = Key("home", "ddns-key", "hmac-sha256", SECRET, "test")
-    crowded = Current(frozenset(f"2001:db8::{i:x}" for i in range(300)))  # 300 addresses at the server, all in the prerequisite
-    changes = [Change("a.example.com", "AAAA", 60, Current(), "2001:db8::2"), Change(LONG, "AAAA", 60, crowded, "2001:db8::2")]
+    crowded = Current(frozenset(ip(f"2001:db8::{i:x}") for i in range(300)))  # 300 addresses at the server, all in the prerequisite
+    changes = [Change("a.example.com", "AAAA", 60, Current(), one("2001:db8::2")), Change(LONG, "AAAA", 60, crowded, one("2001:db8::2"))]
     out, too_large = updatewire.batches("example.com", changes, key)
     assert out == [changes[:1]] and too_large == changes[1:]
     assert updatewire.batches("example.com", [], key) == ([], [])
@@ -176,5 +184,5 @@ def test_a_records_own_change_always_fits():
     """Why `check` has nothing to refuse: with what names.py allows (253 characters), the
     largest key name and MAC, a record's change from one address is a few hundred bytes."""
     key = Key("home", LONG, "hmac-sha512", SECRET, "test")
-    lone = updatewire.overhead(LONG, key) + updatewire.change_size(Change(LONG, "AAAA", 604800, Current(frozenset({"2001:db8::1"})), "2001:db8::2"))
+    lone = updatewire.overhead(LONG, key) + updatewire.change_size(Change(LONG, "AAAA", 604800, Current(frozenset({ip("2001:db8::1")})), one("2001:db8::2")))
     assert lone < 2048 < updatewire.MAX_MESSAGE
