@@ -21,6 +21,7 @@ import dns.exception
 import dns.flags
 import dns.message
 import dns.name
+import dns.opcode
 import dns.rcode
 import dns.rdata
 import dns.rdataclass
@@ -139,7 +140,8 @@ def _family(server: str) -> int:
     return socket.AF_INET6 if ":" in server else socket.AF_INET
 
 
-RETRANSMIT = 1.0  # seconds before the first resend; doubles within the exchange's timeout
+RETRANSMIT = 1.0  # seconds before the first resend of a read; doubles within the exchange's timeout
+UPDATE_RESENDS = 1  # an UPDATE is sent again once, when half the exchange's time has passed without its answer
 GRACE_ROUND_TRIPS = 4  # after a TSIG error, wait this many times the exchange's time so far for a signed answer
 GRACE_MIN = 0.25  # seconds: ... and at least this long (a forger next to the router answers in microseconds)
 
@@ -157,7 +159,10 @@ def _udp(wire: bytes, target: Target, request: dns.message.Message, deadline: fl
          ignored: _Ignored | None = None) -> dns.message.Message | None:
     """Send over UDP and wait for the server's correctly signed answer (None: it came
     truncated, ask over TCP); resend from a fresh socket after 1 s, 2 s, ...: the answer to
-    the first send may have gone to a WAN address that is gone. What is not that answer is
+    the first send may have gone to a WAN address that is gone. An UPDATE is resent once
+    only, when half the exchange's time has passed: a primary that is merely slow answers
+    the first copy (every socket stays open until the end), and a hundred routers that
+    renumber together do not triple what a busy primary must drop. What is not that answer is
     counted in `ignored` and waited past; at the deadline, `ignored.failure()` is raised,
     and after a TSIG error's grace, that error as the verdict (`unproven`)."""
     ignored = _Ignored() if ignored is None else ignored
@@ -165,6 +170,8 @@ def _udp(wire: bytes, target: Target, request: dns.message.Message, deadline: fl
     try:
         start = next_send = time.monotonic()
         interval, grace_end = RETRANSMIT, None
+        resends = UPDATE_RESENDS if request.opcode() == dns.opcode.UPDATE else None
+        sends = 0
         while True:
             now = time.monotonic()
             if grace_end is not None and now >= grace_end:
@@ -177,7 +184,10 @@ def _udp(wire: bytes, target: Target, request: dns.message.Message, deadline: fl
                 sock.connect((target.server, target.port))  # the kernel drops datagrams from anyone else
                 sock.send(wire)
                 ignored.copies += 1
+                sends += 1
                 next_send, interval = now + interval, interval * 2
+                if resends is not None:  # an UPDATE: once more, half-way
+                    next_send = start + (deadline - start) / 2 if sends <= resends else deadline
             for ready in _wait(socks, [], min(deadline, next_send, grace_end or deadline)):
                 raw = ready.recv(MAX_UDP)
                 parsed = _answering(raw, request)

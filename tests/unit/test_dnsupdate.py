@@ -324,3 +324,38 @@ def test_a_failed_update_of_many_records_names_a_few_and_counts_the_rest():
     changes = [Change(f"h{i}.example.com", "A", 60, Current(), "198.51.100.2") for i in range(800)]
     assert dnsupdate._labels(changes) == "h0.example.com A, h1.example.com A, h2.example.com A and 797 more"
     assert dnsupdate._labels(changes[:4]) == "h0.example.com A, h1.example.com A, h2.example.com A, h3.example.com A"
+
+
+def _update():
+    return dnsupdate.build_update("example.com", [Change("www.example.com", "A", 60, Current(), "198.51.100.2")], key())
+
+
+@pytest.mark.parametrize("kind, timeout, sends", [("update", 1.2, 2), ("update", 3.5, 2), ("read", 3.5, 3)])
+def test_an_update_is_resent_once_half_way_a_read_after_1_2_s(kind, timeout, sends):
+    """Issue 24: a read is resent after 1 s, then 2 s more (0, 1, 3); an UPDATE once, half-way
+    through the exchange: 100 routers renumbered together sent 3 copies each to a primary
+    that had stopped for 10 s (and 3 more at the retry), with this 2."""
+    server = Responder(lambda q: [], count=True)
+    try:
+        target = dnsupdate.Target("example.com", "127.0.0.1", server.port)
+        request = _update() if kind == "update" else dns.message.make_query("www.example.com", "A")
+        with pytest.raises(dnsupdate.NoAnswer):
+            dnsupdate.exchange(request, target, timeout)
+    finally:
+        server.close()
+    assert server.received == sends
+
+
+def test_the_answer_to_the_first_copy_of_an_update_is_taken_after_the_resend():
+    """The first copy's socket stays open until the exchange ends: a slow primary's answer to
+    it, arriving after the resend left, ends the exchange (no failure, no retry)."""
+    server = Responder(lambda q: (time.sleep(0.8), [signed_answer(q)])[1], count=True)
+    try:
+        target = dnsupdate.Target("example.com", "127.0.0.1", server.port)
+        started = time.monotonic()
+        answer = dnsupdate.exchange(_update(), target, 1.2)
+        took = time.monotonic() - started
+    finally:
+        server.close()
+    assert answer.rcode() == dns.rcode.NOERROR
+    assert 0.6 < took < 1.2 and server.received == 2
