@@ -644,12 +644,20 @@ def prove_key(target: Target, key: Key, timeout: float = TIMEOUT) -> int:
 # ---------------------------------------------------------------- the operator's line
 
 
+NO_ANSWER = "no answer within"  # explain()'s words for a timeout
+
+
+def unanswered(line: str) -> bool:
+    """Whether an error line of explain() is a timeout: the server may only be slow (a burst)."""
+    return f": {NO_ANSWER} " in line
+
+
 def explain(error: Exception, what: str, action: str, target: Target, key: Key, timeout: float) -> str:
     """One line: what failed, where, with which key (never its secret), and what to check."""
     head = f"{what}: {action} at {target} with key {key.name}"
     if isinstance(error, socket.timeout):
         ignored = f" ({error.ignored})" if getattr(error, "ignored", "") else ""
-        return f"{head}: no answer within {timeout:g} s{ignored}; check that the server is up and reachable on port {target.port} (firewall, address)"
+        return f"{head}: {NO_ANSWER} {timeout:g} s{ignored}; check that the server is up and reachable on port {target.port} (firewall, address)"
     if isinstance(error, ConnectionRefusedError):
         return f"{head}: connection refused; nothing listens on port {target.port} there: check the server address and port"
     if no_route(error):

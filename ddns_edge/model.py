@@ -306,6 +306,7 @@ class Outcome:
     window: float = 0.0
     no_route: bool = False  # it failed for want of a route or a source address (ENETUNREACH ...)
     server: str | None = None  # where it went, as the log names it (dnsupdate.Target); None: not found
+    unanswered: bool = False  # it failed for want of an answer (a timeout): the server may only be slow
 
     @property
     def ok(self) -> bool:

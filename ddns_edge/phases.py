@@ -94,8 +94,8 @@ What each event is, and what it does besides (one method of Rules each):
                                                             landed: its prerequisite then fails and
                                                             the record is read there); "retry N in
                                                             X s" (1 s doubling to 300 s, +-20 %);
-                                                            the server's error a warning for the
-                                                            first 30 s of failing, then an error
+                                                            a timeout a warning for the first
+                                                            30 s of failing, then an error
     no route          the sync met no route or no source    no backoff and no error for 10 s;
                       address                               then an error, said once, and backoff
 

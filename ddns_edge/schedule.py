@@ -423,9 +423,9 @@ class Schedule:
         self.echoes.prune({echo_key(t.bound) for t in self.tracks.values() if t.wanted is not None and t.wanted.needs_echo})
 
     def _say_server(self, outcomes: Mapping[Record, Outcome | None], now: float) -> None:
-        """What the server said: when it is news for any of its records, a warning while they
-        have been failing for less than FAILURE_PATIENCE (a primary catching up after a burst
-        answers in seconds), an error after; else as a reminder ("still failing") at info; no
+        """What the server said: when it is news for any of its records, an error; a timeout a
+        warning while they have been failing for less than FAILURE_PATIENCE (a primary catching
+        up after a burst answers in seconds), an error after; else as a reminder ("still failing") at info; no
         route: that the record waits for one, at info (the normal order of things for a moment;
         phases.py says when it lasts)."""
         failed: dict[tuple[str | None, str, bool, int], list[Record]] = {}
@@ -437,7 +437,7 @@ class Schedule:
             else:
                 track = self.tracks.get((record.name, record.type))
                 since = track.failing_since if track is not None and track.failing_since is not None else now
-                level = ERROR if now - since >= FAILURE_PATIENCE else WARNING
+                level = ERROR if not outcome.unanswered or now - since >= FAILURE_PATIENCE else WARNING
                 failed.setdefault((outcome.server, outcome.error or "", outcome.no_route, level), []).append(record)
         for (server, error, no_route, level), records in failed.items():
             subjects = [("server", r.label) for r in records]

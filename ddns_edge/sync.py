@@ -106,7 +106,7 @@ def sync(config: Config, wanted: Mapping[Record, Wanted], targets: Targets,
             address = wanted[record].address
             if result.error:
                 outcomes[record] = Outcome(address, error=result.error, sent=result.sent, window=result.window,
-                                           no_route=result.no_route, server=str(target))
+                                           no_route=result.no_route, server=str(target), unanswered=dnsupdate.unanswered(result.error))
                 continue
             if result.changed:
                 report.landed(record.name, record.type, result.old.rdatas, address, result.old.ttl, record.ttl)

@@ -278,6 +278,7 @@ def test_every_failure_is_one_line_naming_record_server_and_key(error, says):
     assert line.startswith("www.example.com A: update at ns1.example.com (192.0.2.53) with key ddns-key: ")
     assert says in line and "\n" not in line
     assert base64.b64encode(SECRET).decode() not in line
+    assert dnsupdate.unanswered(line) == isinstance(error, socket.timeout)  # issue 24: only a timeout waits 30 s to be an error
 
 
 def test_a_tcp_answer_sent_a_byte_at_a_time_ends_at_the_deadline():

@@ -103,7 +103,8 @@ class Sim:
 
     def fail(self, error="www.example.com A: update at 192.0.2.53 with key ddns-key: no answer within 5 s"):
         due = self.due().sync
-        self.s.synced({r: Outcome(w.address, error=error, server="192.0.2.53") for r, w in due.items()}, self.now, WALL0 + self.now - T0, 0.5)
+        self.s.synced({r: Outcome(w.address, error=error, server="192.0.2.53", unanswered="no answer within" in error)
+                       for r, w in due.items()}, self.now, WALL0 + self.now - T0, 0.5)
 
     def kernel(self, *devices: Device, gone=(), came_up=()):
         changed = {d.name: d for d in devices} | {name: None for name in gone}
@@ -762,6 +763,10 @@ def test_the_servers_error_is_a_warning_for_30_s_of_failing_then_an_error():
     sim.kernel(dev("wan0", "198.51.100.3"))
     sim.fail()
     assert [level for level, line in sim.said() if ERR in line] == [WARNING]  # landed between: counted afresh
+    refused = "www.example.com A: update at 192.0.2.53 with key ddns-key: refused (REFUSED)"
+    sim.now = sim.s.deadline()
+    sim.fail(refused)
+    assert [level for level, line in sim.said() if refused in line] == [ERROR]  # the server answered no: an error at once
 
 
 def test_an_unchanged_record_keeps_what_it_knows_across_a_reload():
