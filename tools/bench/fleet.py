@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 import re
 import select
+import shutil
 import signal
 import socket
 import struct
@@ -318,6 +319,11 @@ def measure_fleet(agents: int, say, stop_s: float = STOP_S) -> dict:
             result["loadavg"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
         finally:
             fleet.close()
+            keep = os.environ.get("DDNS_EDGE_FLEET_LOGS")  # a directory to keep the agents' logs in
+            if keep:
+                os.makedirs(keep, exist_ok=True)
+                for i, d in enumerate(fleet.daemons):
+                    shutil.copy(d.log_path, os.path.join(keep, f"agent{i:04d}.log"))
     return result
 
 
