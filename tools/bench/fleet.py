@@ -18,8 +18,9 @@ primary is the world's BIND; its secondary a second named (NOTIFY without delay,
 - Slow primary: named gets SIGSTOP just before the change and SIGCONT STOP_S later;
   convergence is timed from its return.
 - Capacity: a load generator in the server namespace (dnspython, not counted) keeps WINDOW
-  signed UPDATEs in flight to the primary, each replacing an A record of one zone, for a few
-  seconds; the NOERROR answers per second.
+  signed UPDATEs in flight to the primary, each replacing an A record of one zone (signed
+  beforehand), for 2 s; the NOERROR answers per second, the best of three runs (the machine
+  is shared: the generator and named compete with whatever else runs).
 """
 
 from __future__ import annotations
@@ -309,7 +310,9 @@ def measure_fleet(agents: int, say, stop_s: float = STOP_S) -> dict:
     World.sweep(prefix="ddnsfleet-")
     with World(prefix="ddnsfleet-", handle_signals=True) as world:
         world.start_bind([Zone(ZONE, policy=grants)], keys=keys, secondary=True)
-        result: dict = {"agents": agents, "stop_s": stop_s, "capacity": capacity(world)}
+        runs = [capacity(world, 2.0) for _ in range(3)]  # a shared machine: the best of three is the capacity
+        result: dict = {"agents": agents, "stop_s": stop_s, "capacity": dict(max(runs, key=lambda r: r["per_s"]),
+                                                                              runs=[round(r["per_s"]) for r in runs])}
         say(f"fleet: primary capacity {result['capacity']['per_s']:.0f} signed UPDATEs/s")
         fleet = Fleet(world, agents, say)
         try:

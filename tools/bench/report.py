@@ -659,7 +659,8 @@ def render_fleet(fleet: dict | None) -> list[str]:
     lines = [f"Fleet (issue 24): {fleet['agents']} agents, each its own process, record and key, one primary and its "
              f"secondary (NOTIFY, IXFR); load average {fleet.get('loadavg', '?')}",
              f"  primary capacity: {fmt_number(fleet.get('capacity', {}).get('per_s'), 0)} signed UPDATEs/s from a plain "
-             f"load generator ({fleet.get('capacity', {}).get('window', '?')} in flight, one zone)"]
+             f"load generator ({fleet.get('capacity', {}).get('window', '?')} in flight, one zone; best of "
+             f"{', '.join(map(str, fleet.get('capacity', {}).get('runs', [])))}); RSS per agent {fmt_mb(fleet.get('rss_kib_per_agent'))}"]
     for name, title in (("healthy", "healthy primary"), ("stopped", f"primary stopped {fleet.get('stop_s', 10):g} s before the change")):
         s = fleet.get(name)
         if not s:
