@@ -120,7 +120,8 @@ def exchange(request: dns.message.Message, target: Target, timeout: float = TIME
     answer = None
     ignored = _Ignored()
     if len(wire) <= MAX_UDP_REQUEST:
-        answer = _udp(wire, target, request, deadline, ignored)  # None: truncated, ask again over TCP
+        resends = None if request.opcode() != dns.opcode.UPDATE else UPDATE_RESENDS if timeout >= UPDATE_RESEND_FROM else 0
+        answer = _udp(wire, target, request, deadline, ignored, resends)  # None: truncated, ask again over TCP
     if answer is None:
         ignored.copies += 1
         raw = _tcp(wire, target, deadline, ignored)
@@ -141,7 +142,16 @@ def _family(server: str) -> int:
 
 
 RETRANSMIT = 1.0  # seconds before the first resend of a read; doubles within the exchange's timeout
-UPDATE_RESENDS = 1  # an UPDATE is sent again once, when half the exchange's time has passed without its answer
+# An UPDATE is sent again once, when UPDATE_RESEND_AT of the exchange's time has passed
+# without its answer, in an exchange of UPDATE_RESEND_FROM seconds or more (a retry's: 10 s,
+# 20 s); the first (5 s) sends one copy, and a lost one costs the retry, 6 s later. Issue 24,
+# bench --fleet, 100 routers renumbered into a primary stopped 10 s, UPDATEs per router:
+# 3.6 with 1 s, 2 s resends (and a read first at the retry); 3.95 with a copy half-way
+# through every exchange; 2.74 with one in the retry's only, half-way (5 s in: 1 s after
+# the primary's return, while it still worked through its backlog, for 74 of the 100).
+UPDATE_RESENDS = 1
+UPDATE_RESEND_FROM = 10.0
+UPDATE_RESEND_AT = 0.75
 GRACE_ROUND_TRIPS = 4  # after a TSIG error, wait this many times the exchange's time so far for a signed answer
 GRACE_MIN = 0.25  # seconds: ... and at least this long (a forger next to the router answers in microseconds)
 
@@ -156,13 +166,16 @@ def interrupt_with(fd: int | None, check: Callable[[], None] | None = None) -> N
 
 
 def _udp(wire: bytes, target: Target, request: dns.message.Message, deadline: float,
-         ignored: _Ignored | None = None) -> dns.message.Message | None:
+         ignored: _Ignored | None = None, resends: int | None = None) -> dns.message.Message | None:
     """Send over UDP and wait for the server's correctly signed answer (None: it came
     truncated, ask over TCP); resend from a fresh socket after 1 s, 2 s, ...: the answer to
-    the first send may have gone to a WAN address that is gone. An UPDATE is resent once
-    only, when half the exchange's time has passed: a primary that is merely slow answers
-    the first copy (every socket stays open until the end), and a hundred routers that
-    renumber together do not triple what a busy primary must drop. What is not that answer is
+    the first send may have gone to a WAN address that is gone. An UPDATE (`resends` not
+    None: how many copies more) is resent that many times at most, UPDATE_RESEND_AT of the
+    way through: every
+    copy queued at a stopped or swamped primary is one more signed UPDATE it must verify
+    and answer when it returns, for every router of a renumbered ISP at once, and fills the
+    socket buffer that drops the copies after it. Every socket stays open until the
+    exchange ends, so a slow primary's answer to the first copy still ends it. What is not that answer is
     counted in `ignored` and waited past; at the deadline, `ignored.failure()` is raised,
     and after a TSIG error's grace, that error as the verdict (`unproven`)."""
     ignored = _Ignored() if ignored is None else ignored
@@ -170,7 +183,6 @@ def _udp(wire: bytes, target: Target, request: dns.message.Message, deadline: fl
     try:
         start = next_send = time.monotonic()
         interval, grace_end = RETRANSMIT, None
-        resends = UPDATE_RESENDS if request.opcode() == dns.opcode.UPDATE else None
         sends = 0
         while True:
             now = time.monotonic()
@@ -186,8 +198,8 @@ def _udp(wire: bytes, target: Target, request: dns.message.Message, deadline: fl
                 ignored.copies += 1
                 sends += 1
                 next_send, interval = now + interval, interval * 2
-                if resends is not None:  # an UPDATE: once more, half-way
-                    next_send = start + (deadline - start) / 2 if sends <= resends else deadline
+                if resends is not None:  # an UPDATE: once more, late in the exchange
+                    next_send = start + (deadline - start) * UPDATE_RESEND_AT if sends <= resends else deadline
             for ready in _wait(socks, [], min(deadline, next_send, grace_end or deadline)):
                 raw = ready.recv(MAX_UDP)
                 parsed = _answering(raw, request)

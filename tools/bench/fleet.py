@@ -268,6 +268,7 @@ class Fleet:
         pid = self.world.named_pid
         cpu0 = proc_cpu_ticks(pid)
         packets0 = self.world.dns_packets()
+        drops0 = udp_drops(self.world)
         mark = time.monotonic()
         address = self.wan.address
         new = "203.0.113.%d" % (7 if address != "203.0.113.7" else 8)
@@ -287,6 +288,7 @@ class Fleet:
         self.settle()
         cpu = proc_cpu_ticks(pid) - cpu0
         packets = self.world.dns_packets() - packets0
+        drops = udp_drops(self.world) - drops0
         logs = {}
         for i, d in enumerate(self.daemons):
             with open(d.log_path, errors="replace") as f:
@@ -294,7 +296,7 @@ class Fleet:
                 logs[i] = f.read()
         sends = [s for s in self.sent.since(mark)]
         got = fleet_scenario(self.n, change_at, since, sends, right_p, right_s, logs)
-        got.update(resolution=resolution, primary_cpu_s=cpu, isp_packets_per_agent=packets / self.n,
+        got.update(resolution=resolution, primary_cpu_s=cpu, isp_packets_per_agent=packets / self.n, server_drops=drops,
                    unnamed=self.sent.unnamed, stop_s=stop, address=new)
         self.say(f"fleet {'stopped ' + format(stop, 'g') + ' s' if stop else 'healthy'}: right at the primary p50 / last "
                  f"{fmt_seconds(got['primary']['p50'])} / {fmt_seconds(got['primary']['last'])}, secondary "
@@ -328,6 +330,13 @@ def measure_fleet(agents: int, say, stop_s: float = STOP_S) -> dict:
                 for i, d in enumerate(fleet.daemons):
                     shutil.copy(d.log_path, os.path.join(keep, f"agent{i:04d}.log"))
     return result
+
+
+def udp_drops(world: World) -> int:
+    """Datagrams the server namespace's kernel dropped for a full socket buffer (UDP
+    RcvbufErrors, /proc/net/snmp): what a stopped named could not queue."""
+    lines = [line.split() for line in world.ns_exec(world.srv_ns, ["cat", "/proc/net/snmp"]).stdout.splitlines() if line.startswith("Udp:")]
+    return int(dict(zip(lines[0], lines[1], strict=True))["RcvbufErrors"])
 
 
 def _rss(pid: int) -> int:

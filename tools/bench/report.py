@@ -673,7 +673,8 @@ def render_fleet(fleet: dict | None) -> list[str]:
                   f"    messages per agent {fmt_number(s['messages_per_agent'])} (max {s['messages_max']}; UPDATEs "
                   f"{fmt_number(s['updates_per_agent'])}, reads {fmt_number(s['reads_per_agent'])}); agents by messages sent: "
                   f"{_histogram(s['messages_histogram'])}",
-                  f"    primary CPU {fmt_seconds(s.get('primary_cpu_s'))} over the burst; error lines {s['error_lines']} "
+                  f"    primary CPU {fmt_seconds(s.get('primary_cpu_s'))} over the burst; datagrams dropped by the server's full "
+                  f"socket buffers {s.get('server_drops', '-')}; error lines {s['error_lines']} "
                   f"({s['agents_with_error']} agents, {s['early_agents_with_error']} of them right within 30 s), warnings "
                   f"{s['warning_lines']}, retry lines {s['retry_lines']}",
                   f"    each agent's later messages (resends, retries, reads; the replay check's read about 12 s after the last "
