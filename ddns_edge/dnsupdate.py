@@ -145,13 +145,15 @@ RETRANSMIT = 1.0  # seconds before the first resend of a read; doubles within th
 # An UPDATE is sent again once, when UPDATE_RESEND_AT of the exchange's time has passed
 # without its answer, in an exchange of UPDATE_RESEND_FROM seconds or more (a retry's: 10 s,
 # 20 s); the first (5 s) sends one copy, and a lost one costs the retry, 6 s later. Issue 24,
-# bench --fleet, 100 routers renumbered into a primary stopped 10 s, UPDATEs per router:
-# 3.6 with 1 s, 2 s resends (and a read first at the retry); 3.95 with a copy half-way
-# through every exchange; 2.74 with one in the retry's only, half-way (5 s in: 1 s after
-# the primary's return, while it still worked through its backlog, for 74 of the 100).
+# bench --fleet, 100 routers renumbered into a primary stopped 10 s, UPDATEs per router
+# (one run each, load average 5 to 12): 3.6 with 1 s, 2 s resends (and a read first at the
+# retry); 3.95 with a copy half-way through every exchange; 2.74 with one half-way through
+# the retry's only; 2.91 with it 3/4 of the way. What a stopped primary queued is mostly
+# lost anyway: BIND refuses a copy older than its fudge (10 s) and drops the UPDATEs beyond
+# its update-quota (100 at a time).
 UPDATE_RESENDS = 1
 UPDATE_RESEND_FROM = 10.0
-UPDATE_RESEND_AT = 0.75
+UPDATE_RESEND_AT = 0.5
 GRACE_ROUND_TRIPS = 4  # after a TSIG error, wait this many times the exchange's time so far for a signed answer
 GRACE_MIN = 0.25  # seconds: ... and at least this long (a forger next to the router answers in microseconds)
 

@@ -103,7 +103,8 @@ def run_fleet(args, results: dict) -> dict:
     edge["fleet"] = {}
     for n in args.fleet:
         try:
-            edge["fleet"][str(n)] = measure_fleet(n, say, args.fleet_stop)
+            options = (f"update-quota {args.fleet_update_quota};",) if args.fleet_update_quota else ()
+            edge["fleet"][str(n)] = measure_fleet(n, say, args.fleet_stop, options)
         except Exception as e:  # one size failing must not lose the others' figures
             results["errors"][f"fleet {n}"] = f"{type(e).__name__}: {e}"
             say(f"fleet {n}: {e}")
@@ -151,6 +152,7 @@ def parse_args(argv=None):
                         "healthy and stopped; comma-separated sizes (bare --fleet: 100)")
     p.add_argument("--only-fleet", action="store_true", help="the fleet phase only (with --fleet's sizes, default 100)")
     p.add_argument("--fleet-stop", type=float, default=10.0, help="seconds the primary is stopped in the fleet's second burst (default 10)")
+    p.add_argument("--fleet-update-quota", type=int, default=0, help="the fleet's primary with this update-quota (BIND's default: 100)")
     p.add_argument("--record-counts", default="1000,10000", help="the record counts of the records phase (default: 1000,10000)")
     args = p.parse_args(argv)
     for a, b in (("only_clients", "only_lan"), ("no_lan", "only_lan"), ("only_records", "only_clients"), ("only_records", "only_lan")):
@@ -175,6 +177,7 @@ def parse_args(argv=None):
                     + (" --no-lan" if args.no_lan else "")
                     + (" --only-fleet" if args.only_fleet else "")
                     + (f" --fleet {','.join(map(str, args.fleet))}" if args.fleet else "")
+                    + (f" --fleet-update-quota {args.fleet_update_quota}" if args.fleet_update_quota else "")
                     + (f" --clients {','.join(args.clients)}" if args.clients != list(CLIENT_LABELS) else ""))
     args.t0 = time.monotonic()
     return args
@@ -190,7 +193,10 @@ def main(argv=None) -> int:
         return 2
     results = run(args)
     fleets = [line for fleet in (results["ddns_edge"].get("fleet") or {}).values() for line in render_fleet(fleet)]
-    table = "\n".join([render_table(results), *render_lan(results["ddns_edge"].get("lan")), *fleets])
+    head = render_table(results)
+    if args.only_fleet:  # the veth table would be all dashes: its heading and the load average only
+        head = "\n".join([*head.splitlines()[:2], "", *[line for line in head.splitlines() if line.startswith("load average")]])
+    table = "\n".join([head, *render_lan(results["ddns_edge"].get("lan")), *fleets])
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(results, f, indent=2, default=str)

@@ -47,6 +47,7 @@ from tools.bench.report import ZONE, answer_addresses, fleet_scenario, fmt_numbe
 from tools.bench.stamps import ETH_P_ALL, ETH_P_IP, PACKET_OUTGOING, SCM_TIMESTAMPNS, SO_TIMESTAMPNS
 
 POLL_INTERVAL = 0.05
+QUOTA_LINE = "too many DNS UPDATEs queued"  # named's log: an UPDATE dropped, unanswered, beyond update-quota
 STOP_S = 10.0
 WINDOW = 64
 LABEL = re.compile(rb"\x05f(\d{4})(?:\x07example|[\xc0-\xff])")
@@ -269,6 +270,7 @@ class Fleet:
         cpu0 = proc_cpu_ticks(pid)
         packets0 = self.world.dns_packets()
         drops0 = udp_drops(self.world)
+        quota0 = self.world.named_log().count(QUOTA_LINE)
         mark = time.monotonic()
         address = self.wan.address
         new = "203.0.113.%d" % (7 if address != "203.0.113.7" else 8)
@@ -289,6 +291,7 @@ class Fleet:
         cpu = proc_cpu_ticks(pid) - cpu0
         packets = self.world.dns_packets() - packets0
         drops = udp_drops(self.world) - drops0
+        quota = self.world.named_log().count(QUOTA_LINE) - quota0
         logs = {}
         for i, d in enumerate(self.daemons):
             with open(d.log_path, errors="replace") as f:
@@ -296,7 +299,7 @@ class Fleet:
                 logs[i] = f.read()
         sends = [s for s in self.sent.since(mark)]
         got = fleet_scenario(self.n, change_at, since, sends, right_p, right_s, logs)
-        got.update(resolution=resolution, primary_cpu_s=cpu, isp_packets_per_agent=packets / self.n, server_drops=drops,
+        got.update(resolution=resolution, primary_cpu_s=cpu, isp_packets_per_agent=packets / self.n, server_drops=drops, quota_drops=quota,
                    unnamed=self.sent.unnamed, stop_s=stop, address=new)
         self.say(f"fleet {'stopped ' + format(stop, 'g') + ' s' if stop else 'healthy'}: right at the primary p50 / last "
                  f"{fmt_seconds(got['primary']['p50'])} / {fmt_seconds(got['primary']['last'])}, secondary "
@@ -305,15 +308,16 @@ class Fleet:
         return got
 
 
-def measure_fleet(agents: int, say, stop_s: float = STOP_S) -> dict:
-    """The fleet phase: capacity, then a healthy burst and a burst with the primary stopped."""
+def measure_fleet(agents: int, say, stop_s: float = STOP_S, options: tuple[str, ...] = ()) -> dict:
+    """The fleet phase: capacity, then a healthy burst and a burst with the primary stopped.
+    `options`: more lines for the primary's options (e.g. "update-quota 1000;")."""
     keys = [f"f{i:04d}-key" for i in range(agents)]
     grants = ["grant {key} zonesub ANY"] + [f"grant {k} name {name(i)}. A" for i, k in enumerate(keys)]
     World.sweep(prefix="ddnsfleet-")
     with World(prefix="ddnsfleet-", handle_signals=True) as world:
-        world.start_bind([Zone(ZONE, policy=grants)], keys=keys, secondary=True)
+        world.start_bind([Zone(ZONE, policy=grants)], keys=keys, secondary=True, options=options)
         runs = [capacity(world, 2.0) for _ in range(3)]  # a shared machine: the best of three is the capacity
-        result: dict = {"agents": agents, "stop_s": stop_s, "capacity": dict(max(runs, key=lambda r: r["per_s"]),
+        result: dict = {"agents": agents, "stop_s": stop_s, "options": list(options), "capacity": dict(max(runs, key=lambda r: r["per_s"]),
                                                                               runs=[round(r["per_s"]) for r in runs])}
         say(f"fleet: primary capacity {result['capacity']['per_s']:.0f} signed UPDATEs/s")
         fleet = Fleet(world, agents, say)

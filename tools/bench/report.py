@@ -656,8 +656,9 @@ def render_fleet(fleet: dict | None) -> list[str]:
     """The fleet's lines under the bench's table: capacity, then one block per burst."""
     if not fleet:
         return []
+    options = " ".join(fleet.get("options") or []) or "BIND's defaults (update-quota 100)"
     lines = [f"Fleet (issue 24): {fleet['agents']} agents, each its own process, record and key, one primary and its "
-             f"secondary (NOTIFY, IXFR); load average {fleet.get('loadavg', '?')}",
+             f"secondary (NOTIFY, IXFR); primary: {options}; load average {fleet.get('loadavg', '?')}",
              f"  primary capacity: {fmt_number(fleet.get('capacity', {}).get('per_s'), 0)} signed UPDATEs/s from a plain "
              f"load generator ({fleet.get('capacity', {}).get('window', '?')} in flight, one zone; best of "
              f"{', '.join(map(str, fleet.get('capacity', {}).get('runs', [])))}); RSS per agent {fmt_mb(fleet.get('rss_kib_per_agent'))}"]
@@ -674,7 +675,7 @@ def render_fleet(fleet: dict | None) -> list[str]:
                   f"{fmt_number(s['updates_per_agent'])}, reads {fmt_number(s['reads_per_agent'])}); agents by messages sent: "
                   f"{_histogram(s['messages_histogram'])}",
                   f"    primary CPU {fmt_seconds(s.get('primary_cpu_s'))} over the burst; datagrams dropped by the server's full "
-                  f"socket buffers {s.get('server_drops', '-')}; error lines {s['error_lines']} "
+                  f"socket buffers {s.get('server_drops', '-')}, UPDATEs dropped beyond update-quota {s.get('quota_drops', '-')}; error lines {s['error_lines']} "
                   f"({s['agents_with_error']} agents, {s['early_agents_with_error']} of them right within 30 s), warnings "
                   f"{s['warning_lines']}, retry lines {s['retry_lines']}",
                   f"    each agent's later messages (resends, retries, reads; the replay check's read about 12 s after the last "
