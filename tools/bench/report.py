@@ -656,7 +656,7 @@ def render_fleet(fleet: dict | None) -> list[str]:
     """The fleet's lines under the bench's table: capacity, then one block per burst."""
     if not fleet:
         return []
-    options = " ".join(fleet.get("options") or []) or "BIND's defaults (update-quota 100)"
+    options = ", ".join(o.rstrip(";") for o in fleet.get("options") or []) or "BIND's defaults (update-quota 100)"
     lines = [f"Fleet (issue 24): {fleet['agents']} agents, each its own process, record and key, one primary and its "
              f"secondary (NOTIFY, IXFR); primary: {options}; load average {fleet.get('loadavg', '?')}",
              f"  primary capacity: {fmt_number(fleet.get('capacity', {}).get('per_s'), 0)} signed UPDATEs/s from a plain "
