@@ -284,10 +284,13 @@ class Current:
 @dataclass(frozen=True)
 class Wanted:
     """What a sync should make of a record: `address`, from `known` (the RRset the server holds,
-    as this agent last left or read it; None: read it first)."""
+    as this agent last left or read it; None: read it first). `unanswered`: an UPDATE from
+    `known` to `address` left before and its answer never came (the retry of a timeout): the
+    record found at `address` is that UPDATE having landed, a change."""
 
     address: str
     known: Current | None = None
+    unanswered: bool = False
 
 
 @dataclass(frozen=True)

@@ -224,6 +224,7 @@ class Track:
     check_at: float | None = None  # monotonic: read the record then (no copy of an UPDATE sent can land after it)
     failures: int = 0
     failing_since: float | None = None  # monotonic: the first of the failures in a row (None: the last sync landed)
+    unanswered: str | None = None  # the address an UPDATE that got no answer was for (None: the last sync landed)
     last_error: str | None = None
     error_at: float | None = None  # wall clock, as the state file says it
     changed_at: float | None = None
@@ -256,7 +257,8 @@ def sync_of(track: Track, now: float) -> Wanted | None:
     read = track.check_at is not None and track.check_at <= now
     at = track.at
     if at is not None:
-        return Wanted(target, None if read else track.held.rrset(track.record.ttl)) if at <= now else None
+        known = None if read else track.held.rrset(track.record.ttl)
+        return Wanted(target, known, known is not None and track.unanswered == target) if at <= now else None
     return Wanted(target, None) if read else None
 
 
@@ -434,7 +436,8 @@ class Rules:
         if isinstance(track.phase, AwaitingRoute):
             self._once.forget(("route", track.record.label))
         check_at = None if reading and not outcome.sent else track.check_at  # read after the window: as this agent left it
-        return replace(track, held=Held(outcome.address, True), confirmed_at=inp.wall, failures=0, failing_since=None, last_error=None,
+        return replace(track, held=Held(outcome.address, True), confirmed_at=inp.wall, failures=0, failing_since=None,
+                       unanswered=None, last_error=None,
                        changed_at=inp.wall if outcome.changed else track.changed_at,
                        check_at=_window(check_at, outcome, inp.now)), {}
 
@@ -475,7 +478,9 @@ class Rules:
         check_at = None if track.check_at is None else max(track.check_at, at)
         held = track.held if inp.outcome is not None else replace(track.held, known=False)
         since = track.failing_since if track.failing_since is not None else inp.now
-        return replace(track, held=held, failures=failures, failing_since=since, last_error=error, error_at=inp.wall,
+        outcome = inp.outcome
+        unanswered = outcome.address if outcome is not None and outcome.sent and outcome.unanswered else None
+        return replace(track, held=held, failures=failures, failing_since=since, unanswered=unanswered, last_error=error, error_at=inp.wall,
                        check_at=_window(check_at, inp.outcome, inp.now)), at
 
     def _say_not_as_left(self, track: Track, outcome: Outcome, reading: bool) -> None:

@@ -8,6 +8,7 @@ targets to find afresh: schedule.py for `run`; the exit status for `once`).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Callable, Mapping
 
 from ddns_edge import dnsupdate, report
@@ -108,6 +109,10 @@ def sync(config: Config, wanted: Mapping[Record, Wanted], targets: Targets,
                 outcomes[record] = Outcome(address, error=result.error, sent=result.sent, window=result.window,
                                            no_route=result.no_route, server=str(target), unanswered=dnsupdate.unanswered(result.error))
                 continue
+            if not result.changed and wanted[record].unanswered and result.old.rdatas == {address}:
+                # the retry of an UPDATE whose answer never came found the record at its address:
+                # that UPDATE landed (its answer lost, or queued at a slow primary): the change it was
+                result = replace(result, changed=True, old=wanted[record].known)
             if result.changed:
                 report.landed(record.name, record.type, result.old.rdatas, address, result.old.ttl, record.ttl)
             else:

@@ -731,6 +731,21 @@ def test_a_retry_after_a_failure_swaps_from_what_is_known_without_reading():
     assert sim.due().sync[sim.record].known == Current(frozenset({WAN}), 60)
 
 
+@pytest.mark.parametrize("sent, unanswered, want", [(True, True, True), (True, False, False), (False, True, False)])
+def test_the_retry_of_an_update_that_got_no_answer_says_so(sent, unanswered, want):
+    """The retry of an UPDATE that left and got no answer carries `unanswered` (sync.py takes
+    the record found at its address for that UPDATE landed); not after an answered failure
+    (REFUSED ...) or a failure before any UPDATE left; and not once a sync landed."""
+    sim = Sim()
+    sim.land()
+    sim.kernel(dev("wan0", "198.51.100.3"))
+    sim.s.synced({sim.record: Outcome("198.51.100.3", error="e", sent=sent, window=12.0, unanswered=unanswered)}, sim.now, WALL0, 0.5)
+    sim.now = sim.s.deadline()
+    assert sim.due().sync[sim.record] == Wanted("198.51.100.3", Current(frozenset({WAN}), 60), want)
+    sim.land()
+    assert sim.track().unanswered is None
+
+
 def test_the_retrys_own_first_copy_found_landed_is_no_warning():
     """The swap after a timeout found the record already at its address (its prerequisite
     failed, the read showed it): the first copy landed, its answer lost. Info, not the warning
