@@ -14,8 +14,9 @@ What is the record's, and what is its phase's. A record (Track) carries, whateve
   phase says what is being done about it.
 - `held`: what this agent believes the server holds: the address it last confirmed there,
   and whether that is *known* (nothing since says otherwise: the next change swaps from it
-  in one message, without reading first). It outlives every phase: a failure makes it
-  unknown, not forgotten ("record left as it is (198.51.100.2)"; the read after a window).
+  in one message, without reading first). It outlives every phase: a failure leaves it as
+  known (the retry swaps from it: issue 24), an unexpected one makes it unknown, not
+  forgotten ("record left as it is (198.51.100.2)"; the read after a window).
 - `check_at`: when no copy of the UPDATEs already sent can land any more (their replay
   window, the TSIG fudge), and the record is read once more. A window is the record's, not a
   phase's: it stays open while a retry is planned, across a new address or a failure; a
