@@ -318,10 +318,13 @@ class Current:
 @dataclass(frozen=True)
 class Wanted:
     """What a sync should make of a record: `address`, from `known` (the RRset the server holds,
-    as this agent last left or read it; None: read it first)."""
+    as this agent last left or read it; None: read it first). `unanswered`: an UPDATE from
+    `known` to `address` left before and its answer never came (the retry of a timeout): the
+    record found at `address` is that UPDATE having landed, a change."""
 
     address: Addresses
     known: Current | None = None
+    unanswered: bool = False
 
 
 @dataclass(frozen=True)
@@ -340,6 +343,7 @@ class Outcome:
     window: float = 0.0
     no_route: bool = False  # it failed for want of a route or a source address (ENETUNREACH ...)
     server: str | None = None  # where it went, as the log names it (dnsupdate.Target); None: not found
+    unanswered: bool = False  # it failed for want of an answer (a timeout): the server may only be slow
 
     @property
     def ok(self) -> bool:

@@ -14,8 +14,9 @@ What is the record's, and what is its phase's. A record (Track) carries, whateve
   phase says what is being done about it.
 - `held`: what this agent believes the server holds: the address it last confirmed there,
   and whether that is *known* (nothing since says otherwise: the next change swaps from it
-  in one message, without reading first). It outlives every phase: a failure makes it
-  unknown, not forgotten ("record left as it is (198.51.100.2)"; the read after a window).
+  in one message, without reading first). It outlives every phase: a failure leaves it as
+  known (the retry swaps from it: issue 24), an unexpected one makes it unknown, not
+  forgotten ("record left as it is (198.51.100.2)"; the read after a window).
 - `check_at`: when no copy of the UPDATEs already sent can land any more (their replay
   window, the TSIG fudge), and the record is read once more. A window is the record's, not a
   phase's: it stays open while a retry is planned, across a new address or a failure; a
@@ -89,9 +90,13 @@ What each event is, and what it does besides (one method of Rules each):
     landed            the sync landed, or it was right      held and known; a late copy found by
                                                             the read after a window is said (and
                                                             was set back)
-    failed            the sync failed, or timed out         held not known: read first next time;
-                                                            "retry N in X s" (1 s doubling to
-                                                            300 s, +-20 %)
+    failed            the sync failed, or timed out         held stays as it was: the retry swaps
+                                                            from it (a timed-out UPDATE may have
+                                                            landed: its prerequisite then fails and
+                                                            the record is read there); "retry N in
+                                                            X s" (1 s doubling to 300 s, +-20 %);
+                                                            a timeout a warning for the first
+                                                            30 s of failing, then an error
     no route          the sync met no route or no source    no backoff and no error for 10 s;
                       address                               then an error, said once, and backoff
 
@@ -121,6 +126,7 @@ BACKOFF_FIRST = 1.0  # seconds before the first retry
 BACKOFF_CAP = 300.0  # never wait longer than five minutes
 ROUTE_PATIENCE = 10.0  # seconds a record waits for a route (or a source address) before that is an error
 NO_ADDRESS_PATIENCE = 60.0  # seconds a record goes without an address before that is a warning
+FAILURE_PATIENCE = 30.0  # seconds a record's syncs fail before the server's error is said as an error (a warning before)
 
 DEBUG, INFO, WARNING, ERROR = logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR
 
@@ -216,6 +222,8 @@ class Track:
     held: Held = Held()
     check_at: float | None = None  # monotonic: read the record then (no copy of an UPDATE sent can land after it)
     failures: int = 0
+    failing_since: float | None = None  # monotonic: the first of the failures in a row (None: the last sync landed)
+    unanswered: Addresses | None = None  # the address an UPDATE that got no answer was for (None: the last sync landed)
     last_error: str | None = None
     error_at: float | None = None  # wall clock, as the state file says it
     changed_at: float | None = None
@@ -248,7 +256,8 @@ def sync_of(track: Track, now: float) -> Wanted | None:
     read = track.check_at is not None and track.check_at <= now
     at = track.at
     if at is not None:
-        return Wanted(target, None if read else track.held.rrset(track.record.ttl)) if at <= now else None
+        known = None if read else track.held.rrset(track.record.ttl)
+        return Wanted(target, known, known is not None and track.unanswered == target) if at <= now else None
     return Wanted(target, None) if read else None
 
 
@@ -426,7 +435,8 @@ class Rules:
         if isinstance(track.phase, AwaitingRoute):
             self._once.forget(("route", track.record.label))
         check_at = None if reading and not outcome.sent else track.check_at  # read after the window: as this agent left it
-        return replace(track, held=Held(outcome.address, True), confirmed_at=inp.wall, failures=0, last_error=None,
+        return replace(track, held=Held(outcome.address, True), confirmed_at=inp.wall, failures=0, failing_since=None,
+                       unanswered=None, last_error=None,
                        changed_at=inp.wall if outcome.changed else track.changed_at,
                        check_at=_window(check_at, outcome, inp.now)), {}
 
@@ -454,15 +464,22 @@ class Rules:
         return track, {"since": since, "at": at}
 
     def _back_off(self, track: Track, inp: Input) -> tuple[Track, float]:
-        """A failure, a timeout: what the server holds is read next time; the retry after a
-        backoff, and the read after a window behind it."""
+        """A failure, a timeout: the retry after a backoff, and the read after a window behind
+        it. What the server holds stays as known: nothing the failure says changed it (a
+        timed-out UPDATE that landed makes the retry's prerequisite fail, and the record is
+        read then; a read before, while a primary catches up, answers ahead of the UPDATEs it
+        has queued). Only a failure without an outcome (unexpected) has it read first."""
         failures = track.failures + 1
         delay = backoff(failures, inp.rand)
         at = inp.now + delay
         self._note(INFO, f"{track.record.label}: retry {failures} in {delay:.1f} s")
         error = inp.outcome.error if inp.outcome is not None else "unexpected error (see log)"
         check_at = None if track.check_at is None else max(track.check_at, at)
-        return replace(track, held=replace(track.held, known=False), failures=failures, last_error=error, error_at=inp.wall,
+        held = track.held if inp.outcome is not None else replace(track.held, known=False)
+        since = track.failing_since if track.failing_since is not None else inp.now
+        outcome = inp.outcome
+        unanswered = outcome.address if outcome is not None and outcome.sent and outcome.unanswered else None
+        return replace(track, held=held, failures=failures, failing_since=since, unanswered=unanswered, last_error=error, error_at=inp.wall,
                        check_at=_window(check_at, inp.outcome, inp.now)), at
 
     def _say_not_as_left(self, track: Track, outcome: Outcome, reading: bool) -> None:
@@ -472,6 +489,9 @@ class Rules:
         if left is None and reading and held.address is not None:
             left = Current(held.address, ttl)
         if left is None or outcome.old == left:
+            return
+        if track.failures and outcome.old.rdatas == outcome.address and not outcome.changed:
+            self._note(INFO, f"{track.record.label}: {outcome.address} already, from the UPDATE whose answer did not come")
             return
         was = str(outcome.old) or "nothing"
         if outcome.old.rdatas == left.rdatas:

@@ -88,6 +88,7 @@ from ddns_edge.wans import Mwan3, Wan, detect_wans
 from ddns_edge.phases import (
     DEBUG,
     ERROR,
+    FAILURE_PATIENCE,
     INFO,
     WARNING,
     AwaitingRoute,
@@ -295,7 +296,7 @@ class Schedule:
     def synced(self, outcomes: Mapping[Record, Outcome | None], now: float, wall: float, rand: float) -> None:
         """A sync ended (at `now`): an Outcome per record, None where it failed unexpectedly
         (the shell said why)."""
-        self._say_server(outcomes)
+        self._say_server(outcomes, now)
         for record, outcome in outcomes.items():
             key = (record.name, record.type)
             track = self.tracks.get(key)
@@ -543,25 +544,31 @@ class Schedule:
     def _prune_echoes(self) -> None:
         self.echoes.prune({echo_key(t.bound) for t in self.tracks.values() if t.wanted is not None and t.wanted.needs_echo})
 
-    def _say_server(self, outcomes: Mapping[Record, Outcome | None]) -> None:
-        """What the server said: an error at error level when it is news for any of its records,
-        else as a reminder ("still failing") at info; no route: that the record waits for one,
-        at info (the normal order of things for a moment; phases.py says when it lasts)."""
-        failed: dict[tuple[str | None, str, bool], list[Record]] = {}
+    def _say_server(self, outcomes: Mapping[Record, Outcome | None], now: float) -> None:
+        """What the server said: when it is news for any of its records, an error; a timeout a
+        warning while they have been failing for less than FAILURE_PATIENCE (a primary catching
+        up after a burst answers in seconds), an error after; else as a reminder ("still failing") at info; no
+        route: that the record waits for one, at info (the normal order of things for a moment;
+        phases.py says when it lasts)."""
+        failed: dict[tuple[str | None, str, bool, int], list[Record]] = {}
         for record, outcome in outcomes.items():
             if outcome is None:
                 continue
             if outcome.ok:
                 self._once.forget(("server", record.label))
             else:
-                failed.setdefault((outcome.server, outcome.error or "", outcome.no_route), []).append(record)
-        for (server, error, no_route), records in failed.items():
+                track = self.tracks.get((record.name, record.type))
+                since = track.failing_since if track is not None and track.failing_since is not None else now
+                level = ERROR if not outcome.unanswered or now - since >= FAILURE_PATIENCE else WARNING
+                failed.setdefault((outcome.server, outcome.error or "", outcome.no_route, level), []).append(record)
+        for (server, error, no_route, level), records in failed.items():
             subjects = [("server", r.label) for r in records]
             if no_route:
                 labels = report.few([r.label for r in records])
                 self._once.say(INFO, f"{labels}: no route to {server} yet; waiting for one", *subjects, again_level=DEBUG)
             else:
-                self._once.say(ERROR, error, *subjects, same=_shape(error), again=f"still failing: {error}", again_level=INFO)
+                self._once.say(level, error, *subjects, same=f"{_shape(error)} ({'error' if level == ERROR else 'warning'})",
+                               again=f"still failing: {error}", again_level=INFO)
 
     def _hook_name(self, hook: Hook) -> str:
         return f"hook {hook.path} for {hook.record.label}"

@@ -8,6 +8,7 @@ targets to find afresh: schedule.py for `run`; the exit status for `once`).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Callable, Mapping
 
 from ddns_edge import dnsupdate, report
@@ -103,11 +104,18 @@ def sync(config: Config, wanted: Mapping[Record, Wanted], targets: Targets,
             error = f"zone {target.zone} at {target}: unexpected error ({type(e).__name__}: {e}); this is a bug, please report it"
             results = [Outcome(wanted[r].address, error=error, server=str(target)) for r in records]
         for record, outcome in zip(records, results, strict=True):
+            want = wanted[record]
+            if outcome.error is not None:
+                outcome = replace(outcome, unanswered=dnsupdate.unanswered(outcome.error))
+            elif not outcome.changed and want.unanswered and want.known is not None and outcome.old.rdatas == want.address:
+                # the retry of an UPDATE whose answer never came found the record at its address:
+                # that UPDATE landed (its answer lost, or queued at a slow primary): the change it was
+                outcome = replace(outcome, changed=True, old=want.known)
             if outcome.ok:
                 if outcome.changed:
-                    report.landed(record.name, record.type, outcome.old, wanted[record].address, record.ttl)
+                    report.landed(record.name, record.type, outcome.old, want.address, record.ttl)
                 else:
-                    report.already(record.name, record.type, wanted[record].address)
+                    report.already(record.name, record.type, want.address)
             outcomes[record] = outcome
     return outcomes
 

@@ -88,8 +88,9 @@ def test_a_replayed_update_is_set_back_inside_the_window_and_refused_after_it(wo
 
 
 def test_a_landed_update_whose_answer_was_lost_is_a_change_said_once(world, tmp_path, proxy):
-    """Ordinary packet loss: the UPDATE lands, its answer is lost, the resend a second later
-    finds its prerequisite gone (NXRRSET). It used to read the record, find it right and say
+    """Ordinary packet loss: the UPDATE lands, its answer is lost, the retry (the same swap,
+    about 6 s later since issue 24: the first exchange sends one copy) finds its prerequisite
+    gone (NXRRSET). It used to read the record, find it right and say
     "already ... nothing sent" with a warning about a replayed UPDATE or another writer, and
     the hook never ran. Now it is what it is: a change that landed, said once, hook once."""
     out, hook = tmp_path / "hook.out", tmp_path / "hook"

@@ -379,3 +379,58 @@ def test_the_failover_row_and_its_targets():
     late = dict(f, failover=bench.summarize([0.025]), updates_max=2, wrong_count=1)
     assert [r["met"] for r in failover_targets({"failover": late})] == [False, False, False]
     assert render_failover(None) == []
+# ------------------------------------------------------------------ the fleet (issue 24)
+
+
+def _burst():
+    """Three agents, the change at 100.0: agent 0 sends its UPDATE and the check's read; agent 1
+    an UPDATE, its retry and two reads; agent 2 nothing (its record never right)."""
+    U, Q = bench.UPDATE, bench.QUERY
+    sends = [(1, 100.02, U), (0, 100.01, U), (1, 106.1, U), (1, 110.2, Q), (0, 112.0, Q), (1, 122.3, Q)]
+    logs = {0: "notice: f0000.example.com A: now 203.0.113.7 (was 198.51.100.2)\n",
+            1: "warning: f0001 ...: no answer within 5 s\ninfo: f0001.example.com A: retry 1 in 1.1 s\n",
+            2: "error: f0002 ...: refused (REFUSED)\nerror: f0002 ...: again\n"}
+    return bench.fleet_scenario(3, 100.0, 100.0, sends, {0: 100.3, 1: 110.5}, {0: 100.4}, logs)
+
+
+def test_fleet_scenario_counts_messages_per_agent_and_bins_the_later_ones():
+    got = _burst()
+    assert got["messages_per_agent"] == 2 and got["messages_max"] == 4
+    assert got["updates_per_agent"] == 1 and got["reads_per_agent"] == 1
+    assert got["messages_histogram"] == {"0": 1, "2": 1, "4": 1}
+    assert got["retries"] == 4  # every message but each agent's first
+    assert got["retry_bins"] == {"6": 1, "10": 1, "12": 1, "22": 1} and got["retry_bin_max"] == 1
+
+
+def test_fleet_scenario_times_each_server_and_counts_the_lines():
+    got = _burst()
+    assert got["primary"] == {"right": 2, "p50": pytest.approx(0.3), "last": pytest.approx(10.5)}
+    assert got["secondary"] == {"right": 1, "p50": pytest.approx(0.4), "last": pytest.approx(0.4)}
+    assert (got["error_lines"], got["agents_with_error"], got["warning_lines"], got["retry_lines"]) == (2, 1, 1, 1)
+    assert got["early_agents_with_error"] == 0  # agent 2 never landed: its errors are not the target's
+
+
+def test_fleet_scenario_says_which_erring_agents_had_landed_within_30_s():
+    logs = {0: "error: f0000 ...: no answer within 5 s\n", 1: "error: f0001 ...\n"}
+    got = bench.fleet_scenario(2, 0.0, 10.0, [(0, 0.0, bench.UPDATE), (1, 0.0, bench.UPDATE)], {0: 12.0, 1: 31.0}, {}, logs)
+    assert got["agents_with_error"] == 2 and got["early_agents_with_error"] == 1
+    assert got["primary"]["last"] == pytest.approx(21.0)  # timed from `since` (the primary's return)
+    with pytest.raises(ValueError):
+        bench.fleet_scenario(0, 0.0, 0.0, [], {}, {}, {})
+
+
+def test_fleet_targets_and_lines():
+    healthy = dict(_burst(), resolution=0.05, primary_cpu_s=0.1)
+    healthy["primary"] = healthy["secondary"] = {"right": 3, "p50": 0.3, "last": 0.7}
+    stopped = dict(_burst(), resolution=0.05, primary_cpu_s=0.2)
+    fleet = {"agents": 3, "stop_s": 10, "capacity": {"per_s": 1400.0, "window": 64, "runs": [1400, 1200, 900]},
+             "rss_kib_per_agent": 20000, "healthy": healthy, "stopped": stopped, "loadavg": "1.00 2.00 3.00"}
+    rows = {r["what"]: r for r in bench.fleet_targets(fleet)}
+    assert rows["healthy: all right at the secondary"]["met"] is True
+    assert rows["healthy: messages per agent"]["met"] is True
+    assert rows["stopped 10 s: all right after its return"]["met"] is False  # 10.5 s, and a record never right
+    assert rows["stopped 10 s: error lines, landed within 30 s"]["met"] is False  # 0 errors, but a record lost misses all
+    text = "\n".join(bench.render_fleet(fleet))
+    assert "3 agents" in text and "load average 1.00 2.00 3.00" in text and "1400 signed UPDATEs/s" in text
+    assert "(2/3); at the secondary" in text and "MISSED" in text
+    assert bench.render_fleet(None) == []

@@ -352,6 +352,7 @@ def test_every_failure_is_one_line_naming_record_server_and_key(error, says):
     assert line.startswith("www.example.com A: update at ns1.example.com (192.0.2.53) with key ddns-key: ")
     assert says in line and "\n" not in line
     assert base64.b64encode(SECRET).decode() not in line
+    assert dnsupdate.unanswered(line) == isinstance(error, socket.timeout)  # issue 24: only a timeout waits 30 s to be an error
 
 
 def test_a_tcp_answer_sent_a_byte_at_a_time_ends_at_the_deadline():
@@ -431,16 +432,18 @@ def test_a_signal_ends_a_wait_for_the_server_only_within_interruptible():
         wake_w.close()
 
 
-def test_a_server_that_never_answers_gets_resends_at_1_2_4_8_16_s_then_the_timeout():
-    """The whole 30 s of an exchange with a silent server, without waiting for it: the request
-    leaves at 0 s, again at 1, 3, 7 and 15 s (from a fresh socket each time), and the
-    exchange ends at 30 s with NoAnswer."""
+@pytest.mark.parametrize("kind, copies", [("read", 5), ("update", 2)])
+def test_a_server_that_never_answers_gets_its_copies_then_the_timeout(kind, copies):
+    """The whole 30 s of an exchange with a silent server, without waiting for it: a read
+    leaves at 0 s, again at 1, 3, 7 and 15 s (from a fresh socket each time); an UPDATE at 0 s
+    and once more half-way, at 15 s (issue 24: every copy is work a slow primary must do for
+    every router at once); the exchange ends at 30 s with NoAnswer."""
     server = Responder(lambda q: [], count=True)
     clock = QuietClock()
     started = time.monotonic()
     try:
         target = dnsupdate.Target("example.com", "127.0.0.1", server.port)
-        request = dnsupdate.build_update("example.com", [Change("www.example.com", "A", 60, Current(), one("198.51.100.2"))], key())
+        request = _update() if kind == "update" else dnsupdate.Request.query(dns.message.make_query("www.example.com", "A"), key())
         begun = clock.now()
         with pytest.raises(dnsupdate.NoAnswer) as e:
             dnsupdate.exchange(request, target, 30, clock)
@@ -449,5 +452,44 @@ def test_a_server_that_never_answers_gets_resends_at_1_2_4_8_16_s_then_the_timeo
     finally:
         server.close()
     assert e.value.ignored == "" and 30 <= ended - begun < 31
-    assert server.received == 5
+    assert server.received == copies
     assert time.monotonic() - started < 10  # not the 30 s: the timeout is tested, not waited for
+
+
+def _update():
+    return dnsupdate.build_update("example.com", [Change("www.example.com", "A", 60, Current(), one("198.51.100.2"))], key())
+
+
+@pytest.mark.parametrize("kind, timeout, resend_from, sends", [
+    ("update", 1.2, 10.0, 1), ("update", 1.2, 1.0, 2), ("read", 3.5, 10.0, 3)])
+def test_an_update_is_resent_once_half_way_in_a_retry_a_read_after_1_2_s(kind, timeout, resend_from, sends, monkeypatch):
+    """Issue 24: a read is resent after 1 s, then 2 s more (0, 1, 3); an UPDATE once, half-way
+    through an exchange of UPDATE_RESEND_FROM (10 s, a retry's) or more, and not in a shorter
+    one (the first, 5 s): 100 routers renumbered together sent 3 copies each to a primary
+    that had stopped for 10 s (and 3 more at the retry)."""
+    monkeypatch.setattr(dnsupdate, "UPDATE_RESEND_FROM", resend_from)
+    server = Responder(lambda q: [], count=True)
+    try:
+        target = dnsupdate.Target("example.com", "127.0.0.1", server.port)
+        request = _update() if kind == "update" else dnsupdate.Request.query(dns.message.make_query("www.example.com", "A"), key())
+        with pytest.raises(dnsupdate.NoAnswer):
+            dnsupdate.exchange(request, target, timeout, QuietClock())
+    finally:
+        server.close()
+    assert server.received == sends
+
+
+def test_the_answer_to_the_first_copy_of_an_update_is_taken_after_the_resend(monkeypatch):
+    """The first copy's socket stays open until the exchange ends: a slow primary's answer to
+    it, arriving after the resend left, ends the exchange (no failure, no retry)."""
+    monkeypatch.setattr(dnsupdate, "UPDATE_RESEND_FROM", 1.0)
+    server = Responder(lambda q: (time.sleep(2.0), [signed_answer(q)])[1], count=True)
+    try:
+        target = dnsupdate.Target("example.com", "127.0.0.1", server.port)
+        started = time.monotonic()
+        answer = dnsupdate.exchange(_update(), target, 3.0)  # resent at 1.5 s
+        took = time.monotonic() - started
+    finally:
+        server.close()
+    assert answer.rcode() == dns.rcode.NOERROR
+    assert 1.5 < took < 3.0 and server.received == 2

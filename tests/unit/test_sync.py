@@ -92,13 +92,27 @@ def test_already_right_is_said_and_sends_nothing_more(oplog):
     assert "www.example.com A: already 198.51.100.2 at the server; nothing sent" in oplog.text
 
 
+@pytest.mark.parametrize("unanswered", [True, False])
+def test_the_retry_of_an_unanswered_update_finding_it_landed_is_the_change_it_was(oplog, unanswered):
+    """Issue 24: the retry after a timeout is the same swap; when the first copy landed after
+    all (its answer lost, or queued at a slow primary), the retry finds the record at its
+    address: that is the change, said as one (and its hook run), not "already"."""
+    server = Server(**{"www.example.com": {"changed": False, "old": Current(frozenset({ip("198.51.100.2")}), 60), "sent": True}})
+    was = Current(frozenset({ip("198.51.100.9")}), 60)
+    out = sync(CFG, {WWW: Wanted(one("198.51.100.2"), was, unanswered)}, Targets(discover([])), server)
+    assert out[WWW].ok and out[WWW].changed == unanswered
+    assert out[WWW].old == (was if unanswered else Current(frozenset({ip("198.51.100.2")}), 60))
+    said = "www.example.com A: now 198.51.100.2 (was 198.51.100.9)" if unanswered else "already 198.51.100.2 at the server"
+    assert said in oplog.text
+
+
 def test_a_failure_is_returned_and_not_said_and_the_target_is_kept(oplog):
     found = []
     targets = Targets(discover(found))
     server = Server(**{"www.example.com": {"error": "www.example.com A: update: no answer within 5 s", "sent": True, "window": 12.0}})
     out = sync(CFG, {WWW: Wanted(one("198.51.100.2"))}, targets, server)
     assert out[WWW] == Outcome(one("198.51.100.2"), error="www.example.com A: update: no answer within 5 s", sent=True, window=12.0,
-                               server="192.0.2.53")
+                               server="192.0.2.53", unanswered=True)  # a timeout: a warning for 30 s (issue 24)
     assert oplog.records == []  # the schedule says it (once, then "still failing"), or `once` does
     sync(CFG, {WWW: Wanted(one("198.51.100.2"))}, targets, server)
     assert found == ["www.example.com"]  # found once: whether to find it afresh is the schedule's to say

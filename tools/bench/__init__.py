@@ -109,4 +109,19 @@ How each figure is measured (the same words are printed under the table):
   From the event (the stand-in running the hotplug scripts) to BIND answering the other
   WAN's address (the poller); BIND's UPDATE count per event; wrong: what BIND's journal shows
   published that is neither WAN's address, and UPDATEs beyond one an event.
+- Fleet (issue 24; `--fleet N`, `--only-fleet`; tools/bench/fleet.py), in a world of its own
+  with a second named in the server namespace, secondary to the first (NOTIFY without delay,
+  IXFR): N agents, each `ddns-edge run` with its own config, record and key (granted only its
+  own name), all following the router's one WAN device, so one address change is N UPDATEs
+  at once; once with the primary healthy, once with it stopped (SIGSTOP) just before the
+  change and continued (SIGCONT) 10 s later. Messages: every datagram the router sends to
+  port 53, taken on its WAN with the kernel's time stamp (AF_PACKET) and given to the agent
+  whose record it names; the isp's counters beside it. Right: every record not yet right is
+  asked at the primary and at the secondary every 50 ms from inside srv (not counted);
+  convergence is timed from the change, or from the primary's return. The primary's CPU
+  (/proc/<pid>/stat) from the change until the replay checks' reads are done (the polls are
+  in it). Datagrams the server's kernel dropped for a full socket buffer (UDP RcvbufErrors).
+  Error, warning and retry lines in the agents' logs from the change on. Capacity: a load
+  generator in srv keeps 64 signed UPDATEs (signed beforehand, one zone) in flight for 2 s;
+  NOERROR answers per second, the best of three runs.
 """

@@ -17,7 +17,8 @@ from tools.netns.world import World, missing_tools
 from tools.bench.failover import failover_targets, measure_failover, render_failover
 from tools.bench.lan import lan_targets, measure_lan, render_lan
 from tools.bench.measure import CLIENT_LABELS, ROOT, Bench, measure_client, measure_ddclient
-from tools.bench.report import check_targets, render_table
+from tools.bench.fleet import measure_fleet
+from tools.bench.report import check_targets, fleet_targets, render_fleet, render_table
 
 
 def machine() -> dict:
@@ -57,6 +58,8 @@ def run(args) -> dict:
     results: dict = {"command": args.command, "machine": machine(), "ddns_edge": {}, "ddclient": {}, "clients": {}, "errors": {},
                      "method": tools.bench.__doc__.split("How each figure is measured (the same words are printed under the table):")[1].strip()}
     edge = results["ddns_edge"]
+    if args.only_fleet:
+        return run_fleet(args, results)
     World.sweep(prefix="ddnsbench-")  # what a killed bench left behind
     if args.only_failover:
         edge["failover"] = _failover(args, results)
@@ -95,21 +98,49 @@ def run(args) -> dict:
             bench.close()
     if not (args.no_failover or args.only_clients or args.only_lan or args.only_records):  # a world of its own
         edge["failover"] = _failover(args, results)
+    if args.fleet and not (args.only_clients or args.only_lan or args.only_records):
+        return run_fleet(args, results)
     results["machine"]["loadavg_end"] = f"{os.getloadavg()[0]:.2f}"
     results["targets"] = (check_targets(edge) + (lan_targets(edge) if edge.get("lan") else [])
                           + (failover_targets(edge) if edge.get("failover") else []))
     return results
 
 
-def _failover(args, results: dict) -> dict | None:
+def _sayer(args):
+    """How a phase says where it is: with the seconds since the bench began."""
     def say(message: str) -> None:
         print(f"[{time.monotonic() - args.t0:6.1f}s] {message}", flush=True)
+    return say
+
+
+def _failover(args, results: dict) -> dict | None:
+    say = _sayer(args)
     try:
         return measure_failover(args, say)
     except Exception as e:  # one phase failing must not lose the others' figures
         results["errors"]["failover"] = f"{type(e).__name__}: {e}"
         say(f"failover: {e}")
         return None
+
+
+def run_fleet(args, results: dict) -> dict:
+    """The fleet phase (issue 24), in a world of its own: once for each size in --fleet."""
+    edge = results["ddns_edge"]
+    say = _sayer(args)
+    edge["fleet"] = {}
+    for n in args.fleet:
+        try:
+            options = (f"update-quota {args.fleet_update_quota};",) if args.fleet_update_quota else ()
+            edge["fleet"][str(n)] = measure_fleet(n, say, args.fleet_stop, options)
+        except Exception as e:  # one size failing must not lose the others' figures
+            results["errors"][f"fleet {n}"] = f"{type(e).__name__}: {e}"
+            say(f"fleet {n}: {e}")
+    results["machine"]["loadavg_end"] = f"{os.getloadavg()[0]:.2f}"
+    results["targets"] = (check_targets(edge) + (lan_targets(edge) if edge.get("lan") else [])
+                          + (failover_targets(edge) if edge.get("failover") else []))
+    for n, fleet in edge["fleet"].items():
+        results["targets"] += [dict(row, what=f"fleet {n}: {row['what']}", path=f"fleet.{n}.{row['path']}") for row in fleet_targets(fleet)]
+    return results
 
 
 def veth_phases(bench, phase, edge: dict) -> None:
@@ -146,6 +177,12 @@ def parse_args(argv=None):
     p.add_argument("--only-records", action="store_true", help="the start-up of 1,000 and 10,000 records only (issue 21)")
     p.add_argument("--no-failover", action="store_true", help="skip the failover phase (issue 23: two WANs, mwan3's verdicts)")
     p.add_argument("--only-failover", action="store_true", help="the failover phase only")
+    p.add_argument("--fleet", nargs="?", const="100", default="",
+                   help="the fleet phase (issue 24): N agents, one primary and its secondary, a renumbering burst with the primary "
+                        "healthy and stopped; comma-separated sizes (bare --fleet: 100)")
+    p.add_argument("--only-fleet", action="store_true", help="the fleet phase only (with --fleet's sizes, default 100)")
+    p.add_argument("--fleet-stop", type=float, default=10.0, help="seconds the primary is stopped in the fleet's second burst (default 10)")
+    p.add_argument("--fleet-update-quota", type=int, default=0, help="the fleet's primary with this update-quota (BIND's default: 100)")
     p.add_argument("--record-counts", default="1000,10000", help="the record counts of the records phase (default: 1000,10000)")
     args = p.parse_args(argv)
     for a, b in (("only_failover", "no_failover"), ("only_failover", "only_lan"), ("only_failover", "only_clients"),
@@ -163,12 +200,16 @@ def parse_args(argv=None):
     for k, v in (quick if args.quick else full).items():
         setattr(args, k, v)
     args.record_counts = [int(n) for n in args.record_counts.split(",") if n]
+    args.fleet = [int(n) for n in (args.fleet or ("100" if args.only_fleet else "")).split(",") if n]
     args.command = ("python -m tools.bench" + (" --quick" if args.quick else "") + (" --no-ddclient" if args.no_ddclient else "")
                     + (" --only-clients" if args.only_clients else "") + (" --only-lan" if args.only_lan else "")
                     + (" --only-records" if args.only_records else "")
                     + (f" --record-counts {','.join(map(str, args.record_counts))}" if args.record_counts != [1000, 10000] else "")
                     + (" --no-lan" if args.no_lan else "")
                     + (" --only-failover" if args.only_failover else "") + (" --no-failover" if args.no_failover else "")
+                    + (" --only-fleet" if args.only_fleet else "")
+                    + (f" --fleet {','.join(map(str, args.fleet))}" if args.fleet else "")
+                    + (f" --fleet-update-quota {args.fleet_update_quota}" if args.fleet_update_quota else "")
                     + (f" --clients {','.join(args.clients)}" if args.clients != list(CLIENT_LABELS) else ""))
     args.t0 = time.monotonic()
     return args
@@ -183,8 +224,12 @@ def main(argv=None) -> int:
         print(f"bench: missing {', '.join(missing_tools())}: run `make bench` as root to install them", file=sys.stderr)
         return 2
     results = run(args)
-    table = "\n".join([render_table(results), *render_lan(results["ddns_edge"].get("lan")),
-                       *render_failover(results["ddns_edge"].get("failover"))])
+    fleets = [line for fleet in (results["ddns_edge"].get("fleet") or {}).values() for line in render_fleet(fleet)]
+    head = render_table(results)
+    if args.only_fleet:  # the veth table would be all dashes: its heading and the load average only
+        head = "\n".join([*head.splitlines()[:2], "", *[line for line in head.splitlines() if line.startswith("load average")]])
+    table = "\n".join([head, *render_lan(results["ddns_edge"].get("lan")),
+                       *render_failover(results["ddns_edge"].get("failover")), *fleets])
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(results, f, indent=2, default=str)

@@ -10,7 +10,7 @@ import random
 import socket
 import struct
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 RECORD = "www.example.com"
 ZONE = "example.com"
@@ -560,3 +560,126 @@ def render_table(results: dict) -> str:
         lines.append(f"load average at start / end: {load[0]} / {load[1]} (a shared machine: figures are noisy)")
     return "\n".join(lines)
 
+
+
+# ================================================================ the fleet (issue 24)
+
+QUERY, UPDATE = 0, 5  # DNS opcodes
+ERROR_GRACE = 30.0  # seconds: an agent whose record was right within this of the change says no error line
+RETRY_BIN = 0.5  # seconds: the width of the retry histogram's bins
+
+
+def fleet_scenario(agents: int, change_at: float, since: float, sends: Sequence[tuple[int, float, int]],
+                   right_primary: Mapping[int, float], right_secondary: Mapping[int, float],
+                   logs: Mapping[int, str]) -> dict:
+    """One burst of the fleet, summed up (times in seconds, monotonic).
+
+    `sends`: every DNS message an agent sent from the change on, as (agent, time, opcode);
+    `right_primary`/`right_secondary`: when each agent's record was first seen right there
+    (agents missing: never); `since`: what convergence is timed from (the change, or the
+    stopped primary's return); `logs`: what each agent logged from the change on.
+    Retries: every message of an agent but its first after the change, binned by send time
+    (RETRY_BIN wide, from the change): a synchronized wave is one bin holding most agents.
+    """
+    if agents < 1:
+        raise ValueError("no agents")
+    per_agent = {a: 0 for a in range(agents)}
+    updates = reads = 0
+    first: dict[int, float] = {}
+    for agent, at, opcode in sorted(sends, key=lambda s: s[1]):
+        per_agent[agent] = per_agent.get(agent, 0) + 1
+        updates += opcode == UPDATE
+        reads += opcode == QUERY
+        if agent in first:
+            continue
+        first[agent] = at
+    retries = [at - change_at for agent, at, _ in sends if at > first[agent]]
+    bins: dict[int, int] = {}
+    for t in retries:
+        bins[int(t // RETRY_BIN)] = bins.get(int(t // RETRY_BIN), 0) + 1
+    counts = list(per_agent.values())
+
+    def converged(right: Mapping[int, float]) -> dict:
+        times = [right[a] - since for a in range(agents) if a in right]
+        return {"right": len(times), "p50": percentile(times, 50) if times else None, "last": max(times) if times else None}
+
+    def lines(level: str) -> dict[int, int]:
+        return {a: n for a, text in logs.items() if (n := sum(line.startswith(level + ":") for line in text.splitlines()))}
+
+    errors, warnings = lines("error"), lines("warning")
+    retry_lines = sum(sum(": retry " in line for line in text.splitlines()) for text in logs.values())
+    early = {a for a in range(agents) if a in right_primary and right_primary[a] - change_at <= ERROR_GRACE}
+    return {
+        "agents": agents,
+        "primary": converged(right_primary),
+        "secondary": converged(right_secondary),
+        "messages_per_agent": sum(counts) / agents,
+        "messages_max": max(counts),
+        "updates_per_agent": updates / agents,
+        "reads_per_agent": reads / agents,
+        "messages_histogram": {str(k): sum(c == k for c in counts) for k in sorted(set(counts))},
+        "retries": len(retries),
+        "retry_bins": {f"{k * RETRY_BIN:g}": bins[k] for k in sorted(bins)},
+        "retry_bin_max": max(bins.values()) if bins else 0,
+        "error_lines": sum(errors.values()),
+        "agents_with_error": len(errors),
+        "early_agents_with_error": len(set(errors) & early),
+        "warning_lines": sum(warnings.values()),
+        "retry_lines": retry_lines,
+    }
+
+
+FLEET_TARGETS = (
+    Target("healthy: all right at the secondary", "healthy.secondary.last", 2.0, False, "<= 2 s after the change"),
+    Target("healthy: messages per agent", "healthy.messages_per_agent", 2.0, False, "1 UPDATE + the check's read"),
+    Target("stopped 10 s: messages per agent", "stopped.messages_per_agent", 4.0, False, "<= 4"),
+    Target("stopped 10 s: all right after its return", "stopped.primary.last", 5.0, False, "<= 5 s"),
+    Target("stopped 10 s: error lines, landed within 30 s", "stopped.early_agents_with_error", 0, False, "0"),
+)
+
+
+def fleet_targets(fleet: dict) -> list[dict]:
+    """The issue's targets for the fleet: healthy and stopped primary."""
+    rows = check_targets(fleet, FLEET_TARGETS)
+    for row in rows:  # a burst with records never right misses whatever its times say
+        scenario = fleet.get(row["path"].split(".")[0]) or {}
+        if scenario and scenario["primary"]["right"] < scenario["agents"] and row["met"]:
+            row["met"] = False
+    return rows
+
+
+def _histogram(bins: Mapping[str, int]) -> str:
+    return " ".join(f"{k}:{v}" for k, v in bins.items()) or "none"
+
+
+def render_fleet(fleet: dict | None) -> list[str]:
+    """The fleet's lines under the bench's table: capacity, then one block per burst."""
+    if not fleet:
+        return []
+    options = ", ".join(o.rstrip(";") for o in fleet.get("options") or []) or "BIND's defaults (update-quota 100)"
+    lines = [f"Fleet (issue 24): {fleet['agents']} agents, each its own process, record and key, one primary and its "
+             f"secondary (NOTIFY, IXFR); primary: {options}; load average {fleet.get('loadavg', '?')}",
+             f"  primary capacity: {fmt_number(fleet.get('capacity', {}).get('per_s'), 0)} signed UPDATEs/s from a plain "
+             f"load generator ({fleet.get('capacity', {}).get('window', '?')} in flight, one zone; best of "
+             f"{', '.join(map(str, fleet.get('capacity', {}).get('runs', [])))}); RSS per agent {fmt_mb(fleet.get('rss_kib_per_agent'))}"]
+    for name, title in (("healthy", "healthy primary"), ("stopped", f"primary stopped {fleet.get('stop_s', 10):g} s before the change")):
+        s = fleet.get(name)
+        if not s:
+            continue
+        p, q = s["primary"], s["secondary"]
+        since = "the change" if name == "healthy" else "its return"
+        lines += [f"  {title}: right at the primary p50 / last {fmt_seconds(p['p50'])} / {fmt_seconds(p['last'])} after {since}"
+                  f" ({p['right']}/{s['agents']}); at the secondary {fmt_seconds(q['p50'])} / {fmt_seconds(q['last'])}"
+                  f" ({q['right']}/{s['agents']}); poll resolution {fmt_seconds(s.get('resolution'))}",
+                  f"    messages per agent {fmt_number(s['messages_per_agent'])} (max {s['messages_max']}; UPDATEs "
+                  f"{fmt_number(s['updates_per_agent'])}, reads {fmt_number(s['reads_per_agent'])}); agents by messages sent: "
+                  f"{_histogram(s['messages_histogram'])}",
+                  f"    primary CPU {fmt_seconds(s.get('primary_cpu_s'))} over the burst; datagrams dropped by the server's full "
+                  f"socket buffers {s.get('server_drops', '-')}, UPDATEs dropped beyond update-quota {s.get('quota_drops', '-')}; error lines {s['error_lines']} "
+                  f"({s['agents_with_error']} agents, {s['early_agents_with_error']} of them right within 30 s), warnings "
+                  f"{s['warning_lines']}, retry lines {s['retry_lines']}",
+                  f"    each agent's later messages (resends, retries, reads; the replay check's read about 12 s after the last "
+                  f"UPDATE) by send time from the change (s: count, {RETRY_BIN:g} s bins): {_histogram(s['retry_bins'])}"]
+    for row in fleet_targets(fleet):
+        lines.append(f"  target {row['what']}: {fmt_number(row['value'])} ({row['target']}): {verdict(row['met'])}")
+    return lines

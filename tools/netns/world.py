@@ -8,6 +8,8 @@ Three namespaces joined by two veth pairs (names get a per-world suffix):
          to-srv 192.0.2.1/24     2001:db8:53::1/64
            |
     srv  eth0   192.0.2.53/24    2001:db8:53::53/64 -- BIND (`named`), started by start_bind()
+                192.0.2.54/24    2001:db8:53::54/64 -- a second `named`, the primary's secondary
+                                                       (NOTIFY, IXFR): start_bind(secondary=True)
                 192.0.2.80/24    2001:db8:53::80/64 -- "the internet": HTTP, HTTPS and DNS echo
                                                        servers, started by start_echo()
 
@@ -44,6 +46,7 @@ from pytest (tests/netns/conftest.py) and from a script (tools/demo.py, python -
 from __future__ import annotations
 
 import atexit
+import base64
 import ctypes
 import ipaddress
 import json
@@ -65,6 +68,7 @@ RTR_ADDR4, RTR_ADDR6 = "198.51.100.2/24", "2001:db8:1::2/64"
 ISP_RTR_ADDR4, ISP_RTR_ADDR6 = "198.51.100.1/24", "2001:db8:1::1/64"
 ISP_SRV_ADDR4, ISP_SRV_ADDR6 = "192.0.2.1/24", "2001:db8:53::1/64"
 SRV_ADDR4, SRV_ADDR6 = "192.0.2.53/24", "2001:db8:53::53/64"
+SEC_ADDR4, SEC_ADDR6 = "192.0.2.54/24", "2001:db8:53::54/64"  # the secondary (start_bind(secondary=True))
 GATEWAY4, GATEWAY6 = (a.split("/")[0] for a in (ISP_RTR_ADDR4, ISP_RTR_ADDR6))
 ISP_LINK_LOCAL = "fe80::1"  # the isp's link-local address on to-rtr: where IPv6 routes from RAs point
 
@@ -197,6 +201,9 @@ class World:
         self._named: subprocess.Popen | None = None
         self._named_log = None
         self._named_rc: int | None = None
+        self.keys: dict[str, str] = {}  # start_bind(keys=...): key name -> secret (the world's algorithm)
+        self._secondary: subprocess.Popen | None = None
+        self._secondary_log = None
         self._procs: list[subprocess.Popen] = []
         self._extra_ns: list[str] = []  # add_namespace(): LAN hosts and the like
         self._echo: subprocess.Popen | None = None
@@ -266,6 +273,7 @@ class World:
             for proc in self._procs:
                 _stop(proc)
             self.stop_bind()
+            self.stop_secondary()
             existing = netns_names()
             for ns in (self.rtr_ns, self.isp_ns, self.srv_ns, *self._extra_ns):
                 if ns in existing:
@@ -546,11 +554,17 @@ class World:
 
     def start_bind(self, zones: Iterable[str | Zone] = ("example.com",), key: str = "ddns-key",
                    *, algorithm: str = "hmac-sha256", policy: Sequence[str] | None = None,
+                   keys: Sequence[str] = (), options: Sequence[str] = (), secondary: bool = False,
                    timeout: float = 10) -> None:
         """Generate a TSIG key, zones and named.conf, start named in srv, wait until it answers.
 
         `policy`: default update-policy grant lines for zones that give none (see Zone);
         the default grants the key `zonesub ANY`.
+        `keys`: more key names (same algorithm), e.g. one per router as a provider gives them;
+        their secrets in `keys`, their grants are the zones' policy lines (name them there).
+        `options`: more lines for named.conf's options block (e.g. "minimal-responses yes;").
+        `secondary`: a second named on SEC_ADDR4/SEC_ADDR6 (start_secondary()), secondary for
+        every zone, kept current by NOTIFY (no delay) and IXFR from this primary.
         """
         if self._named is not None:
             raise WorldError("BIND is already running; stop_bind() first")
@@ -561,22 +575,93 @@ class World:
         self.key_name, self.key_algorithm = key, algorithm
         self.key_secret = re.search(r'secret "([^"]+)"', self._key_clause)[1]
         self.key_file_path = os.path.join(self.dir, f"{key}.key")
+        # more keys: a secret as tsig-keygen makes one (random bytes as long as the hash's output)
+        size = {"hmac-sha512": 64, "hmac-sha384": 48, "hmac-sha224": 28, "hmac-sha1": 20, "hmac-md5": 16}.get(algorithm, 32)
+        self.keys = {name: base64.b64encode(secrets.token_bytes(size)).decode() for name in keys}
+        clauses = self._key_clause + "".join(f'key "{name}" {{\n\talgorithm {algorithm};\n\tsecret "{secret}";\n}};\n'
+                                             for name, secret in self.keys.items())
         fd = os.open(self.key_file_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
-            f.write(self._key_clause)
-        conf = [_named_options(self.dir, self.bind_addr4, self.bind_addr6),
+            f.write(clauses)
+        conf = [_named_options(self.dir, self.bind_addr4, self.bind_addr6, options),
                 f'include "{self.key_file_path}";']
+        notify = ""
+        if secondary:
+            notify = (f"\n    notify explicit;\n    also-notify {{ {self.secondary_addr4}; }};\n    notify-delay 0;"
+                      f"\n    notify-source {self.bind_addr4};\n    allow-transfer {{ any; }};")
         for zone in zones:
             name = zone.name.rstrip(".")
             with open(os.path.join(self.dir, f"{name}.db"), "w") as f:
                 f.write(_zone_file(name, self.bind_addr4, self.bind_addr6, zone.records))
             grants = zone.policy if zone.policy is not None else (policy or DEFAULT_POLICY)
             grants = "".join(f"\n        {g.format(key=key, zone=name).rstrip(';')};" for g in grants)
-            conf.append(f'zone "{name}" {{\n    type primary;\n    file "{name}.db";\n'
+            conf.append(f'zone "{name}" {{\n    type primary;\n    file "{name}.db";{notify}\n'
                         f"    update-policy {{{grants}\n    }};\n}};")
         with open(self.named_conf, "w") as f:
             f.write("\n".join(conf) + "\n")
         self._spawn_named(timeout)
+        if secondary:
+            self.start_secondary(timeout)
+
+    # -- the secondary ---------------------------------------------------------------------
+
+    secondary_addr4 = SEC_ADDR4.split("/")[0]
+    secondary_addr6 = SEC_ADDR6.split("/")[0]
+
+    @property
+    def secondary_dir(self) -> str:
+        return os.path.join(self.dir or "", "secondary")
+
+    @property
+    def secondary_pid(self) -> int | None:
+        return self._secondary.pid if self._secondary is not None and self._secondary.poll() is None else None
+
+    def start_secondary(self, timeout: float = 10) -> None:
+        """A second named in srv on SEC_ADDR4/SEC_ADDR6, secondary for the primary's zones:
+        it transfers them (IXFR once it has a copy) when the primary NOTIFYs it. Waits until
+        it answers each zone's SOA with the primary's serial."""
+        if self._secondary is not None:
+            raise WorldError("the secondary already runs")
+        if not os.path.isdir(self.secondary_dir):
+            self._ip(self.srv_ns, *[f"addr add {a} dev {SRV_IF}" + (" nodad" if ":" in a else "")
+                                    for a in (SEC_ADDR4, SEC_ADDR6)])
+            os.makedirs(self.secondary_dir)
+        d = self.secondary_dir
+        conf = [_named_options(d, self.secondary_addr4, self.secondary_addr6,
+                               [f"allow-notify {{ {self.bind_addr4}; {self.bind_addr6}; }};",
+                                f"transfer-source {self.secondary_addr4};"])]
+        for name in self.zones:
+            conf.append(f'zone "{name}" {{\n    type secondary;\n    file "{name}.sec.db";\n'
+                        f"    primaries {{ {self.bind_addr4}; }};\n}};")
+        path = os.path.join(d, "named.conf")
+        with open(path, "w") as f:
+            f.write("\n".join(conf) + "\n")
+        self._secondary_log = open(os.path.join(d, "named.log"), "a")
+        self._secondary = subprocess.Popen(
+            ["ip", "netns", "exec", self.srv_ns, "named", "-g", "-c", path],
+            stdin=subprocess.DEVNULL, stdout=self._secondary_log, stderr=subprocess.STDOUT,
+            start_new_session=True, preexec_fn=_die_with_parent)
+        deadline = time.monotonic() + timeout
+        for zone in self.zones:
+            want = self.serial(zone)
+            while True:
+                soa = self._dig_short(zone, "SOA", self.secondary_addr4, time=1, check=False)
+                if soa and int(soa[0].split()[2]) >= want:
+                    break
+                if self._secondary.poll() is not None or time.monotonic() > deadline:
+                    with open(os.path.join(d, "named.log"), errors="replace") as f:
+                        log = f.read()
+                    self.stop_secondary()
+                    raise WorldError(f"the secondary did not serve {zone} within {timeout}s; its log:\n{log}")
+                time.sleep(0.05)
+
+    def stop_secondary(self) -> None:
+        if self._secondary is not None:
+            _stop(self._secondary)
+            self._secondary = None
+        if self._secondary_log is not None:
+            self._secondary_log.close()
+            self._secondary_log = None
 
     @property
     def named_conf(self) -> str:
@@ -790,7 +875,8 @@ def _link_lines(dev: str, link_local: str, *addresses: str) -> list[str]:
             + [f"addr add {a} dev {dev}" + (" nodad" if ":" in a else "") for a in addresses])
 
 
-def _named_options(directory: str, addr4: str, addr6: str) -> str:
+def _named_options(directory: str, addr4: str, addr6: str, extra: Sequence[str] = ()) -> str:
+    more = "".join(f"\n    {line}" for line in extra)
     return f"""options {{
     directory "{directory}";
     pid-file "{directory}/named.pid";
@@ -804,7 +890,7 @@ def _named_options(directory: str, addr4: str, addr6: str) -> str:
     recursion no;
     dnssec-validation no;
     notify no;
-    allow-query {{ any; }};
+    allow-query {{ any; }};{more}
 }};
 controls {{ }};"""
 
