@@ -67,6 +67,7 @@ import sys
 from dataclasses import dataclass
 
 from tools.netns.agentlib import wait_for
+from tools.netns.lan_hook import RA_MAX_INTERVAL
 from tools.netns.world import ISP_RTR, World, WorldError
 
 POOL_SPACE = "2001:db8:8000::/33"  # every pool the ISP delegates from
@@ -535,8 +536,12 @@ class Host:
             raise WorldError(f"{self.name}: {len(found)} non-temporary addresses in {prefix or self.lan.prefix}: {self.addr_info()}")
         return found[0]
 
-    def wait_slaac(self, prefix: str | None = None, timeout: float = 20) -> dict[str, str]:
+    def wait_slaac(self, prefix: str | None = None, timeout: float = RA_MAX_INTERVAL + 10) -> dict[str, str]:
         """Wait until its SLAAC addresses in `prefix` (default: the LAN's) are usable.
+
+        The default covers radvd's longest quiet (MaxRtrAdvInterval) and DAD: the RA a reload
+        sends at once is held back when one left less than 3 s before (radvd's
+        MIN_DELAY_BETWEEN_RAS), and one lost means the next, up to 30 s later.
 
         Returns {"stable": address} and, for a host with temporary addresses, "temporary".
         """

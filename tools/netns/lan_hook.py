@@ -39,6 +39,7 @@ import time
 
 LEASE_REASONS = ("BOUND6", "RENEW6", "REBIND6", "REBOOT6")
 GONE_REASONS = ("EXPIRE6", "RELEASE6")
+RA_MIN_INTERVAL, RA_MAX_INTERVAL = 10, 30  # radvd's unsolicited RAs, seconds (odhcpd's defaults: 200, 600)
 DEPRECATED_VALID_CAP = 7200  # netifd: a withdrawn prefix stays valid at most 2 hours
 FOREVER = 0xFFFFFFFF
 
@@ -153,7 +154,7 @@ def write_radvd_conf(path: str, bridge: str, pios) -> None:
     lifetime is 0, and odhcpd keeps announcing it.
     """
     lines = [f"interface {bridge} {{", "    AdvSendAdvert on;",
-             "    MinRtrAdvInterval 10;", "    MaxRtrAdvInterval 30;"]
+             f"    MinRtrAdvInterval {RA_MIN_INTERVAL};", f"    MaxRtrAdvInterval {RA_MAX_INTERVAL};"]
     for net, preferred, valid in pios:
         lines.append(f"    prefix {net} {{ AdvOnLink on; AdvAutonomous on; "
                      f"AdvPreferredLifetime {_lifetime(preferred)}; AdvValidLifetime {_lifetime(valid)};"
