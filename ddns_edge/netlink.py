@@ -241,38 +241,9 @@ def default_route(data: bytes, offset: int) -> tuple[int, int, int] | None:
 # ---------------------------------------------------------------- the socket (I/O)
 
 
-def default_routes() -> list[tuple[int, int, int]]:
-    """The main table's default routes now: (family 4|6, device index, metric) each (a dump;
-    asked only for records of several WANs, after a route event)."""
-    out = []
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, 0) as sock:
-        sock.bind((0, 0))
-        sock.send(struct.pack("=IHHII", 16 + 12, RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP, 1, 0) + bytes(12))
-        done = False
-        while not done:
-            data = sock.recv(1 << 16)
-            for got, offset in _headers(data):
-                if got == NLMSG_DONE:
-                    done = True
-                elif got == NLMSG_ERROR:
-                    (code,) = struct.unpack_from("=i", data, offset + 16)
-                    if code:
-                        raise OSError(-code, "rtnetlink dump failed")
-                elif got == RTM_NEWROUTE:
-                    route = default_route(data, offset)
-                    if route is not None:
-                        out.append(route)
-    return out
-
-
-def dump(neighbours: bool = False) -> Iterator[KernelEvent]:
-    """Every link and address the kernel has now, and with `neighbours` its IPv6 neighbours
-    (dump requests on a plain rtnetlink socket: no IPRoute machinery), yielded as each
-    datagram comes: a re-read of thousands of addresses is folded in as it arrives, never
-    held twice."""
-    requests = [(RTM_GETLINK, bytes(16)), (RTM_GETADDR, bytes(8))]
-    if neighbours:
-        requests.append((RTM_GETNEIGH, struct.pack("=B3xiHBB", AF_INET6, 0, 0, 0, 0)))
+def _dumped(requests: list[tuple[int, bytes]]) -> Iterator[bytes]:
+    """Each datagram of the kernel's answers to dump requests [(message type, its body)], in
+    order, from a plain rtnetlink socket (no IPRoute machinery); a failed dump raises OSError."""
     with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, 0) as sock:
         sock.bind((0, 0))
         for seq, (kind, body) in enumerate(requests, 1):
@@ -287,7 +258,31 @@ def dump(neighbours: bool = False) -> Iterator[KernelEvent]:
                         (code,) = struct.unpack_from("=i", data, offset + 16)
                         if code:
                             raise OSError(-code, "rtnetlink dump failed")
-                yield from parse(data)
+                yield data
+
+
+def default_routes() -> list[tuple[int, int, int]]:
+    """The main table's default routes now: (family 4|6, device index, metric) each (a dump;
+    asked only for records of several WANs, after a route event)."""
+    out = []
+    for data in _dumped([(RTM_GETROUTE, bytes(12))]):
+        for got, offset in _headers(data):
+            if got == RTM_NEWROUTE:
+                route = default_route(data, offset)
+                if route is not None:
+                    out.append(route)
+    return out
+
+
+def dump(neighbours: bool = False) -> Iterator[KernelEvent]:
+    """Every link and address the kernel has now, and with `neighbours` its IPv6 neighbours,
+    yielded as each datagram comes: a re-read of thousands of addresses is folded in as it
+    arrives, never held twice."""
+    requests = [(RTM_GETLINK, bytes(16)), (RTM_GETADDR, bytes(8))]
+    if neighbours:
+        requests.append((RTM_GETNEIGH, struct.pack("=B3xiHBB", AF_INET6, 0, 0, 0, 0)))
+    for data in _dumped(requests):
+        yield from parse(data)
 
 
 class Subscription:
