@@ -158,18 +158,24 @@ def _address(data: bytes, offset: int, kind: int) -> AddressChange | None:
     return AddressChange(index, address, gone=kind == RTM_DELADDR)
 
 
-def _route(data: bytes, offset: int, kind: int) -> RouteChange | None:
-    """A unicast route of the main table (struct rtmsg, and RTA_TABLE for tables past 255),
-    read here: all that matters is that one came or went, not where it leads."""
+def _main_unicast(data: bytes, offset: int) -> tuple[int, int, dict[int, bytes]] | None:
+    """A route message's family (4|6), destination length and attributes, when it is a unicast
+    route of the main table (struct rtmsg, and RTA_TABLE for tables past 255); None if not."""
     found = _attrs(data, offset, 12)
     if found is None:
         return None
-    family, _, _, _, table, _, _, rtype = struct.unpack_from("=8B", data, offset + 16)
+    family, dst_len, _, _, table, _, _, rtype = struct.unpack_from("=8B", data, offset + 16)
     if len(found.get(RTA_TABLE, b"")) >= 4:
         (table,) = struct.unpack_from("=I", found[RTA_TABLE])
     if family not in (AF_INET, AF_INET6) or table != RT_TABLE_MAIN or rtype != RTN_UNICAST:
         return None
-    return RouteChange(4 if family == AF_INET else 6, gone=kind == RTM_DELROUTE)
+    return 4 if family == AF_INET else 6, dst_len, found
+
+
+def _route(data: bytes, offset: int, kind: int) -> RouteChange | None:
+    """A unicast route of the main table came or went: all that matters, not where it leads."""
+    route = _main_unicast(data, offset)
+    return None if route is None else RouteChange(route[0], gone=kind == RTM_DELROUTE)
 
 
 def _neighbour(data: bytes, offset: int, kind: int) -> NeighbourChange | None:
@@ -225,17 +231,15 @@ def _classes() -> dict:
 def default_route(data: bytes, offset: int) -> tuple[int, int, int] | None:
     """(family 4|6, device index, metric) of a default route of the main table in an
     RTM_NEWROUTE at `offset`; None for any other route (pure)."""
-    found = _attrs(data, offset, 12)
-    if found is None:
+    route = _main_unicast(data, offset)
+    if route is None:
         return None
-    family, dst_len, _, _, table, _, _, rtype = struct.unpack_from("=8B", data, offset + 16)
-    if len(found.get(RTA_TABLE, b"")) >= 4:
-        (table,) = struct.unpack_from("=I", found[RTA_TABLE])
-    if family not in (AF_INET, AF_INET6) or dst_len or table != RT_TABLE_MAIN or rtype != RTN_UNICAST or len(found.get(RTA_OIF, b"")) < 4:
+    version, dst_len, found = route
+    if dst_len or len(found.get(RTA_OIF, b"")) < 4:
         return None
     (oif,) = struct.unpack_from("=I", found[RTA_OIF])
     metric = struct.unpack_from("=I", found[RTA_PRIORITY])[0] if len(found.get(RTA_PRIORITY, b"")) >= 4 else 0
-    return 4 if family == AF_INET else 6, oif, metric
+    return version, oif, metric
 
 
 # ---------------------------------------------------------------- the socket (I/O)
