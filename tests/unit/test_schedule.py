@@ -1143,6 +1143,14 @@ def two_wans(policy="failover", **options):
 ROUTES = [(4, "wan0", 0), (4, "wan1", 20)]
 
 
+def settled_on_both(sim):
+    """mwan3 calls both WANs online, each has its default route, and the record landed."""
+    sim.s.mwan3_status({"wan": "online", "wanb": "online"}, {}, sim.now)
+    sim.s.default_routes(ROUTES, sim.now)
+    sim.land()
+    sim.settle()
+
+
 @pytest.mark.parametrize("policy,mwan3,published", [
     ("failover", {"wan": "online", "wanb": "online"}, WAN),
     ("failover", {"wan": "offline", "wanb": "online"}, WANB),
@@ -1161,10 +1169,7 @@ def test_two_wans_wait_for_mwan3_and_the_routes_then_publish(policy, mwan3, publ
 
 def test_a_failover_is_one_sync_and_the_return_another():
     sim = two_wans()
-    sim.s.mwan3_status({"wan": "online", "wanb": "online"}, {}, sim.now)
-    sim.s.default_routes(ROUTES, sim.now)
-    sim.land()
-    sim.settle()
+    settled_on_both(sim)
     assert sim.due().sync == {}
     sim.s.mwan3_event()
     plan = sim.plan()
@@ -1197,20 +1202,14 @@ def test_without_mwan3_a_wan_without_a_default_route_is_offline():
 def test_a_backup_address_change_syncs_only_in_policy_all():
     for policy, expect in (("failover", {}), ("all", {"www.example.com": f"{WAN}, 203.0.113.9"})):
         sim = two_wans(policy)
-        sim.s.mwan3_status({"wan": "online", "wanb": "online"}, {}, sim.now)
-        sim.s.default_routes(ROUTES, sim.now)
-        sim.land()
-        sim.settle()
+        settled_on_both(sim)
         sim.kernel(dev("wan1", "203.0.113.9"))
         assert sim.wanted() == expect, policy
 
 
 def test_both_wans_down_leave_the_record_and_the_row_says_why():
     sim = two_wans()
-    sim.s.mwan3_status({"wan": "online", "wanb": "online"}, {}, sim.now)
-    sim.s.default_routes(ROUTES, sim.now)
-    sim.land()
-    sim.settle()
+    settled_on_both(sim)
     sim.s.mwan3_status({"wan": "offline", "wanb": "offline"}, {}, sim.now)
     assert sim.wanted() == {}
     sim.plan()
