@@ -31,7 +31,6 @@ import select
 import shutil
 import signal
 import socket
-import struct
 import threading
 import time
 
@@ -44,7 +43,7 @@ from tools.netns.agentlib import Daemon
 from tools.netns.world import World, Zone
 from tools.bench.measure import Wan, netns, proc_cpu_ticks
 from tools.bench.report import ZONE, answer_addresses, fleet_scenario, fmt_number, fmt_seconds
-from tools.bench.stamps import ETH_P_ALL, ETH_P_IP, PACKET_OUTGOING, SCM_TIMESTAMPNS, SO_TIMESTAMPNS
+from tools.bench.stamps import ETH_P_IP, PACKET_OUTGOING, kernel_stamp, outgoing
 
 POLL_INTERVAL = 0.05
 QUOTA_LINE = "too many DNS UPDATEs queued"  # named's log: an UPDATE dropped, unanswered, beyond update-quota
@@ -61,10 +60,7 @@ class Sent:
     """Every DNS datagram the router sends (IPv4, UDP, port 53): (agent, kernel time, opcode)."""
 
     def __init__(self, world):
-        with netns(world.rtr_ns):
-            self.pk = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
-            self.pk.bind((world.wan, ETH_P_ALL))
-        self.pk.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self.pk = outgoing(netns, world.rtr_ns, world.wan)
         self.pk.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
         self.to_monotonic = time.monotonic() - time.time()
         self.sends: list[tuple[int, float, int]] = []
@@ -86,8 +82,7 @@ class Sent:
             if int.from_bytes(data[ihl + 2:ihl + 4], "big") != 53 or len(data) < ihl + 20:
                 continue
             dns_wire = data[ihl + 8:]
-            at = next((struct.unpack("qq", v[:16]) for lv, k, v in ancillary if lv == socket.SOL_SOCKET and k == SCM_TIMESTAMPNS), None)
-            stamp = at[0] + at[1] / 1e9 + self.to_monotonic if at else time.monotonic()
+            stamp = kernel_stamp(ancillary, self.to_monotonic) or time.monotonic()
             m = LABEL.search(dns_wire, 12)
             with self.lock:
                 if m is None:

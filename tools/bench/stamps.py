@@ -28,15 +28,33 @@ RTMGRP_IPV4_IFADDR = 0x10
 RTM_DELADDR = 21
 
 
+def outgoing(netns, ns: str, dev: str) -> socket.socket:
+    """A packet socket on `dev` in namespace `ns` that sees what the router sends, each packet
+    with the kernel's time stamp (ETH_P_ALL: the kernel hands outgoing packets only to sockets
+    of all protocols)."""
+    with netns(ns):
+        pk = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
+        pk.bind((dev, ETH_P_ALL))
+    pk.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    return pk
+
+
+def kernel_stamp(ancillary, to_monotonic: float) -> float | None:
+    """The kernel's time stamp of a packet (recvmsg's ancillary data), on the monotonic clock
+    (`to_monotonic`: monotonic minus wall time); None when it has none."""
+    for level, kind, value in ancillary:
+        if level == socket.SOL_SOCKET and kind == SCM_TIMESTAMPNS:
+            sec, nsec = struct.unpack("qq", value[:16])
+            return sec + nsec / 1e9 + to_monotonic
+    return None
+
+
 class Stamps:
     def __init__(self, netns, rtr_ns: str, wan: str):
         with netns(rtr_ns):
             self.nl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
             self.nl.bind((0, RTMGRP_IPV4_IFADDR))
-            # ETH_P_ALL: the kernel hands outgoing packets only to sockets of all protocols
-            self.pk = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
-            self.pk.bind((wan, ETH_P_ALL))
-        self.pk.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self.pk = outgoing(netns, rtr_ns, wan)
         self.to_monotonic = time.monotonic() - time.time()  # the packet stamps are wall clock
         self.deletions: list[float] = []
         self.updates: list[float] = []
@@ -60,11 +78,10 @@ class Stamps:
                 data, ancillary, _, address = self.pk.recvmsg(2048, 64)
                 if address[1] != ETH_P_IP or address[2] != PACKET_OUTGOING or not _is_update(data):
                     continue
-                for level, kind, value in ancillary:
-                    if level == socket.SOL_SOCKET and kind == SCM_TIMESTAMPNS:
-                        sec, nsec = struct.unpack("qq", value[:16])
-                        with self.lock:
-                            self.updates.append(sec + nsec / 1e9 + self.to_monotonic)
+                stamp = kernel_stamp(ancillary, self.to_monotonic)
+                if stamp is not None:
+                    with self.lock:
+                        self.updates.append(stamp)
 
     def agent_time(self, since: float, timeout: float = 2.0) -> float | None:
         """Seconds from the first address deletion after `since` to the first UPDATE after it."""
